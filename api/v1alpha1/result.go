@@ -1,0 +1,126 @@
+package v1alpha1
+
+// Decisions a journey can get.
+const (
+	DecisionPass   = "PASS"
+	DecisionFail   = "FAIL"
+	DecisionReview = "REVIEW"
+)
+
+// CheckResult is what `emac check -o json` prints.
+type CheckResult struct {
+	Journeys []JourneyResult `json:"journeys"`
+}
+
+// JourneyResult is the evaluation of one journey. The names of SPEC §6 are
+// fixed; the others are additions.
+type JourneyResult struct {
+	Name     string `json:"name"`
+	Decision string `json:"decision"`
+	// Reasons explain the decision, one sentence each.
+	Reasons []string `json:"reasons,omitempty"`
+	// Source is the file the journey was read from.
+	Source string `json:"source,omitempty"`
+	// Flow is the journey in canonical one-line form.
+	Flow string `json:"flow,omitempty"`
+	// Mode is "contract" (SLO targets) or "observed" (measured ratios).
+	Mode string `json:"mode,omitempty"`
+	// Confidence in the model, 1 for a spec without evidence.
+	Confidence   float64              `json:"confidence"`
+	Availability AvailabilityResult   `json:"availability"`
+	Latency      *LatencyResult       `json:"latency,omitempty"`
+	Contributors []Contributor        `json:"contributors"`
+	Required     []RequiredTarget     `json:"required"`
+	Domains      []DomainResult       `json:"domains,omitempty"`
+	WhatIf       *WhatIfResult        `json:"whatif,omitempty"`
+	Components   []ComponentValue     `json:"components,omitempty"`
+	Notes        []string             `json:"notes,omitempty"`
+}
+
+// AvailabilityResult holds the bounds [A-, A+] and the floor.
+type AvailabilityResult struct {
+	Target      float64 `json:"target"`
+	Window      string  `json:"window,omitempty"`
+	Optimistic  float64 `json:"optimistic"`
+	Pessimistic float64 `json:"pessimistic"`
+	Floor       float64 `json:"floor"`
+	// Binding names the shared failure domains of the scenario attaining A-.
+	Binding []string `json:"binding"`
+	// Persistent names the multiply-invoked components that scenario treats
+	// as persistent.
+	Persistent []string `json:"persistent,omitempty"`
+	// Bound is the bound the decision used.
+	Bound string `json:"bound,omitempty"`
+	// Exact is false when the pessimistic bound is a sound lower bound
+	// rather than the exact minimum (the journey exceeded the exact limit).
+	Exact bool `json:"exact"`
+	// Method says how A- was obtained.
+	Method string `json:"method,omitempty"`
+	// Scenarios counts the scenarios evaluated exactly.
+	Scenarios int64 `json:"scenarios,omitempty"`
+}
+
+// LatencyResult is the journey's tail latency against its objective.
+type LatencyResult struct {
+	Percentile  float64  `json:"percentile"`
+	Threshold   float64  `json:"threshold"`
+	Independent *float64 `json:"independent,omitempty"`
+	Upper       *float64 `json:"upper,omitempty"`
+	// Status is "met", "violated" or "unknown".
+	Status string `json:"status,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Contributor is a leaf's share of the journey's unavailability
+// (Birnbaum importance times its unavailability, normalised).
+type Contributor struct {
+	Component    string  `json:"component"`
+	Share        float64 `json:"share"`
+	Importance   float64 `json:"importance"`
+	Availability float64 `json:"availability"`
+}
+
+// RequiredTarget is the smallest availability of a component that keeps the
+// decision bound at or above the objective, others unchanged.
+type RequiredTarget struct {
+	Component    string   `json:"component"`
+	Availability *float64 `json:"availability"`
+	// Current is the component's availability in the model.
+	Current float64 `json:"current"`
+	// Infeasible is true when no availability of this component alone
+	// reaches the objective.
+	Infeasible bool `json:"infeasible,omitempty"`
+}
+
+// DomainResult describes one failure domain's effect on the journey.
+type DomainResult struct {
+	Name    string   `json:"name"`
+	Members []string `json:"members"`
+	// Loss is A+ − A(only this domain shared).
+	Loss float64 `json:"loss"`
+	// Binding is true when the domain is shared in the binding scenario.
+	Binding bool `json:"binding"`
+	// Required is the smallest common-cause availability (1 − c) of the
+	// domain that keeps the decision bound at or above the objective.
+	Required *float64 `json:"required,omitempty"`
+	// Infeasible is true when even an always-up domain misses the objective.
+	Infeasible bool `json:"infeasible,omitempty"`
+}
+
+// ComponentValue is the availability a component has in the evaluation.
+type ComponentValue struct {
+	Name         string   `json:"name"`
+	Availability float64  `json:"availability"`
+	Source       string   `json:"source,omitempty"`
+	Domains      []string `json:"domains,omitempty"`
+	Invocations  int      `json:"invocations,omitempty"`
+}
+
+// WhatIfResult is the journey with some domains or components forced down.
+type WhatIfResult struct {
+	Down        []string `json:"down"`
+	Optimistic  float64  `json:"optimistic"`
+	Pessimistic float64  `json:"pessimistic"`
+	Floor       float64  `json:"floor"`
+	Decision    string   `json:"decision"`
+}
