@@ -26,15 +26,15 @@ type JourneyResult struct {
 	// Mode is "contract" (SLO targets) or "observed" (measured ratios).
 	Mode string `json:"mode,omitempty"`
 	// Confidence in the model, 1 for a spec without evidence.
-	Confidence   float64              `json:"confidence"`
-	Availability AvailabilityResult   `json:"availability"`
-	Latency      *LatencyResult       `json:"latency,omitempty"`
-	Contributors []Contributor        `json:"contributors"`
-	Required     []RequiredTarget     `json:"required"`
-	Domains      []DomainResult       `json:"domains,omitempty"`
-	WhatIf       *WhatIfResult        `json:"whatif,omitempty"`
-	Components   []ComponentValue     `json:"components,omitempty"`
-	Notes        []string             `json:"notes,omitempty"`
+	Confidence   float64            `json:"confidence"`
+	Availability AvailabilityResult `json:"availability"`
+	Latency      *LatencyResult     `json:"latency,omitempty"`
+	Contributors []Contributor      `json:"contributors"`
+	Required     []RequiredTarget   `json:"required"`
+	Domains      []DomainResult     `json:"domains,omitempty"`
+	WhatIf       *WhatIfResult      `json:"whatif,omitempty"`
+	Components   []ComponentValue   `json:"components,omitempty"`
+	Notes        []string           `json:"notes,omitempty"`
 }
 
 // AvailabilityResult holds the bounds [A-, A+] and the floor.

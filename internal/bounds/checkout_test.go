@@ -36,13 +36,13 @@ func TestCheckout(t *testing.T) {
 		"payment-network-b": {"payb"},
 	}
 	tests := []struct {
-		name          string
-		domains       map[string][]string
-		plus, minus   float64
-		binding       []string
-		floor         float64
-		paymentLoss   float64
-		requiredPaya  float64
+		name         string
+		domains      map[string][]string
+		plus, minus  float64
+		binding      []string
+		floor        float64
+		paymentLoss  float64
+		requiredPaya float64
 	}{
 		{"shared payment network", shared, 0.99747706, 0.99251449, []string{"payment-network"}, 0.9925, 0.00496257, 0.9974918},
 		{"separate payment networks", separate, 0.99747706, 0.99747706, nil, 0.9925, 0, 0},
