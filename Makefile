@@ -1,0 +1,27 @@
+# emac — developer tasks. `make test` is what CI runs.
+GO ?= go
+
+.PHONY: build test vet demo fuzz bench
+
+build:
+	$(GO) build -o bin/emac ./cmd/emac
+
+vet:
+	$(GO) vet ./...
+
+# All tests: vet, then every package's tests (fuzz seed corpora included).
+test: vet
+	$(GO) test -count=1 ./...
+
+demo:
+	$(GO) run ./cmd/emac demo
+
+# Run each fuzz target for FUZZTIME (default 1m).
+FUZZTIME ?= 1m
+fuzz:
+	$(GO) test ./internal/spec -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/slo -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/model -run '^$$' -fuzz '^FuzzParseFlow$$' -fuzztime $(FUZZTIME)
+
+bench:
+	bench/run

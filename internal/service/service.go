@@ -1,0 +1,203 @@
+// Package service is the one place where emac loads specs, evaluates
+// journeys and takes decisions; the CLI and the controller are thin drivers
+// of it.
+package service
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/emac-dev/emac/api/v1alpha1"
+	"github.com/emac-dev/emac/internal/bounds"
+	"github.com/emac-dev/emac/internal/diag"
+	"github.com/emac-dev/emac/internal/model"
+	"github.com/emac-dev/emac/internal/spec"
+)
+
+// Options configure a check; the zero value is the default.
+type Options struct {
+	Load   spec.Options
+	Bounds bounds.Options
+	// Down forces components or failure domains down (what-if).
+	Down []string
+}
+
+// Report is the outcome of checking some inputs.
+type Report struct {
+	Result      v1alpha1.CheckResult
+	Journeys    []*model.Journey
+	Diagnostics diag.Diagnostics
+	Sources     diag.Sources
+}
+
+// Check loads the inputs and evaluates every journey in them. Spec problems
+// are returned as diagnostics; the error is for failures of emac itself
+// (including cancellation).
+func Check(ctx context.Context, paths []string, opts Options) (*Report, error) {
+	b, ds := spec.Load(ctx, paths, opts.Load)
+	rep := &Report{Diagnostics: ds, Sources: b.Sources, Result: v1alpha1.CheckResult{Journeys: []v1alpha1.JourneyResult{}}}
+	if ds.HasErrors() {
+		return rep, nil
+	}
+	rep.Journeys = b.Journeys
+	for _, j := range b.Journeys {
+		r, err := Evaluate(ctx, j, opts)
+		if err != nil {
+			var ue *bounds.UnknownError
+			if asUnknown(err, &ue) {
+				dg := rep.Diagnostics.Errorf(nil, "--down %s: %v", ue.Name, err)
+				dg.Detail = diag.DidYouMean(ue.Name, ue.Candidates)
+				continue
+			}
+			return rep, fmt.Errorf("journey %s: %w", j.Name, err)
+		}
+		rep.Result.Journeys = append(rep.Result.Journeys, *r)
+	}
+	return rep, nil
+}
+
+func asUnknown(err error, target **bounds.UnknownError) bool {
+	ue, ok := err.(*bounds.UnknownError)
+	if ok {
+		*target = ue
+	}
+	return ok
+}
+
+// Evaluate computes a journey's bounds, contributors, required targets and
+// decision in contract mode (SLO targets, the spec as the accepted model).
+func Evaluate(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.JourneyResult, error) {
+	r, err := bounds.Analyze(ctx, j, opts.Bounds)
+	if err != nil {
+		return nil, err
+	}
+	out := &v1alpha1.JourneyResult{
+		Name:       j.Name,
+		Source:     j.Source,
+		Flow:       j.Flow.String(),
+		Mode:       "contract",
+		Confidence: 1,
+		Availability: v1alpha1.AvailabilityResult{
+			Target:      j.Objective.Availability,
+			Window:      fmtWindow(j),
+			Optimistic:  round(r.Optimistic),
+			Pessimistic: round(r.Pessimistic),
+			Floor:       round(r.Floor),
+			Binding:     nonNil(r.Binding),
+			Persistent:  r.Persistent,
+			Bound:       r.Bound,
+			Exact:       r.Exact,
+			Scenarios:   r.Scenarios,
+			Method:      method(r),
+		},
+		Contributors: []v1alpha1.Contributor{},
+		Required:     []v1alpha1.RequiredTarget{},
+		Notes:        r.Notes,
+	}
+	for _, c := range r.Contributors {
+		out.Contributors = append(out.Contributors, v1alpha1.Contributor{Component: c.Component, Share: round(c.Share),
+			Importance: round(c.Importance), Availability: c.Availability})
+	}
+	for _, q := range r.Required {
+		rt := v1alpha1.RequiredTarget{Component: q.Component, Current: q.Current, Infeasible: !q.Feasible}
+		if q.Feasible {
+			v := ceil(q.Value)
+			rt.Availability = &v
+		}
+		out.Required = append(out.Required, rt)
+	}
+	for _, d := range r.Domains {
+		dr := v1alpha1.DomainResult{Name: d.Name, Members: d.Members, Loss: round(d.Loss), Binding: d.Binding, Infeasible: !d.Feasible}
+		if d.Feasible {
+			v := ceil(d.Required)
+			dr.Required = &v
+		}
+		out.Domains = append(out.Domains, dr)
+	}
+	for _, n := range j.ComponentNames() {
+		c := j.Components[n]
+		out.Components = append(out.Components, v1alpha1.ComponentValue{Name: n, Availability: c.Availability,
+			Source: c.Source, Domains: c.Domains, Invocations: j.Flow.Calls()[n]})
+	}
+	if lo := j.Objective.Latency; lo != nil {
+		out.Latency = &v1alpha1.LatencyResult{Percentile: lo.Percentile, Threshold: lo.Threshold.Seconds(),
+			Status: "unknown", Reason: "latency composition is not evaluated by this version of emac"}
+	}
+	out.Decision, out.Reasons = decide(j, r)
+	if len(opts.Down) > 0 {
+		dj, err := bounds.Down(j, opts.Down)
+		if err != nil {
+			return nil, err
+		}
+		wr, err := bounds.Analyze(ctx, dj, bounds.Options{MaxWork: opts.Bounds.MaxWork, SkipDerived: true})
+		if err != nil {
+			return nil, err
+		}
+		d, _ := decide(dj, wr)
+		out.WhatIf = &v1alpha1.WhatIfResult{Down: append([]string(nil), opts.Down...), Optimistic: round(wr.Optimistic),
+			Pessimistic: round(wr.Pessimistic), Floor: round(wr.Floor), Decision: d}
+	}
+	return out, nil
+}
+
+// decide applies SPEC §6 to a spec checked without evidence: the spec is
+// its own accepted model (confidence 1), so the decision rests on the
+// decision bound.
+func decide(j *model.Journey, r *bounds.Result) (string, []string) {
+	target := j.Objective.Availability
+	name := map[string]string{"pessimistic": "A-", "optimistic": "A+", "floor": "A_floor"}[r.Bound]
+	why := fmt.Sprintf("%s %s", name, fmtP(r.Value))
+	if len(r.Binding) > 0 && r.Bound == "pessimistic" {
+		why += " (binding: " + strings.Join(r.Binding, ", ") + ")"
+	}
+	switch {
+	case r.Value >= target:
+		return v1alpha1.DecisionPass, []string{fmt.Sprintf("%s meets the objective %s", why, fmtP(target))}
+	case r.Bound == "pessimistic" && !r.Exact:
+		return v1alpha1.DecisionReview, []string{fmt.Sprintf("%s is below the objective %s, but it is a sound lower bound, not exact: the journey exceeded the exact limit", why, fmtP(target))}
+	}
+	return v1alpha1.DecisionFail, []string{fmt.Sprintf("%s is below the objective %s", why, fmtP(target))}
+}
+
+func fmtWindow(j *model.Journey) string {
+	return v1alpha1.Duration(j.Objective.Window).String()
+}
+
+func fmtP(v float64) string { return fmt.Sprintf("%.8g", v) }
+
+// round keeps results stable across platforms and free of float noise in
+// the last bits: 12 significant digits.
+func round(v float64) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	s := fmt.Sprintf("%.12g", v)
+	var f float64
+	fmt.Sscanf(s, "%g", &f)
+	return f
+}
+
+// ceil rounds a required target up at the 10th decimal, so that meeting
+// the printed number always meets the objective.
+func ceil(v float64) float64 {
+	return math.Ceil(v*1e10-1e-6) / 1e10
+}
+
+func method(r *bounds.Result) string {
+	if r.Exact {
+		return "exact"
+	}
+	return "sound-bound"
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
