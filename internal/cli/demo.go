@@ -117,7 +117,9 @@ func writeTextTo(b *bytes.Buffer, j v1alpha1.JourneyResult) {
 	var inner bytes.Buffer
 	writeText(&inner, v1alpha1.CheckResult{Journeys: []v1alpha1.JourneyResult{j}})
 	for _, line := range bytes.Split(bytes.TrimRight(inner.Bytes(), "\n"), []byte("\n")) {
-		b.WriteString("   ")
+		if len(line) > 0 {
+			b.WriteString("   ")
+		}
 		b.Write(line)
 		b.WriteString("\n")
 	}

@@ -122,13 +122,13 @@ func journeyText(b *bytes.Buffer, j v1alpha1.JourneyResult) {
 	}
 	if len(j.Required) > 0 {
 		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  required:\tCOMPONENT\tCURRENT\tREQUIRED\t")
+		fmt.Fprintln(tw, "  required:\tCOMPONENT\tCURRENT\tREQUIRED")
 		for _, r := range j.Required {
 			need := "infeasible"
 			if r.Availability != nil {
 				need = "≥ " + p8(*r.Availability)
 			}
-			fmt.Fprintf(tw, "\t%s\t%s\t%s\t\n", r.Component, p8(r.Current), need)
+			fmt.Fprintf(tw, "\t%s\t%s\t%s\n", r.Component, p8(r.Current), need)
 		}
 		tw.Flush()
 	}

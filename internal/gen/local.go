@@ -31,7 +31,8 @@ func Local(seed uint64, leaves, domains int) *model.Journey {
 		if s >= 3 && r.IntN(3) != 0 {
 			s = 2 // two-replica groups are the common case
 		}
-		n, k := g.group(fmt.Sprintf("dom-%02d", d), s, leaves-used-s)
+		// spare leaves exclude what the remaining groups may need
+		n, k := g.group(fmt.Sprintf("dom-%02d", d), s, leaves-used-s-(domains-d-1)*size)
 		units = append(units, n)
 		used += k
 	}

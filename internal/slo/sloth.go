@@ -9,13 +9,13 @@ import (
 // slothFields are the names of the SLI fields, which differ between the
 // plain file (snake_case) and the Kubernetes CRD (camelCase).
 type slothFields struct {
-	format, what                       string
+	format, what, specWhat             string
 	errorQuery, totalQuery, errorRatio string
 }
 
 var (
-	slothPlain = slothFields{format: FormatSloth, what: "Sloth SLO", errorQuery: "error_query", totalQuery: "total_query", errorRatio: "error_ratio_query"}
-	slothCR    = slothFields{format: FormatSlothCRD, what: "Sloth SLO", errorQuery: "errorQuery", totalQuery: "totalQuery", errorRatio: "errorRatioQuery"}
+	slothPlain = slothFields{format: FormatSloth, what: "Sloth SLO", specWhat: "Sloth file", errorQuery: "error_query", totalQuery: "total_query", errorRatio: "error_ratio_query"}
+	slothCR    = slothFields{format: FormatSlothCRD, what: "Sloth SLO", specWhat: "PrometheusServiceLevel spec", errorQuery: "errorQuery", totalQuery: "totalQuery", errorRatio: "errorRatioQuery"}
 )
 
 // sloth reads a version: prometheus/v1 file.
@@ -36,8 +36,8 @@ func (r *reader) slothCRD(doc, kindKey *yaml.Node) {
 // no per-file SLO period in either form (it is a command-line flag, or an
 // AlertWindows file given with -w), so every SLO gets Sloth's default, 30d.
 func (r *reader) slothSpec(spec, at *yaml.Node, f slothFields) {
-	service, _ := r.requireString(spec, at, "service", "Sloth spec")
-	_, slos := r.requireSequence(spec, at, "slos", "Sloth spec")
+	service, _ := r.requireString(spec, at, "service", f.specWhat)
+	_, slos := r.requireSequence(spec, at, "slos", f.specWhat)
 	if slos == nil {
 		return
 	}
