@@ -10,9 +10,9 @@ import (
 	"github.com/emac-dev/emac/internal/model"
 )
 
-// cluster is a set of scenario choices that interact: domains sharing a
-// member, and multiply-invoked components of unknown invocation model with
-// the domains they belong to. Its choices are enumerated together.
+// cluster is a set of scenario choices enumerated together: failure domains
+// that share a member (shared, they merge into one group), or the
+// persistence choice of one multiply-invoked component.
 type cluster struct {
 	domains []int // domain indices
 	comps   []int // all components touched (members and choice components)
@@ -59,7 +59,13 @@ func (t *tree) clusters() []*cluster {
 			inScope[ci] = true
 		}
 	}
-	choice := make([]bool, len(t.comps))
+	// A persistence choice is a unit of its own: it merges with nothing, and
+	// separators take care of units whose invocations interact. A component
+	// whose invocations never meet at a redundant operator is better off
+	// transient whatever else holds (Harris), so it is no choice at all.
+	// Declared-persistent components stay with their domains' cluster, whose
+	// scenarios set their probabilities.
+	var units []*cluster
 	fixed := make([]bool, len(t.comps))
 	for ci := range t.comps {
 		if !t.multi(ci) {
@@ -67,7 +73,11 @@ func (t *tree) clusters() []*cluster {
 		}
 		switch t.inv[ci] {
 		case model.InvocationsUnknown:
-			choice[ci], inScope[ci] = true, true
+			if t.harmful(t.leaves[ci]) {
+				leaves := append([]int(nil), t.leaves[ci]...)
+				units = append(units, &cluster{comps: []int{ci}, choice: []int{ci}, leaves: leaves,
+					options: []option{{}, {persistent: []int{ci}}}})
+			}
 		case model.InvocationsPersistent:
 			fixed[ci], inScope[ci] = true, true
 		}
@@ -96,9 +106,6 @@ func (t *tree) clusters() []*cluster {
 		c := get(find(nd + ci))
 		c.comps = append(c.comps, ci)
 		c.leaves = append(c.leaves, t.leaves[ci]...)
-		if choice[ci] {
-			c.choice = append(c.choice, ci)
-		}
 		if fixed[ci] {
 			c.fixed = true
 		}
@@ -108,7 +115,10 @@ func (t *tree) clusters() []*cluster {
 		c.close = t.closing(c.leaves)
 		c.options = t.options(c)
 	}
-	return out
+	for _, u := range units {
+		u.close = t.closing(u.leaves)
+	}
+	return append(out, units...)
 }
 
 // options lists the cluster's distinct scenarios, fewest shared domains
@@ -137,8 +147,8 @@ func (t *tree) options(c *cluster) []option {
 				shared = append(shared, di)
 			}
 		}
-		k := t.groupingKey(shared)
-		if seen[k] {
+		k, harmless := t.groupingKey(shared)
+		if seen[k] || harmless {
 			continue
 		}
 		seen[k] = true
@@ -161,8 +171,10 @@ func (t *tree) options(c *cluster) []option {
 }
 
 // groupingKey identifies the groups (merged member sets) that sharing the
-// given domains produces.
-func (t *tree) groupingKey(shared []int) string {
+// given domains produces. harmless reports a group with no two invocations
+// meeting at a redundant operator: dissolving it cannot raise A (Harris,
+// given every other latent state), so no minimum needs such a grouping.
+func (t *tree) groupingKey(shared []int) (key string, harmless bool) {
 	var groups [][]int
 	for _, di := range shared {
 		set := append([]int(nil), t.domains[di].members...)
@@ -180,9 +192,16 @@ func (t *tree) groupingKey(shared []int) string {
 	keys := make([]string, len(groups))
 	for i, g := range groups {
 		keys[i] = fmt.Sprint(g)
+		var leaves []int
+		for _, ci := range g {
+			leaves = append(leaves, t.leaves[ci]...)
+		}
+		if !t.harmful(leaves) {
+			harmless = true
+		}
 	}
 	sort.Strings(keys)
-	return strings.Join(keys, ";")
+	return strings.Join(keys, ";"), harmless
 }
 
 func overlaps(a, b []int) bool {

@@ -15,7 +15,6 @@ package sim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -349,11 +348,17 @@ func (p *Program) flatten(n *model.Node, cidx map[string]int, relevant []bool, r
 		p.nodes[id].k = int32(n.Attempts)
 	case model.Branch:
 		p.nodes[id].cum = int32(len(p.cum))
+		last := 0
+		for i, w := range n.Weights {
+			if w > 0 {
+				last = i
+			}
+		}
 		acc := 0.0
 		for i, w := range n.Weights {
 			acc += w
 			t := threshold(acc)
-			if i == len(n.Weights)-1 {
+			if i >= last {
 				t = one // rounding must never leave a draw without a case
 			}
 			p.cum = append(p.cum, t)
@@ -368,5 +373,3 @@ func (p *Program) flatten(n *model.Node, cidx map[string]int, relevant []bool, r
 	p.kids = append(p.kids, ids...)
 	return id
 }
-
-var errEmpty = errors.New("sim: empty journey")

@@ -102,8 +102,8 @@ func TestReadFiles(t *testing.T) {
 				Line:  35, Column: 1,
 			},
 		}},
-		{"sloth/windows/7d.yaml", nil},                // AlertWindows: not an SLO
-		{"sloth/_gen/getting-started.yml", nil},       // Prometheus rules
+		{"sloth/windows/7d.yaml", nil},          // AlertWindows: not an SLO
+		{"sloth/_gen/getting-started.yml", nil}, // Prometheus rules
 		{"pyrra/kubernetes/manifests/pyrra-apiDeployment.yaml", nil},
 		{"pyrra/nginx.yaml", []Objective{
 			{
@@ -221,7 +221,7 @@ spec:
     spec:
       ratioMetric:
         rawType: success
-        raw: {metricSource: {spec: {query: avg_over_time(up[1h])}}}
+        raw: {metricSource: {spec: {query: 'avg_over_time(up[1h])'}}}
   objectives: [{target: 0.9}]
 ---
 apiVersion: openslo/v1
@@ -232,7 +232,7 @@ spec:
     spec:
       ratioMetric:
         rawType: failure
-        raw: {metricSource: {spec: {query: 1 - avg_over_time(up[1h])}}}
+        raw: {metricSource: {spec: {query: '1 - avg_over_time(up[1h])'}}}
   objectives: [{target: 0.9}]
 `,
 			want: []Objective{
@@ -269,7 +269,7 @@ metadata: {name: throughput}
 spec:
   indicator:
     spec:
-      thresholdMetric: {metricSource: {spec: {query: rate(request_duration_seconds_count[5m])}}}
+      thresholdMetric: {metricSource: {spec: {query: 'rate(request_duration_seconds_count[5m])'}}}
   objectives: [{op: gt, value: 100, target: 0.99}]
 `,
 			want: []Objective{{Name: "throughput", Format: FormatOpenSLOv1, Target: 0.99, Line: 2, Column: 1}},
@@ -660,7 +660,7 @@ func TestDiagnosticsRender(t *testing.T) {
 	if err := diag.Render(&b, ds, diag.Sources{"s.yaml": []byte(in)}); err != nil {
 		t.Fatal(err)
 	}
-	want := "s.yaml:6:5: error: Sloth SLO has an empty sli\n" +
+	want := "s.yaml:6:5: error: sli has none of events, raw and plugin\n" +
 		" 6 |     sli: {}\n" +
 		"   |     ^^^\n"
 	if got := b.String(); got != want {

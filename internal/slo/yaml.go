@@ -221,13 +221,8 @@ func kindName(n *yaml.Node) string {
 
 // name reads metadata.name, the name of OpenSLO and Pyrra objects.
 func (r *reader) name(doc, kindKey *yaml.Node, what string) (string, bool) {
-	mk, md := r.mapping(doc, "metadata")
+	mk, md := r.requireMapping(doc, kindKey, "metadata", what)
 	if md == nil {
-		if mk == nil {
-			r.missing(kindKey, doc, "metadata", what)
-		} else {
-			r.errorf(mk, "%s has no metadata.name", what)
-		}
 		return "", false
 	}
 	_, v := r.get(md, "name")

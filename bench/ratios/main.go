@@ -1,0 +1,55 @@
+// Command ratios reads `go test -bench` output and prints emac's
+// performance targets as measured figures and ratios to baselines from the
+// same run.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+func main() {
+	ns := map[string]float64{}
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || f[3] != "ns/op" {
+			continue
+		}
+		name := strings.TrimPrefix(f[0], "Benchmark")
+		if i := strings.LastIndex(name, "-"); i > 0 {
+			name = name[:i]
+		}
+		v, err := strconv.ParseFloat(f[2], 64)
+		if err == nil {
+			ns[name] = v
+		}
+	}
+	row := func(what, name string, target float64, baseline string) {
+		v, ok := ns[name]
+		if !ok {
+			fmt.Printf("%-58s  not measured\n", what)
+			return
+		}
+		verdict := "meets"
+		if target > 0 && v > target {
+			verdict = "MISSES"
+		}
+		line := fmt.Sprintf("%-58s  %10.3f ms  (target ≤ %g ms: %s)", what, v/1e6, target/1e6, verdict)
+		if b, ok := ns[baseline]; ok && b > 0 {
+			line += fmt.Sprintf("  = %.2f× the %s baseline", v/b, baseline)
+		}
+		fmt.Println(line)
+	}
+	fmt.Println()
+	row("A+/A- of a 1,000-leaf journey with 16 domains", "Realistic1000x16", 50e6, "BaselineIndependentPass")
+	row("A+/A- of a 10,000-leaf journey, 64 subtree-local domains", "Local10000x64", 1e9, "BaselineIndependentPass")
+	exact, mc := ns["CheckoutExact"], ns["CheckoutMonteCarlo1e5"]
+	if exact > 0 && mc > 0 {
+		fmt.Printf("%-58s  %.0f× faster (target ≥ 1000×): exact %.3f ms, Monte Carlo %.1f s\n",
+			"exact engine vs Monte Carlo at ±1e-5 (checkout A-)", mc/exact, exact/1e6, mc/1e9)
+	}
+}
