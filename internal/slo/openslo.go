@@ -99,10 +99,14 @@ func (r *reader) openSLOv1(doc, kindKey *yaml.Node) {
 	if _, ind := r.mapping(spec, "indicator"); ind != nil {
 		if _, s := r.mapping(ind, "spec"); s != nil {
 			sli = s
-		} else if k, _ := r.get(ind, "ratioMetric"); k != nil {
-			sli = ind
-		} else if k, _ := r.get(ind, "thresholdMetric"); k != nil {
-			sli = ind
+		} else {
+			// Tolerate the SLI spec written without its spec: level.
+			for _, key := range []string{"ratioMetric", "thresholdMetric", "rawMetric"} {
+				if k, _ := r.get(ind, key); k != nil {
+					sli = ind
+					break
+				}
+			}
 		}
 	} else if ref, _ := r.str(spec, "indicatorRef"); ref != "" {
 		sli = r.slis[ref] // not in this file: the queries stay unknown

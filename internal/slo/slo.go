@@ -99,11 +99,17 @@ type Objective struct {
 
 // Formats, as found in Objective.Format.
 const (
-	FormatOpenSLOv1      = "openslo/v1"
+	// FormatOpenSLOv1 is an OpenSLO apiVersion openslo/v1 kind SLO.
+	FormatOpenSLOv1 = "openslo/v1"
+	// FormatOpenSLOv1alpha is an OpenSLO apiVersion openslo/v1alpha kind SLO.
 	FormatOpenSLOv1alpha = "openslo/v1alpha"
-	FormatSloth          = "sloth/prometheus-v1"
-	FormatSlothCRD       = "sloth/PrometheusServiceLevel"
-	FormatPyrra          = "pyrra/v1alpha1"
+	// FormatSloth is an entry of a Sloth version: prometheus/v1 file.
+	FormatSloth = "sloth/prometheus-v1"
+	// FormatSlothCRD is an entry of a Sloth sloth.slok.dev/v1
+	// PrometheusServiceLevel.
+	FormatSlothCRD = "sloth/PrometheusServiceLevel"
+	// FormatPyrra is a Pyrra pyrra.dev/v1alpha1 ServiceLevelObjective.
+	FormatPyrra = "pyrra/v1alpha1"
 )
 
 // SlothDefaultWindow is the SLO period Sloth uses when it is not given on
@@ -181,12 +187,7 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 func (r *reader) parse(data []byte) []*yaml.Node {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*yaml.Node
-	for n := 0; ; n++ {
-		if n == maxDocuments {
-			r.ds.Errorf(&diag.Range{Filename: r.file}, "more than %d YAML documents", maxDocuments)
-			r.aborted = true
-			return nil
-		}
+	for n := 1; ; n++ {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
@@ -195,6 +196,11 @@ func (r *reader) parse(data []byte) []*yaml.Node {
 		if err != nil {
 			r.yamlError(err)
 			break
+		}
+		if n > maxDocuments {
+			r.ds.Errorf(&diag.Range{Filename: r.file, Start: diag.Pos{Line: max(doc.Line, 1), Column: 1}}, "more than %d YAML documents", maxDocuments)
+			r.aborted = true
+			return nil
 		}
 		root := &doc
 		if root.Kind == yaml.DocumentNode {

@@ -473,8 +473,8 @@ func TestLimits(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"too many documents", strings.Repeat("a: 1\n---\n", maxDocuments+1), "error: more than 10000 YAML documents"},
-		{"deep block nesting", strings.Repeat("a:\n", 0) + deepBlock(maxDepth+5), "error: document nests deeper than 100 levels"},
+		{"too many documents", strings.Repeat("a: 1\n---\n", maxDocuments) + "a: 1\n", "error: more than 10000 YAML documents"},
+		{"deep block nesting", deepBlock(maxDepth + 5), "error: document nests deeper than 100 levels"},
 		{"many plain aliases", "a: &a x\nb: [" + strings.Repeat("*a, ", maxAliases+1) + "]\n", "error: more than 10000 YAML alias expansions"},
 	}
 	for _, tt := range tests {
@@ -487,6 +487,22 @@ func TestLimits(t *testing.T) {
 				t.Errorf("got diagnostics %v, want one with %q", ds.Err(), tt.want)
 			}
 		})
+	}
+}
+
+// TestLimitsBoundary checks that inputs at the limits still read.
+func TestLimitsBoundary(t *testing.T) {
+	in := strings.Repeat("a: 1\n---\n", maxDocuments-1) + "a: 1\n"
+	if _, ds := Read("many.yaml", []byte(in)); len(ds) != 0 {
+		t.Errorf("%d documents: got diagnostics %v", maxDocuments, ds.Err())
+	}
+	in = "a: &a x\nb: [" + strings.Repeat("*a, ", maxAliases) + "]\n"
+	if _, ds := Read("aliases.yaml", []byte(in)); len(ds) != 0 {
+		t.Errorf("%d aliases: got diagnostics %v", maxAliases, ds.Err())
+	}
+	in = deepBlock(maxDepth - 1)
+	if _, ds := Read("deep.yaml", []byte(in)); len(ds) != 0 {
+		t.Errorf("%d levels: got diagnostics %v", maxDepth, ds.Err())
 	}
 }
 

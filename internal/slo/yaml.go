@@ -84,20 +84,6 @@ func (r *reader) lookup(m *yaml.Node, key string, depth int) (k, v *yaml.Node) {
 	return nil, nil
 }
 
-// keys lists m's own keys.
-func keys(m *yaml.Node) []string {
-	var out []string
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if c := m.Content[i]; c.Kind == yaml.ScalarNode {
-			out = append(out, c.Value)
-		}
-	}
-	return out
-}
-
 // misspelt finds a key of m that is a near miss for want, for a "did you
 // mean" on a missing field.
 func misspelt(m *yaml.Node, want string) *yaml.Node {
