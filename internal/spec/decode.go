@@ -17,6 +17,9 @@ import (
 const (
 	maxAliases = 10000
 	maxDepth   = 100
+	// maxNodes bounds the values a document expands to: aliases can make a
+	// small file expand exponentially.
+	maxNodes = 200000
 )
 
 // decoder maps YAML nodes onto the api types strictly: unknown fields,
@@ -31,6 +34,7 @@ type decoder struct {
 	// parseable), so later checks do not pile on.
 	bad     map[string]bool
 	aliases int
+	nodes   int
 	depth   int
 }
 
@@ -116,6 +120,14 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if d.aliases == maxAliases+1 {
 			d.errorf(alias, "too many YAML alias expansions (more than %d)", maxAliases)
 		}
+		return
+	}
+	d.nodes++
+	if d.nodes > maxNodes {
+		if d.nodes == maxNodes+1 {
+			d.errorf(n, "document expands to more than %d values", maxNodes)
+		}
+		d.bad[path] = true
 		return
 	}
 	d.depth++
