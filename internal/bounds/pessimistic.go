@@ -36,7 +36,9 @@ func (o option) size() int { return len(o.shared) + len(o.persistent) }
 
 const maxUnits = 22
 
-func (t *tree) clusters() []*cluster {
+// clusters lists the units of scenario choice. budget bounds the work of
+// enumerating a cluster's options: each costs at least its span's size.
+func (t *tree) clusters(budget int64) []*cluster {
 	// union-find over domains and components
 	nd := len(t.domains)
 	parent := make([]int, nd+len(t.comps))
@@ -113,7 +115,7 @@ func (t *tree) clusters() []*cluster {
 	for _, c := range out {
 		sort.Ints(c.leaves)
 		c.close = t.closing(c.leaves)
-		c.options = t.options(c)
+		c.options = t.options(c, budget/int64(max(1, len(c.leaves))))
 	}
 	for _, u := range units {
 		u.close = t.closing(u.leaves)
@@ -124,7 +126,7 @@ func (t *tree) clusters() []*cluster {
 // options lists the cluster's distinct scenarios, fewest shared domains
 // first. A harmless cluster (no two of its invocations meet at a redundant
 // operator) has only the independent one: sharing it cannot lower A.
-func (t *tree) options(c *cluster) []option {
+func (t *tree) options(c *cluster, limit int64) []option {
 	if !c.fixed && !t.harmful(c.leaves) {
 		return []option{{}}
 	}
@@ -153,6 +155,10 @@ func (t *tree) options(c *cluster) []option {
 		}
 		seen[k] = true
 		groupings = append(groupings, shared)
+		if int64(len(groupings)) > limit {
+			c.over = true
+			return nil
+		}
 	}
 	var out []option
 	for p := 0; p < 1<<len(c.choice); p++ {
@@ -257,7 +263,7 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 	res := pessimistic{exact: true}
 	base := t.independent()
 	var active []*cluster
-	for _, c := range t.clusters() {
+	for _, c := range t.clusters(budget) {
 		latent := c.fixed || c.over
 		for _, o := range c.options {
 			if o.size() > 0 {
