@@ -18,7 +18,7 @@ import (
 func Local(seed uint64, leaves, domains int) *model.Journey {
 	leaves = max(1, leaves)
 	domains = max(0, min(domains, leaves))
-	g := &localGen{b: newBuilder(seed)}
+	g := &localGen{b: newBuilder(seed), leaves: leaves}
 	r := g.b.r
 	size := 3
 	if domains > 0 {
@@ -45,8 +45,9 @@ func Local(seed uint64, leaves, domains int) *model.Journey {
 
 // localGen draws a Local journey.
 type localGen struct {
-	b *builder
-	n int
+	b      *builder
+	n      int
+	leaves int
 }
 
 func (g *localGen) comp(a float64) string {
@@ -87,7 +88,7 @@ func (g *localGen) group(dn string, s, spare int) (*model.Node, int) {
 		n = rt
 	}
 	if spare > 0 && r.IntN(10) < 3 {
-		caller := g.comp(0.999 + 0.00095*r.Float64())
+		caller := g.comp(seriesAvailability(r, g.leaves))
 		g.b.member(dn, caller)
 		return node(model.Seq, call(caller), n), s + 1
 	}
@@ -98,9 +99,11 @@ func (g *localGen) group(dn string, s, spare int) (*model.Node, int) {
 // timeout or optional.
 func (g *localGen) single() *model.Node {
 	r := g.b.r
-	c := call(g.comp(0.999 + 0.00095*r.Float64()))
+	name := g.comp(seriesAvailability(r, g.leaves))
+	c := call(name)
 	switch r.IntN(20) {
 	case 0:
+		g.b.comps[name].Invocations = invocations(r)
 		rt := node(model.Retry, c)
 		rt.Attempts = 3
 		return rt

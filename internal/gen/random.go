@@ -7,7 +7,8 @@ import (
 	"github.com/emac-dev/emac/internal/model"
 )
 
-// RandomOptions size the journeys Random makes; zero fields take defaults.
+// RandomOptions size the journeys Random makes; zero fields other than
+// Domains take defaults.
 type RandomOptions struct {
 	// Leaves is the number of Call nodes (default 8).
 	Leaves int
@@ -16,16 +17,16 @@ type RandomOptions struct {
 	// leaves makes shared leaves, the same component called in several
 	// places.
 	Components int
-	// Domains is the number of failure domains declared (default 3). Each
+	// Domains is the number of failure domains declared (0 = none). Each
 	// has one to four members drawn from the components, so domains
-	// overlap; a domain may end up sharing all its members with another.
+	// overlap; a domain may end up with the same members as another.
 	Domains int
 	// MaxAttempts is the largest retry attempt count (default 3).
 	MaxAttempts int
 	// MaxOccurrences caps the call occurrences once retries are expanded
 	// into attempts (0 = no cap): retry attempts are lowered until the cap
 	// holds, which keeps brute-force enumeration of every call outcome
-	// cheap. It must be at least Leaves.
+	// cheap. A cap below Leaves is raised to Leaves.
 	MaxOccurrences int
 }
 
@@ -36,11 +37,7 @@ func (o RandomOptions) withDefaults() RandomOptions {
 	if o.Components <= 0 {
 		o.Components = max(1, (3*o.Leaves+3)/4)
 	}
-	if o.Domains < 0 {
-		o.Domains = 0
-	} else if o.Domains == 0 {
-		o.Domains = 3
-	}
+	o.Domains = max(0, o.Domains)
 	if o.MaxAttempts < 1 {
 		o.MaxAttempts = 3
 	}
@@ -209,8 +206,9 @@ func capRetries(root *model.Node, limit int) {
 }
 
 // Occurrences is the number of call occurrences of a flow with every retry
-// expanded into its attempts: the number of individual call outcomes a
-// brute-force evaluation enumerates.
+// expanded into its attempts, Optional and Async subtrees included: an
+// upper bound on the individual call outcomes a brute-force evaluation
+// enumerates.
 func Occurrences(flow *model.Node) int { return occurrences(flow) }
 
 // pick returns a random element.

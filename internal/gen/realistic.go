@@ -25,7 +25,7 @@ import (
 // databases, caches and payment networks that several services depend on.
 func Realistic(seed uint64, leaves, domains int) *model.Journey {
 	leaves = max(1, leaves)
-	g := &realGen{b: newBuilder(seed)}
+	g := &realGen{b: newBuilder(seed), leaves: leaves}
 	g.domains(max(0, domains))
 	g.infraMax = max(2, leaves/150)
 	flow := g.tree(leaves, 0)
@@ -36,6 +36,7 @@ func Realistic(seed uint64, leaves, domains int) *model.Journey {
 // realGen draws a Realistic journey.
 type realGen struct {
 	b                       *builder
+	leaves                  int
 	zones, nodes, resources []string
 	services                int
 	infra                   []string
@@ -95,7 +96,7 @@ func (g *realGen) service(replicas int) []string {
 	}
 	for i := 0; i < replicas; i++ {
 		name := base
-		a := 0.999 + 0.00095*r.Float64()
+		a := seriesAvailability(r, g.leaves)
 		if replicas > 1 {
 			name = fmt.Sprintf("%s-r%d", base, i+1)
 			a = 0.99 + 0.009*r.Float64()
@@ -160,9 +161,11 @@ func (g *realGen) site(n int) *model.Node {
 		if x < 10 {
 			return g.infraLeaf()
 		}
-		c := call(g.service(1)[0])
+		name := g.service(1)[0]
+		c := call(name)
 		switch {
 		case x < 22:
+			g.b.comps[name].Invocations = invocations(r)
 			rt := node(model.Retry, c)
 			rt.Attempts, rt.PerTryTimeout, rt.Backoff = 3, ms(100+r.IntN(200)), ms(10)
 			return rt

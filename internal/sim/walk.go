@@ -44,9 +44,8 @@ func (w *walker) execute() bool {
 func (w *walker) exec(n int32) bool {
 	p := w.p
 	in := &p.nodes[n]
-	kids := p.kids[in.first : in.first+in.n]
-	switch in.op {
-	case model.Call:
+	if in.op == model.Call {
+		// calls are most nodes: handled before slicing the operands
 		c := &p.comps[in.comp]
 		if c.group >= 0 && w.fired[c.group] {
 			return false
@@ -55,6 +54,9 @@ func (w *walker) exec(n int32) bool {
 			return w.up[c.slot]
 		}
 		return w.draw(c.thr)
+	}
+	kids := p.kids[in.first : in.first+in.n]
+	switch in.op {
 	case model.Seq:
 		for _, k := range kids {
 			if !w.exec(k) {
