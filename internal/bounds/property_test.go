@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"testing"
 
 	"github.com/emac-dev/emac/internal/gen"
@@ -238,21 +239,13 @@ func TestPropertyOptional(t *testing.T) {
 				}
 			}
 			for _, d := range k.Domains {
-				sortStrings(d.Members)
+				sort.Strings(d.Members)
 			}
 			got := analyze(t, k)
 			if math.Abs(got.Optimistic-want.Optimistic) > slack || math.Abs(got.Pessimistic-want.Pessimistic) > slack || math.Abs(got.Floor-want.Floor) > slack {
 				t.Errorf("%s\n with %s\n got A+=%.15f A-=%.15f floor=%.15f, want %.15f %.15f %.15f",
 					describeJourney(j), describeJourney(k), got.Optimistic, got.Pessimistic, got.Floor, want.Optimistic, want.Pessimistic, want.Floor)
 			}
-		}
-	}
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for k := i; k > 0 && s[k] < s[k-1]; k-- {
-			s[k], s[k-1] = s[k-1], s[k]
 		}
 	}
 }
