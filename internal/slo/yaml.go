@@ -10,22 +10,8 @@ import (
 	"github.com/emac-dev/emac/internal/diag"
 )
 
-// at is the range of n: its start, and for a one-line scalar its end.
-func (r *reader) at(n *yaml.Node) *diag.Range {
-	rng := &diag.Range{Filename: r.file}
-	if n == nil {
-		return rng
-	}
-	rng.Start = diag.Pos{Line: n.Line, Column: n.Column}
-	if n.Kind == yaml.ScalarNode && n.Line > 0 && !strings.Contains(n.Value, "\n") {
-		w := len([]rune(n.Value))
-		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-			w += 2
-		}
-		rng.End = diag.Pos{Line: n.Line, Column: n.Column + max(w, 1)}
-	}
-	return rng
-}
+// at is the range of n (nil: the file).
+func (r *reader) at(n *yaml.Node) *diag.Range { return diag.NodeRange(r.file, n) }
 
 func (r *reader) errorf(n *yaml.Node, format string, args ...any) *diag.Diagnostic {
 	return r.ds.Errorf(r.at(n), format, args...)

@@ -42,17 +42,7 @@ func newDecoder(file string, diags *diag.Diagnostics) *decoder {
 	return &decoder{file: file, diags: diags, pos: map[string]diag.Range{}, keyPos: map[string]diag.Range{}, bad: map[string]bool{}}
 }
 
-func (d *decoder) rng(n *yaml.Node) *diag.Range {
-	r := &diag.Range{Filename: d.file, Start: diag.Pos{Line: n.Line, Column: n.Column}}
-	if n.Kind == yaml.ScalarNode && !strings.Contains(n.Value, "\n") {
-		w := len([]rune(n.Value))
-		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-			w += 2
-		}
-		r.End = diag.Pos{Line: n.Line, Column: n.Column + max(w, 1)}
-	}
-	return r
-}
+func (d *decoder) rng(n *yaml.Node) *diag.Range { return diag.NodeRange(d.file, n) }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) *diag.Diagnostic {
 	return d.diags.Errorf(d.rng(n), format, args...)

@@ -331,7 +331,7 @@ func (l *loader) document(file string, n *yaml.Node, explicit bool) bool {
 		return false
 	}
 	if av.Value != v1alpha1.APIVersion {
-		l.diags.Errorf(rangeOf(file, av), "unsupported apiVersion %q", av.Value).Detail = "this emac reads " + v1alpha1.APIVersion
+		l.diags.Errorf(diag.NodeRange(file, av), "unsupported apiVersion %q", av.Value).Detail = "this emac reads " + v1alpha1.APIVersion
 		return true
 	}
 	if kn == nil {
@@ -356,7 +356,7 @@ func (l *loader) document(file string, n *yaml.Node, explicit bool) bool {
 		doc.journey, doc.pos, doc.keyPos = in.convert(dec, &l.diags)
 		doc.bad = dec.bad
 	default:
-		dg := l.diags.Errorf(rangeOf(file, kn), "unknown kind %q", kn.Value)
+		dg := l.diags.Errorf(diag.NodeRange(file, kn), "unknown kind %q", kn.Value)
 		dg.Detail = diag.DidYouMean(kn.Value, kinds)
 		if dg.Detail == "" {
 			dg.Detail = "one of: " + strings.Join(kinds, ", ")
@@ -368,9 +368,4 @@ func (l *loader) document(file string, n *yaml.Node, explicit bool) bool {
 	}
 	l.docs = append(l.docs, doc)
 	return true
-}
-
-func rangeOf(file string, n *yaml.Node) *diag.Range {
-	d := decoder{file: file}
-	return d.rng(n)
 }
