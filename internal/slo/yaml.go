@@ -95,31 +95,37 @@ func (r *reader) missing(at, m *yaml.Node, key, what string) {
 	r.errorf(at, "%s has no %s", what, key)
 }
 
-// mapping returns the value of key in m when it is a mapping. A missing
-// key gives nil quietly; a value of another type is an error.
-func (r *reader) mapping(m *yaml.Node, key string) (k, v *yaml.Node) {
+// kindWord names a collection kind in messages.
+func kindWord(kind yaml.Kind) string {
+	if kind == yaml.SequenceNode {
+		return "a list"
+	}
+	return "a mapping"
+}
+
+// collection returns the value of key in m when it is of the given kind
+// (mapping or list). A missing key gives nil quietly; a value of another
+// type is an error.
+func (r *reader) collection(m *yaml.Node, key string, kind yaml.Kind) (k, v *yaml.Node) {
 	k, v = r.get(m, key)
 	if k == nil || v == nil || isNull(v) {
 		return k, nil
 	}
-	if v.Kind != yaml.MappingNode {
-		r.errorf(v, "%s must be a mapping, not %s", key, kindName(v))
+	if v.Kind != kind {
+		r.errorf(v, "%s must be %s, not %s", key, kindWord(kind), kindName(v))
 		return k, nil
 	}
 	return k, v
 }
 
-// sequence is mapping for lists.
+// mapping is collection for mappings.
+func (r *reader) mapping(m *yaml.Node, key string) (k, v *yaml.Node) {
+	return r.collection(m, key, yaml.MappingNode)
+}
+
+// sequence is collection for lists.
 func (r *reader) sequence(m *yaml.Node, key string) (k, v *yaml.Node) {
-	k, v = r.get(m, key)
-	if k == nil || v == nil || isNull(v) {
-		return k, nil
-	}
-	if v.Kind != yaml.SequenceNode {
-		r.errorf(v, "%s must be a list, not %s", key, kindName(v))
-		return k, nil
-	}
-	return k, v
+	return r.collection(m, key, yaml.SequenceNode)
 }
 
 func isNull(n *yaml.Node) bool {
@@ -220,9 +226,10 @@ func (r *reader) first(seq *yaml.Node) *yaml.Node {
 	return r.resolve(seq.Content[0])
 }
 
-// requireMapping is mapping for a required field: missing, null and
-// non-mapping values are errors (at the key, or at `at` when absent).
-func (r *reader) requireMapping(m, at *yaml.Node, key, what string) (k, v *yaml.Node) {
+// require is collection for a required field: missing, null and
+// wrongly-typed values are errors (at the key, or at `at` when absent), and
+// so is an empty list.
+func (r *reader) require(m, at *yaml.Node, key, what string, kind yaml.Kind) (k, v *yaml.Node) {
 	k, v = r.get(m, key)
 	switch {
 	case k == nil:
@@ -230,33 +237,27 @@ func (r *reader) requireMapping(m, at *yaml.Node, key, what string) (k, v *yaml.
 		return nil, nil
 	case v == nil:
 		return k, nil
-	case isNull(v):
+	case isNull(v) && kind == yaml.MappingNode:
 		r.errorf(k, "%s has an empty %s", what, key)
 		return k, nil
-	case v.Kind != yaml.MappingNode:
-		r.errorf(v, "%s must be a mapping, not %s", key, kindName(v))
+	case isNull(v) || (kind == yaml.SequenceNode && v.Kind == yaml.SequenceNode && len(v.Content) == 0):
+		r.errorf(k, "%s has no %s", what, key)
+		return k, nil
+	case v.Kind != kind:
+		r.errorf(v, "%s must be %s, not %s", key, kindWord(kind), kindName(v))
 		return k, nil
 	}
 	return k, v
 }
 
-// requireSequence is requireMapping for a non-empty list.
+// requireMapping is require for a mapping.
+func (r *reader) requireMapping(m, at *yaml.Node, key, what string) (k, v *yaml.Node) {
+	return r.require(m, at, key, what, yaml.MappingNode)
+}
+
+// requireSequence is require for a non-empty list.
 func (r *reader) requireSequence(m, at *yaml.Node, key, what string) (k, v *yaml.Node) {
-	k, v = r.get(m, key)
-	switch {
-	case k == nil:
-		r.missing(at, m, key, what)
-		return nil, nil
-	case v == nil:
-		return k, nil
-	case isNull(v) || (v.Kind == yaml.SequenceNode && len(v.Content) == 0):
-		r.errorf(k, "%s has no %s", what, key)
-		return k, nil
-	case v.Kind != yaml.SequenceNode:
-		r.errorf(v, "%s must be a list, not %s", key, kindName(v))
-		return k, nil
-	}
-	return k, v
+	return r.require(m, at, key, what, yaml.SequenceNode)
 }
 
 // requireString is requireMapping for a non-empty string.
