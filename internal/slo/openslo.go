@@ -56,28 +56,37 @@ func (r *reader) collectSLIs(docs []*yaml.Node) {
 	}
 }
 
-// openSLOv1 reads an apiVersion openslo/v1, kind SLO document.
-func (r *reader) openSLOv1(doc, kindKey *yaml.Node) {
+// openSLOHead reads what both OpenSLO versions share: the name, the spec
+// mapping, the service and the first objective with its target (an SLO may
+// have several, one per threshold; the others are ignored). spec is nil when
+// the document has none, obj when it has no usable objective.
+func (r *reader) openSLOHead(doc, kindKey *yaml.Node, format string) (o Objective, spec, obj *yaml.Node) {
 	const what = "OpenSLO SLO"
-	n0 := len(r.ds)
-	o := Objective{Format: FormatOpenSLOv1}
+	o = Objective{Format: format}
 	o.Name, _ = r.name(doc, kindKey, what)
 	sk, spec := r.requireMapping(doc, kindKey, "spec", what)
 	if spec == nil {
-		return
+		return o, nil, nil
 	}
 	o.Service, _ = r.str(spec, "service")
-
-	// The first objective; an SLO may have several (one per threshold),
-	// the others are ignored.
 	_, objs := r.requireSequence(spec, sk, "objectives", what)
-	obj := r.first(objs)
+	obj = r.first(objs)
 	if obj != nil && obj.Kind != yaml.MappingNode {
 		r.errorf(obj, "an objective must be a mapping, not %s", kindName(obj))
 		obj = nil
 	}
 	if obj != nil {
 		o.Target, _ = r.openSLOTarget(obj)
+	}
+	return o, spec, obj
+}
+
+// openSLOv1 reads an apiVersion openslo/v1, kind SLO document.
+func (r *reader) openSLOv1(doc, kindKey *yaml.Node) {
+	n0 := len(r.ds)
+	o, spec, obj := r.openSLOHead(doc, kindKey, FormatOpenSLOv1)
+	if spec == nil {
+		return
 	}
 
 	// Window: timeWindow[0].duration.
@@ -262,24 +271,12 @@ func (r *reader) threshold(obj *yaml.Node, query string) time.Duration {
 // openSLOv1alpha reads an apiVersion openslo/v1alpha, kind SLO document
 // (the form Sloth reads).
 func (r *reader) openSLOv1alpha(doc, kindKey *yaml.Node) {
-	const what = "OpenSLO SLO"
 	n0 := len(r.ds)
-	o := Objective{Format: FormatOpenSLOv1alpha}
-	o.Name, _ = r.name(doc, kindKey, what)
-	sk, spec := r.requireMapping(doc, kindKey, "spec", what)
+	o, spec, obj := r.openSLOHead(doc, kindKey, FormatOpenSLOv1alpha)
 	if spec == nil {
 		return
 	}
-	o.Service, _ = r.str(spec, "service")
-
-	_, objs := r.requireSequence(spec, sk, "objectives", what)
-	obj := r.first(objs)
-	if obj != nil && obj.Kind != yaml.MappingNode {
-		r.errorf(obj, "an objective must be a mapping, not %s", kindName(obj))
-		obj = nil
-	}
 	if obj != nil {
-		o.Target, _ = r.openSLOTarget(obj)
 		if _, rm := r.mapping(obj, "ratioMetrics"); rm != nil {
 			for _, q := range []struct {
 				key string
