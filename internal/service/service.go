@@ -5,6 +5,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -47,7 +48,7 @@ func Check(ctx context.Context, paths []string, opts Options) (*Report, error) {
 		r, err := Evaluate(ctx, j, opts)
 		if err != nil {
 			var ue *bounds.UnknownError
-			if asUnknown(err, &ue) {
+			if errors.As(err, &ue) {
 				dg := rep.Diagnostics.Errorf(nil, "--down %s: %v", ue.Name, err)
 				dg.Detail = diag.DidYouMean(ue.Name, ue.Candidates)
 				continue
@@ -57,14 +58,6 @@ func Check(ctx context.Context, paths []string, opts Options) (*Report, error) {
 		rep.Result.Journeys = append(rep.Result.Journeys, *r)
 	}
 	return rep, nil
-}
-
-func asUnknown(err error, target **bounds.UnknownError) bool {
-	ue, ok := err.(*bounds.UnknownError)
-	if ok {
-		*target = ue
-	}
-	return ok
 }
 
 // Evaluate computes a journey's bounds, contributors, required targets and
@@ -117,10 +110,11 @@ func Evaluate(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.Jo
 		}
 		out.Domains = append(out.Domains, dr)
 	}
+	calls := j.Flow.Calls()
 	for _, n := range j.ComponentNames() {
 		c := j.Components[n]
 		out.Components = append(out.Components, v1alpha1.ComponentValue{Name: n, Availability: c.Availability,
-			Source: c.Source, Domains: c.Domains, Invocations: j.Flow.Calls()[n]})
+			Source: c.Source, Domains: c.Domains, Invocations: calls[n]})
 	}
 	if lo := j.Objective.Latency; lo != nil {
 		out.Latency = &v1alpha1.LatencyResult{Percentile: lo.Percentile, Threshold: lo.Threshold.Seconds(),

@@ -380,8 +380,7 @@ func (l *loader) flow(d *document, n *v1alpha1.Node, p string, entries map[strin
 		}
 		return out
 	case "branch":
-		out := list("branch", nil, model.Branch)
-		l.diags = l.diags[:len(l.diags)-1] // list() complained about nil; check cases here
+		out := &model.Node{Op: model.Branch}
 		if len(n.Branch) == 0 {
 			l.diags.Errorf(d.at(p+".branch"), "branch needs at least one case")
 		}
