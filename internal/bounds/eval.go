@@ -79,18 +79,7 @@ func (e *evaluator) setScenario(s scenario) {
 		e.compGroup[ci], e.compPers[ci], e.compP[ci] = -1, -1, t.a[ci]
 	}
 	// union-find over shared domains joined by common members
-	parent := make([]int, len(t.domains))
-	for i := range parent {
-		parent[i] = i
-	}
-	var find func(int) int
-	find = func(x int) int {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
+	uf := newUnionFind(len(t.domains))
 	owner := map[int]int{} // component → a shared domain containing it
 	for di, d := range t.domains {
 		if !s.shared[di] || len(d.members) == 0 {
@@ -98,7 +87,7 @@ func (e *evaluator) setScenario(s scenario) {
 		}
 		for _, ci := range d.members {
 			if o, ok := owner[ci]; ok {
-				parent[find(di)] = find(o)
+				uf.union(di, o)
 			} else {
 				owner[ci] = di
 			}
@@ -108,12 +97,12 @@ func (e *evaluator) setScenario(s scenario) {
 	groupUp := map[int]float64{}
 	for di, d := range t.domains {
 		if s.shared[di] && len(d.members) > 0 {
-			r := find(di)
+			r := uf.find(di)
 			groupUp[r] = max(groupUp[r], d.up)
 		}
 	}
 	for di, d := range t.domains {
-		if !s.shared[di] || len(d.members) == 0 || find(di) != di {
+		if !s.shared[di] || len(d.members) == 0 || uf.find(di) != di {
 			continue
 		}
 		groupVar[di] = len(e.vars)
@@ -124,7 +113,7 @@ func (e *evaluator) setScenario(s scenario) {
 		if !ok {
 			continue
 		}
-		r := find(o)
+		r := uf.find(o)
 		v := groupVar[r]
 		e.compGroup[ci] = v
 		up := groupUp[r]

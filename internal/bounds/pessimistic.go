@@ -41,23 +41,11 @@ const maxUnits = 22
 func (t *tree) clusters(budget int64) []*cluster {
 	// union-find over domains and components
 	nd := len(t.domains)
-	parent := make([]int, nd+len(t.comps))
-	for i := range parent {
-		parent[i] = i
-	}
-	var find func(int) int
-	find = func(x int) int {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
-	union := func(x, y int) { parent[find(x)] = find(y) }
+	uf := newUnionFind(nd + len(t.comps))
 	inScope := make([]bool, len(t.comps))
 	for di, d := range t.domains {
 		for _, ci := range d.members {
-			union(nd+ci, di)
+			uf.union(nd+ci, di)
 			inScope[ci] = true
 		}
 	}
@@ -97,7 +85,7 @@ func (t *tree) clusters(budget int64) []*cluster {
 	}
 	for di, d := range t.domains {
 		if len(d.members) > 0 {
-			c := get(find(di))
+			c := get(uf.find(di))
 			c.domains = append(c.domains, di)
 		}
 	}
@@ -105,7 +93,7 @@ func (t *tree) clusters(budget int64) []*cluster {
 		if !inScope[ci] {
 			continue
 		}
-		c := get(find(nd + ci))
+		c := get(uf.find(nd + ci))
 		c.comps = append(c.comps, ci)
 		c.leaves = append(c.leaves, t.leaves[ci]...)
 		if fixed[ci] {
