@@ -129,15 +129,8 @@ func (c *converter) move(to, from string) {
 }
 
 func (c *converter) at(from string) *diag.Range {
-	for p := from; p != ""; {
-		if r, ok := c.dec.pos[p]; ok {
-			return &r
-		}
-		i := strings.LastIndexAny(p, ".[")
-		if i < 0 {
-			break
-		}
-		p = p[:i]
+	if r, ok := nearest(c.dec.pos, from); ok {
+		return &r
 	}
 	return &diag.Range{Filename: c.dec.file}
 }

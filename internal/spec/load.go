@@ -73,9 +73,19 @@ type document struct {
 }
 
 func (d *document) at(path string) *diag.Range {
+	if r, ok := nearest(d.pos, path); ok {
+		return &r
+	}
+	r := d.start
+	return &r
+}
+
+// nearest is the position of path, or of its closest ancestor that has
+// one (spec.flow.seq[1].call → spec.flow.seq[1] → spec.flow …).
+func nearest(pos map[string]diag.Range, path string) (diag.Range, bool) {
 	for p := path; p != ""; {
-		if r, ok := d.pos[p]; ok {
-			return &r
+		if r, ok := pos[p]; ok {
+			return r, true
 		}
 		i := strings.LastIndexAny(p, ".[")
 		if i < 0 {
@@ -83,8 +93,7 @@ func (d *document) at(path string) *diag.Range {
 		}
 		p = p[:i]
 	}
-	r := d.start
-	return &r
+	return diag.Range{}, false
 }
 
 func (d *document) keyAt(path string) *diag.Range {
