@@ -2,6 +2,9 @@ package model
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -314,7 +317,7 @@ func Build(name, flow string, avail map[string]float64, domains map[string][]str
 	for c, a := range avail {
 		j.Components[c] = &Component{Name: c, Availability: a}
 	}
-	for _, d := range sortedKeys(domains) {
+	for _, d := range slices.Sorted(maps.Keys(domains)) {
 		dom := &Domain{Name: d}
 		seen := map[string]bool{}
 		for _, m := range domains[d] {
@@ -327,7 +330,7 @@ func Build(name, flow string, avail map[string]float64, domains map[string][]str
 				c.Domains = append(c.Domains, d)
 			}
 		}
-		sortStrings(dom.Members)
+		sort.Strings(dom.Members)
 		j.Domains[d] = dom
 	}
 	return j, j.Validate()

@@ -6,7 +6,8 @@ package model
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -192,19 +193,10 @@ type Journey struct {
 }
 
 // ComponentNames returns the component names, sorted.
-func (j *Journey) ComponentNames() []string { return sortedKeys(j.Components) }
+func (j *Journey) ComponentNames() []string { return slices.Sorted(maps.Keys(j.Components)) }
 
 // DomainNames returns the domain names, sorted.
-func (j *Journey) DomainNames() []string { return sortedKeys(j.Domains) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func (j *Journey) DomainNames() []string { return slices.Sorted(maps.Keys(j.Domains)) }
 
 // Clone returns a deep copy of the journey's components and domains (the
 // flow is shared: engines never modify it), so availabilities can be
@@ -299,5 +291,3 @@ func (n *Node) check(j *Journey) error {
 	}
 	return nil
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

@@ -2,11 +2,13 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,12 +66,12 @@ func (l *loader) resolve(b *Bundle) {
 			continue
 		}
 		ci := &catalogInfo{doc: d, cat: d.catalog, entries: map[string]*entry{}, domains: d.catalog.Spec.FailureDomains}
-		for _, n := range sortedKeys(d.catalog.Spec.Components) {
+		for _, n := range slices.Sorted(maps.Keys(d.catalog.Spec.Components)) {
 			ci.entries[n] = &entry{name: n, def: d.catalog.Spec.Components[n], doc: d, path: "spec.components." + n, owner: name}
 		}
 		catalogs[name] = ci
 	}
-	for _, name := range sortedKeys(catalogs) {
+	for _, name := range slices.Sorted(maps.Keys(catalogs)) {
 		l.closeCatalog(catalogs, catalogs[name])
 	}
 	seen := map[string]*document{}
@@ -111,7 +113,7 @@ func (l *loader) closeCatalog(all map[string]*catalogInfo, c *catalogInfo) {
 		o, ok := all[inc]
 		if !ok {
 			dg := l.diags.Errorf(c.doc.at(p), "unknown catalog %q", inc)
-			dg.Detail = diag.DidYouMean(inc, sortedKeys(all))
+			dg.Detail = diag.DidYouMean(inc, slices.Sorted(maps.Keys(all)))
 			continue
 		}
 		if o.visiting {
@@ -135,15 +137,6 @@ func (l *loader) closeCatalog(all map[string]*catalogInfo, c *catalogInfo) {
 	c.closed = true
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func (l *loader) journey(d *document, catalogs map[string]*catalogInfo) *model.Journey {
 	js := d.journey
 	errs := len(l.diags)
@@ -165,7 +158,7 @@ func (l *loader) journey(d *document, catalogs map[string]*catalogInfo) *model.J
 		c, ok := catalogs[cn]
 		if !ok {
 			dg := l.diags.Errorf(d.at(fmt.Sprintf("spec.catalogs[%d]", i)), "unknown catalog %q", cn)
-			dg.Detail = diag.DidYouMean(cn, sortedKeys(catalogs))
+			dg.Detail = diag.DidYouMean(cn, slices.Sorted(maps.Keys(catalogs)))
 			continue
 		}
 		for k, v := range c.all {
@@ -179,7 +172,7 @@ func (l *loader) journey(d *document, catalogs map[string]*catalogInfo) *model.J
 			domainDecl[k] = v
 		}
 	}
-	for _, n := range sortedKeys(js.Spec.Components) {
+	for _, n := range slices.Sorted(maps.Keys(js.Spec.Components)) {
 		p := "spec.components." + n
 		if prev, dup := entries[n]; dup {
 			dg := l.diags.Errorf(d.keyAt(p), "component %q is already defined in catalog %q", n, prev.owner)
@@ -199,7 +192,7 @@ func (l *loader) journey(d *document, catalogs map[string]*catalogInfo) *model.J
 	} else {
 		j.Flow = l.flow(d, js.Spec.Flow, "spec.flow", entries, used)
 	}
-	for _, n := range sortedKeys(used) {
+	for _, n := range slices.Sorted(maps.Keys(used)) {
 		e := entries[n]
 		if e == nil {
 			continue
@@ -209,7 +202,7 @@ func (l *loader) journey(d *document, catalogs map[string]*catalogInfo) *model.J
 			j.Components[n] = e.comp
 		}
 	}
-	for _, n := range sortedKeys(js.Spec.Components) {
+	for _, n := range slices.Sorted(maps.Keys(js.Spec.Components)) {
 		if !used[n] {
 			l.diags.Warnf(d.keyAt("spec.components."+n), "component %q is not used by the flow", n)
 		}
@@ -351,7 +344,7 @@ func (l *loader) flow(d *document, n *v1alpha1.Node, p string, entries map[strin
 	case "call":
 		if _, ok := entries[n.Call]; !ok {
 			dg := l.diags.Errorf(d.at(p+".call"), "unknown component %q", n.Call)
-			dg.Detail = diag.DidYouMean(n.Call, sortedKeys(entries))
+			dg.Detail = diag.DidYouMean(n.Call, slices.Sorted(maps.Keys(entries)))
 			if dg.Detail == "" {
 				dg.Detail = "declare it under spec.components or in a catalog the journey uses"
 			}
@@ -512,7 +505,7 @@ var pointRE = regexp.MustCompile(`^p(\d+(\.\d+)?)$`)
 
 func (l *loader) latencyPoints(d *document, p string, m map[string]v1alpha1.Duration) []model.LatencyPoint {
 	var pts []model.LatencyPoint
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		mm := pointRE.FindStringSubmatch(k)
 		q := 0.0
 		if mm != nil {
@@ -563,7 +556,7 @@ func (l *loader) domains(d *document, j *model.Journey, decl, local map[string]v
 				if fd, ok := decl[dn]; ok {
 					dom.Description, dom.Source, dom.Key = fd.Description, fd.Source, fd.Key
 				} else if len(decl) > 0 {
-					if s := diag.Suggest(dn, sortedKeys(decl)); s != "" {
+					if s := diag.Suggest(dn, slices.Sorted(maps.Keys(decl))); s != "" {
 						dg := l.diags.Warnf(d.at("spec.components."+cn+".domains"), "failure domain %q is not declared; did you mean %q?", dn, s)
 						dg.Detail = "an undeclared domain is a domain of its own"
 					}
@@ -573,7 +566,7 @@ func (l *loader) domains(d *document, j *model.Journey, decl, local map[string]v
 			dom.Members = append(dom.Members, cn)
 		}
 	}
-	for _, dn := range sortedKeys(local) {
+	for _, dn := range slices.Sorted(maps.Keys(local)) {
 		if j.Domains[dn] == nil {
 			l.diags.Warnf(d.keyAt("spec.failureDomains."+dn), "failure domain %q has no members", dn).Detail = "membership is declared on components: domains: [" + dn + "]"
 		}
