@@ -150,6 +150,7 @@ func Analyze(ctx context.Context, j *model.Journey, opts Options) (*Result, erro
 
 // scenarioValue is the journey's success probability under one scenario.
 func (e *evaluator) scenarioValue(s scenario) float64 {
+	e.prepare(0)
 	e.setScenario(s)
 	return e.eval(0)
 }

@@ -18,6 +18,20 @@ type tree struct {
 
 	domains  []tdomain
 	cdomains [][]int // domains per component (relevant members only)
+	// mustTop is the highest ancestor-or-self whose failure a failure of
+	// the node forces: the end of the node's chain of must edges.
+	mustTop []int
+	// multis are the components invoked more than once per execution.
+	multis []int
+	// prodTop is the highest ancestor-or-self reached through Seq, All and
+	// Timeout nodes only: the node's value is a factor of that ancestor's.
+	prodTop []int
+
+	// harmful's scratch and memo
+	via, viaGen []int
+	gen         int
+	above       [][]hop
+	aboveDone   []bool
 }
 
 type tnode struct {
@@ -55,6 +69,23 @@ func compile(j *model.Journey) *tree {
 	}
 	t.leaves = make([][]int, len(t.comps))
 	t.add(j.Flow, -1, 0, -1, true)
+	for ci := range t.comps {
+		if t.multi(ci) {
+			t.multis = append(t.multis, ci)
+		}
+	}
+	t.mustTop = make([]int, len(t.nodes))
+	t.prodTop = make([]int, len(t.nodes))
+	for x := range t.nodes { // pre-order: parents first
+		t.mustTop[x], t.prodTop[x] = x, x
+		p := t.nodes[x].parent
+		if p >= 0 && t.must(p) {
+			t.mustTop[x] = t.mustTop[p]
+		}
+		if p >= 0 && (t.nodes[p].op == model.Seq || t.nodes[p].op == model.All || t.nodes[p].op == model.Timeout) {
+			t.prodTop[x] = t.prodTop[p]
+		}
+	}
 	t.cdomains = make([][]int, len(t.comps))
 	for _, dn := range j.DomainNames() {
 		d := tdomain{name: dn}
@@ -133,17 +164,17 @@ func (t *tree) lca(x, y int) int {
 
 // closing is the node at which latent state spanning the given leaves can be
 // summed out: the LCA of the leaves, each lifted to its outermost retry.
+// The LCA of a set of nodes is that of its first and last in pre-order.
 func (t *tree) closing(leaves []int) int {
-	c := -1
+	if len(leaves) == 0 {
+		return -1
+	}
+	lo, hi := len(t.nodes), -1
 	for _, l := range leaves {
 		x := t.nodes[l].lift
-		if c < 0 {
-			c = x
-		} else {
-			c = t.lca(c, x)
-		}
+		lo, hi = min(lo, x), max(hi, x)
 	}
-	return c
+	return t.lca(lo, hi)
 }
 
 // redundant reports whether node n lets one operand's failure be masked by
@@ -161,28 +192,79 @@ func (t *tree) redundant(n int) bool {
 	return false
 }
 
+// must reports whether a failure of any one operand of node n fails n,
+// whatever the other operands do. A failure here means every invocation
+// failing: latent state is lifted above retries, so a down cause fails
+// every attempt.
+func (t *tree) must(n int) bool {
+	nd := &t.nodes[n]
+	switch nd.op {
+	case model.Seq, model.All, model.Retry, model.Timeout:
+		return true
+	case model.Race, model.Fallback:
+		return len(nd.children) == 1
+	case model.Quorum:
+		return nd.k >= len(nd.children)
+	}
+	return false
+}
+
+// forces reports whether the failure of leaf l fails node x, an ancestor of
+// l, through must edges alone.
+func (t *tree) forces(l, x int) bool { return t.nodes[t.mustTop[l]].depth <= t.nodes[x].depth }
+
 // harmful reports whether some two invocations among the leaves meet at a
 // redundant operator. When none do, every group of them is in series (or in
 // exclusive branches), and shared fate can only raise the journey's
 // availability (Harris' inequality): such groups never bind A-.
 func (t *tree) harmful(leaves []int) bool {
-	via := map[int]int{}
+	if t.via == nil {
+		t.via = make([]int, len(t.nodes))
+		t.viaGen = make([]int, len(t.nodes))
+	}
+	t.gen++
 	for _, l := range leaves {
-		prev := l
-		for x := t.nodes[l].parent; x >= 0; prev, x = x, t.nodes[x].parent {
-			if !t.redundant(x) {
-				continue
-			}
-			if t.nodes[x].op == model.Retry {
+		for _, r := range t.redundantAbove(l) {
+			if t.nodes[r.node].op == model.Retry {
 				return true
 			}
-			if c, ok := via[x]; ok && c != prev {
+			if t.viaGen[r.node] == t.gen && t.via[r.node] != r.child {
 				return true
 			}
-			via[x] = prev
+			t.viaGen[r.node], t.via[r.node] = t.gen, r.child
 		}
 	}
 	return false
+}
+
+// hop is a redundant ancestor of a leaf and the child it is reached from.
+type hop struct{ node, child int }
+
+// redundantAbove lists the redundant ancestors of a leaf, innermost first.
+func (t *tree) redundantAbove(l int) []hop {
+	if t.above == nil {
+		t.above = make([][]hop, len(t.nodes))
+		t.aboveDone = make([]bool, len(t.nodes))
+	}
+	if !t.aboveDone[l] {
+		prev := l
+		for x := t.nodes[l].parent; x >= 0; prev, x = x, t.nodes[x].parent {
+			if t.redundant(x) {
+				t.above[l] = append(t.above[l], hop{x, prev})
+			}
+		}
+		t.aboveDone[l] = true
+	}
+	return t.above[l]
+}
+
+// leavesOf lists the relevant calls of the given components.
+func (t *tree) leavesOf(comps []int) []int {
+	var out []int
+	for _, ci := range comps {
+		out = append(out, t.leaves[ci]...)
+	}
+	return out
 }
 
 // multi reports whether a component is invoked more than once per

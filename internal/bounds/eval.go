@@ -32,12 +32,18 @@ type latent struct {
 	p      float64
 	leaves []int
 	close  int
+	// vital is set when the bad state fails the closing node outright (a
+	// member call reaches it through must edges only). Such a variable needs
+	// no table: the closing node's value is (1−p) times its value given the
+	// good state.
+	vital bool
 }
 
 // evaluator computes the journey's success probability under one scenario
 // by local conditioning: each latent variable is summed out at the node
 // where its calls meet (its closing node); below it, nodes carry a table
-// indexed by the states of the variables crossing them.
+// indexed by the states of the variables crossing them. Subtrees no
+// scenario change reaches reuse values computed once per region (prepare).
 type evaluator struct {
 	t *tree
 	// per scenario
@@ -46,13 +52,32 @@ type evaluator struct {
 	compPers  []int     // latent index of the component's persistent state, or -1
 	compP     []float64 // success probability of a call given its vars are good
 
+	// per region
+	isConst  []bool
+	constVal []float64
+	base     []float64 // value of untouched nodes (prepare)
+
 	// per evaluation
 	cross, closeAt [][]int
+	factor         []float64 // product of (1−p) of vital variables closing here
 	touched        []bool
 	stamp          []int
-	isConst        []bool
-	constVal       []float64
+	marked         []int
 	buf            [][]float64
+
+	// setScenario's scratch: per domain, per component
+	uf       unionFind
+	groupVar []int
+	groupUp  []float64
+	owner    []int
+	changed  []int // components whose state the scenario set
+	closed   bool  // close has run for the current variables
+
+	// bound's scratch: components that are plain factors of pureRoot
+	pure     []bool
+	pureRoot int
+	seen     []int
+	gen      int
 }
 
 func newEvaluator(t *tree) *evaluator {
@@ -60,12 +85,47 @@ func newEvaluator(t *tree) *evaluator {
 	e := &evaluator{t: t,
 		cross: make([][]int, n), closeAt: make([][]int, n), touched: make([]bool, n),
 		stamp: make([]int, n), isConst: make([]bool, n), constVal: make([]float64, n),
+		base: make([]float64, n), factor: make([]float64, n), seen: make([]int, len(t.comps)), pureRoot: -1,
 		compGroup: make([]int, len(t.comps)), compPers: make([]int, len(t.comps)), compP: make([]float64, len(t.comps)),
 	}
 	for i := range e.stamp {
 		e.stamp[i] = -1
+		e.factor[i] = 1
 	}
 	return e
+}
+
+// prepare computes the values of the subtree at root with every component
+// at its own availability and no latent state, honouring constant nodes.
+// It must run again whenever availabilities or constants change.
+func (e *evaluator) prepare(root int) {
+	t := e.t
+	for ci := range t.comps {
+		e.compGroup[ci], e.compPers[ci], e.compP[ci] = -1, -1, t.a[ci]
+	}
+	e.changed = e.changed[:0]
+	for x := t.nodes[root].end - 1; x >= root; x-- {
+		nd := &t.nodes[x]
+		switch {
+		case e.isConst[x]:
+			e.base[x] = e.constVal[x]
+		case nd.op == model.Call:
+			e.base[x] = t.a[nd.comp]
+		case nd.op == model.Optional || nd.op == model.Async:
+			e.base[x] = 1
+		default:
+			d := nd.depth
+			for len(e.buf) <= d {
+				e.buf = append(e.buf, nil)
+			}
+			vals := e.buf[d][:0]
+			for _, c := range nd.children {
+				vals = append(vals, e.base[c])
+			}
+			e.base[x] = combine(nd, vals)
+			e.buf[d] = vals[:0]
+		}
+	}
 }
 
 // setScenario derives the latent variables of a scenario: shared domains
@@ -74,74 +134,113 @@ func newEvaluator(t *tree) *evaluator {
 // members are otherwise up with probability a_i/up, keeping marginals.
 func (e *evaluator) setScenario(s scenario) {
 	t := e.t
-	e.vars = e.vars[:0]
-	for ci := range t.comps {
+	for _, ci := range e.changed {
 		e.compGroup[ci], e.compPers[ci], e.compP[ci] = -1, -1, t.a[ci]
 	}
+	e.changed = e.changed[:0]
+	e.closed = false
+	if e.owner == nil {
+		e.uf = newUnionFind(len(t.domains))
+		e.groupVar = make([]int, len(t.domains))
+		e.groupUp = make([]float64, len(t.domains))
+		e.owner = make([]int, len(t.comps))
+		for ci := range e.owner {
+			e.owner[ci] = -1
+		}
+	}
 	// union-find over shared domains joined by common members
-	uf := newUnionFind(len(t.domains))
-	owner := map[int]int{} // component → a shared domain containing it
+	uf := e.uf
 	for di, d := range t.domains {
-		if !s.shared[di] || len(d.members) == 0 {
+		uf[di] = di
+		e.groupVar[di], e.groupUp[di] = -1, 0
+		if !s.shared[di] {
 			continue
 		}
 		for _, ci := range d.members {
-			if o, ok := owner[ci]; ok {
+			if o := e.owner[ci]; o >= 0 {
 				uf.union(di, o)
 			} else {
-				owner[ci] = di
+				e.owner[ci] = di
+				e.changed = append(e.changed, ci)
 			}
 		}
 	}
-	groupVar := map[int]int{}
-	groupUp := map[int]float64{}
 	for di, d := range t.domains {
 		if s.shared[di] && len(d.members) > 0 {
 			r := uf.find(di)
-			groupUp[r] = max(groupUp[r], d.up)
+			e.groupUp[r] = max(e.groupUp[r], d.up)
 		}
+	}
+	n := 0
+	newVar := func(p float64) int {
+		if n == len(e.vars) {
+			e.vars = append(e.vars, latent{})
+		}
+		v := &e.vars[n]
+		v.p, v.leaves, v.vital = p, v.leaves[:0], false
+		n++
+		return n - 1
 	}
 	for di, d := range t.domains {
-		if !s.shared[di] || len(d.members) == 0 || uf.find(di) != di {
-			continue
+		if s.shared[di] && len(d.members) > 0 && uf.find(di) == di {
+			e.groupVar[di] = newVar(1 - e.groupUp[di])
 		}
-		groupVar[di] = len(e.vars)
-		e.vars = append(e.vars, latent{p: 1 - groupUp[di]})
 	}
-	for ci := range t.comps {
-		o, ok := owner[ci]
-		if !ok {
-			continue
-		}
-		r := uf.find(o)
-		v := groupVar[r]
+	for _, ci := range e.changed {
+		r := uf.find(e.owner[ci])
+		e.owner[ci] = -1
+		v := e.groupVar[r]
 		e.compGroup[ci] = v
-		up := groupUp[r]
-		if up > 0 {
+		if up := e.groupUp[r]; up > 0 {
 			e.compP[ci] = math.Min(1, t.a[ci]/up)
 		} else {
 			e.compP[ci] = 0
 		}
 		e.vars[v].leaves = append(e.vars[v].leaves, t.leaves[ci]...)
 	}
-	for ci := range t.comps {
-		if !s.persistent[ci] || len(t.leaves[ci]) == 0 {
+	for _, ci := range t.multis {
+		if !s.persistent[ci] {
 			continue
 		}
-		e.compPers[ci] = len(e.vars)
-		e.vars = append(e.vars, latent{p: 1 - e.compP[ci], leaves: t.leaves[ci]})
+		e.changed = append(e.changed, ci)
+		v := newVar(1 - e.compP[ci])
+		e.compPers[ci] = v
+		e.vars[v].leaves = append(e.vars[v].leaves, t.leaves[ci]...)
 		e.compP[ci] = 1
 	}
+	e.vars = e.vars[:n]
+}
+
+// close finds each variable's closing node and whether it is vital.
+func (e *evaluator) close() {
+	t := e.t
+	e.closed = true
 	for i := range e.vars {
-		e.vars[i].close = t.closing(e.vars[i].leaves)
+		v := &e.vars[i]
+		v.close = t.closing(v.leaves)
+		for _, l := range v.leaves {
+			if t.forces(l, v.close) {
+				v.vital = true
+				break
+			}
+		}
 	}
 }
 
 // eval returns the success probability of the subtree at root under the
-// current scenario; nodes marked constant are taken as given.
+// current scenario; nodes marked constant are taken as given, and prepare
+// must have run for root.
 func (e *evaluator) eval(root int) float64 {
 	t := e.t
-	var marked []int
+	if !e.closed {
+		e.close()
+	}
+	mark := func(x int) {
+		if !e.touched[x] {
+			e.touched[x] = true
+			e.marked = append(e.marked, x)
+		}
+	}
 	for vi, v := range e.vars {
 		if !t.within(v.close, root) {
 			continue
@@ -152,32 +251,62 @@ func (e *evaluator) eval(root int) float64 {
 					break
 				}
 				e.stamp[x] = vi
-				if !e.touched[x] {
-					e.touched[x] = true
-					marked = append(marked, x)
-				}
+				mark(x)
 				if x == v.close {
-					e.closeAt[x] = append(e.closeAt[x], vi)
+					if v.vital {
+						e.factor[x] *= 1 - v.p
+					} else {
+						e.closeAt[x] = append(e.closeAt[x], vi)
+					}
 					break
 				}
-				e.cross[x] = append(e.cross[x], vi)
+				if !v.vital {
+					e.cross[x] = append(e.cross[x], vi)
+				}
 			}
 		}
 		// ancestors of the closing node see the variable's effect too
 		for x := v.close; x != root; {
 			x = t.nodes[x].parent
-			if !e.touched[x] {
-				e.touched[x] = true
-				marked = append(marked, x)
-			}
+			mark(x)
 		}
 	}
-	r := e.node(root)
-	for _, x := range marked {
-		e.touched[x], e.stamp[x] = false, -1
+	r := e.value(root)
+	for _, x := range e.marked {
+		e.touched[x], e.stamp[x], e.factor[x] = false, -1, 1
 		e.cross[x], e.closeAt[x] = e.cross[x][:0], e.closeAt[x][:0]
 	}
-	return r[0]
+	e.marked = e.marked[:0]
+	return r
+}
+
+// value is the success probability of node n, which no variable crosses.
+func (e *evaluator) value(n int) float64 {
+	switch {
+	case e.isConst[n]:
+		return e.constVal[n]
+	case !e.touched[n]:
+		return e.base[n]
+	case len(e.closeAt[n]) > 0:
+		return e.node(n)[0]
+	}
+	t := e.t
+	nd := &t.nodes[n]
+	if nd.op == model.Call {
+		return e.compP[nd.comp] * e.factor[n]
+	}
+	d := nd.depth
+	for len(e.buf) <= d {
+		e.buf = append(e.buf, nil)
+	}
+	for _, c := range nd.children {
+		v := e.value(c)
+		e.buf[d] = append(e.buf[d], v)
+	}
+	vals := e.buf[d]
+	r := combine(nd, vals) * e.factor[n]
+	e.buf[d] = vals[:0]
+	return r
 }
 
 // node returns the table of n over its crossing variables.
@@ -186,7 +315,10 @@ func (e *evaluator) node(n int) []float64 {
 		return []float64{e.constVal[n]}
 	}
 	if !e.touched[n] {
-		return []float64{e.plain(n)}
+		return []float64{e.base[n]}
+	}
+	if len(e.cross[n]) == 0 && len(e.closeAt[n]) == 0 {
+		return []float64{e.value(n)}
 	}
 	t := e.t
 	nd := &t.nodes[n]
@@ -211,6 +343,7 @@ func (e *evaluator) node(n int) []float64 {
 	}
 	out := make([]float64, 1<<nc)
 	vals := make([]float64, len(nd.children))
+	f := e.factor[n]
 	for w := 0; w < 1<<len(W); w++ {
 		var v float64
 		if nd.op == model.Call {
@@ -225,7 +358,7 @@ func (e *evaluator) node(n int) []float64 {
 			}
 			v = combine(nd, vals)
 		}
-		weight := 1.0
+		weight := f
 		for b := nc; b < len(W); b++ {
 			p := e.vars[W[b]].p
 			if w>>b&1 == 1 {
@@ -246,30 +379,6 @@ func (e *evaluator) leaf(ci int, W []int, w int) float64 {
 		}
 	}
 	return e.compP[ci]
-}
-
-// plain evaluates a subtree no latent variable touches.
-func (e *evaluator) plain(n int) float64 {
-	if e.isConst[n] {
-		return e.constVal[n]
-	}
-	nd := &e.t.nodes[n]
-	if nd.op == model.Call {
-		return e.compP[nd.comp]
-	}
-	if nd.op == model.Optional || nd.op == model.Async {
-		return 1
-	}
-	d := nd.depth
-	for len(e.buf) <= d {
-		e.buf = append(e.buf, nil)
-	}
-	vals := e.buf[d][:0]
-	for _, c := range nd.children {
-		vals = append(vals, e.plain(c))
-	}
-	e.buf[d] = vals
-	return combine(nd, vals)
 }
 
 // combine applies an operator to independent operand success probabilities.

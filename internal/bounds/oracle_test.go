@@ -10,7 +10,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"sort"
+	"strconv"
 	"testing"
 
 	"github.com/emac-dev/emac/internal/bounds"
@@ -510,6 +512,10 @@ func TestOracle(t *testing.T) {
 	n := 600
 	if testing.Short() {
 		n = 60
+	}
+	// EMAC_ORACLE_N widens the search for a one-off run.
+	if v, err := strconv.Atoi(os.Getenv("EMAC_ORACLE_N")); err == nil && v > 0 {
+		n = v
 	}
 	ops := map[model.Op]int{}
 	invs := map[model.Invocations]int{}

@@ -2,10 +2,10 @@ package bounds
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"sort"
-	"strings"
 
 	"github.com/emac-dev/emac/internal/model"
 )
@@ -30,6 +30,10 @@ type cluster struct {
 type option struct {
 	shared     []int // domain indices shared
 	persistent []int // choice components persistent
+	// groups are the merged groups sharing produces (domain indices), keys
+	// their cache keys.
+	groups [][]int
+	keys   []string
 }
 
 func (o option) size() int { return len(o.shared) + len(o.persistent) }
@@ -61,15 +65,15 @@ func (t *tree) clusters(budget int64) []*cluster {
 		if !t.multi(ci) {
 			continue
 		}
-		switch t.inv[ci] {
-		case model.InvocationsUnknown:
+		switch {
+		case t.inv[ci] == model.InvocationsPersistent || t.inv[ci] == model.InvocationsUnknown && t.persistentWorse(ci):
+			fixed[ci], inScope[ci] = true, true
+		case t.inv[ci] == model.InvocationsUnknown:
 			if t.harmful(t.leaves[ci]) {
 				leaves := append([]int(nil), t.leaves[ci]...)
 				units = append(units, &cluster{comps: []int{ci}, choice: []int{ci}, leaves: leaves,
 					options: []option{{}, {persistent: []int{ci}}}})
 			}
-		case model.InvocationsPersistent:
-			fixed[ci], inScope[ci] = true, true
 		}
 	}
 	byRoot := map[int]*cluster{}
@@ -111,6 +115,15 @@ func (t *tree) clusters(budget int64) []*cluster {
 	return append(out, units...)
 }
 
+// persistentWorse reports whether a component of unknown invocation model
+// is certain to be worse off persistent than transient, so that A- needs
+// only the persistent case. That holds for a single call site under
+// retries: given every other latent state, each retry's success is
+// φ(p) = 1 − (1 − p)^attempts of its attempt's success p, and φ is concave,
+// so a state shared by the attempts (E φ(P)) never beats fresh states
+// (φ(E P)) — Jensen, applied from the innermost retry outwards.
+func (t *tree) persistentWorse(ci int) bool { return len(t.leaves[ci]) == 1 }
+
 // options lists the cluster's distinct scenarios, fewest shared domains
 // first. A harmless cluster (no two of its invocations meet at a redundant
 // operator) has only the independent one: sharing it cannot lower A.
@@ -122,31 +135,10 @@ func (t *tree) options(c *cluster, limit int64) []option {
 		c.over = true
 		return nil
 	}
-	// distinct groupings of shared domains, smallest first
-	masks := make([]uint32, 0, 1<<len(c.domains))
-	for m := uint32(0); m < 1<<len(c.domains); m++ {
-		masks = append(masks, m)
-	}
-	sort.SliceStable(masks, func(i, j int) bool { return bits.OnesCount32(masks[i]) < bits.OnesCount32(masks[j]) })
-	seen := map[string]bool{}
-	var groupings [][]int
-	for _, m := range masks {
-		var shared []int
-		for b, di := range c.domains {
-			if m>>b&1 == 1 {
-				shared = append(shared, di)
-			}
-		}
-		k, harmless := t.groupingKey(shared)
-		if seen[k] || harmless {
-			continue
-		}
-		seen[k] = true
-		groupings = append(groupings, shared)
-		if int64(len(groupings)) > limit {
-			c.over = true
-			return nil
-		}
+	groupings, ok := t.groupings(c.domains, limit)
+	if !ok {
+		c.over = true
+		return nil
 	}
 	var out []option
 	for p := 0; p < 1<<len(c.choice); p++ {
@@ -157,79 +149,171 @@ func (t *tree) options(c *cluster, limit int64) []option {
 			}
 		}
 		for _, g := range groupings {
-			out = append(out, option{shared: g, persistent: pers})
+			out = append(out, option{shared: g.shared, persistent: pers, groups: g.groups, keys: g.keys})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].size() < out[j].size() })
 	return out
 }
 
-// groupingKey identifies the groups (merged member sets) that sharing the
-// given domains produces. harmless reports a group with no two invocations
-// meeting at a redundant operator: dissolving it cannot raise A (Harris,
-// given every other latent state), so no minimum needs such a grouping.
-func (t *tree) groupingKey(shared []int) (key string, harmless bool) {
-	var groups [][]int
-	for _, di := range shared {
-		set := append([]int(nil), t.domains[di].members...)
-		// merge with overlapping groups
-		var rest [][]int
-		for _, g := range groups {
-			if overlaps(g, set) {
-				set = mergeSorted(g, set)
-			} else {
-				rest = append(rest, g)
+// groupings lists the distinct harmful groupings that sharing subsets of
+// the given domains produces, fewest shared domains first; ok is false
+// beyond limit. Two subsets give the same grouping when their merged member
+// sets agree; each grouping is listed once, by its closed subset: the one
+// that also holds every domain lying inside one of its groups. A grouping
+// with a harmless group (no two invocations meeting at a redundant
+// operator) is left out: dissolving that group cannot raise A (Harris,
+// given every other latent state), so no minimum needs it.
+func (t *tree) groupings(domains []int, limit int64) (out []grouping, ok bool) {
+	k := len(domains)
+	at := map[int]int{} // domain → bit
+	for b, di := range domains {
+		at[di] = b
+	}
+	// ov[b]: domains sharing a member with b; cover[b]: for each member of
+	// b, the domains holding it (distinct masks only).
+	ov := make([]uint32, k)
+	cover := make([][]uint32, k)
+	for b, di := range domains {
+		seen := map[uint32]bool{}
+		for _, ci := range t.domains[di].members {
+			var m uint32
+			for _, dj := range t.cdomains[ci] {
+				if bj, ok := at[dj]; ok {
+					m |= 1 << bj
+				}
+			}
+			ov[b] |= m
+			if !seen[m] {
+				seen[m] = true
+				cover[b] = append(cover[b], m)
 			}
 		}
-		groups = append(rest, set)
 	}
-	keys := make([]string, len(groups))
-	for i, g := range groups {
-		keys[i] = fmt.Sprint(g)
-		var leaves []int
-		for _, ci := range g {
-			leaves = append(leaves, t.leaves[ci]...)
-		}
-		if !t.harmful(leaves) {
-			harmless = true
+	harmful := map[uint32]bool{}
+	seen, gen := make([]int, len(t.comps)), 0
+	var leaves []int
+	// a group holding an individually harmful domain is harmful
+	var alone uint32
+	for b, di := range domains {
+		if t.harmful(t.leavesOf(t.domains[di].members)) {
+			alone |= 1 << b
 		}
 	}
-	sort.Strings(keys)
-	return strings.Join(keys, ";"), harmless
-}
-
-func overlaps(a, b []int) bool {
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		switch {
-		case a[i] == b[j]:
+	isHarmful := func(g uint32) bool {
+		if g&alone != 0 {
 			return true
-		case a[i] < b[j]:
-			i++
-		default:
-			j++
+		}
+		h, ok := harmful[g]
+		if !ok {
+			gen++
+			leaves = leaves[:0]
+			for b := 0; b < k; b++ {
+				if g>>b&1 == 0 {
+					continue
+				}
+				for _, ci := range t.domains[domains[b]].members {
+					if seen[ci] != gen {
+						seen[ci] = gen
+						leaves = append(leaves, t.leaves[ci]...)
+					}
+				}
+			}
+			h = t.harmful(leaves)
+			harmful[g] = h
+		}
+		return h
+	}
+	var masks []uint32
+	groups := make([]uint32, 0, k)
+next:
+	for m := uint32(0); m < 1<<k; m++ {
+		// groups: connected components of m under ov
+		groups = groups[:0]
+		for rest := m; rest != 0; {
+			g := component(rest&-rest, m, ov)
+			groups = append(groups, g)
+			rest &^= g
+		}
+		// closed: no domain outside m lies inside one group
+		for b := 0; b < k; b++ {
+			if m>>b&1 == 1 || ov[b]&m == 0 {
+				continue
+			}
+			for _, g := range groups {
+				if ov[b]&m&^g != 0 {
+					continue
+				}
+				inside := true
+				for _, cm := range cover[b] {
+					if cm&g == 0 {
+						inside = false
+						break
+					}
+				}
+				if inside {
+					continue next
+				}
+			}
+		}
+		for _, g := range groups {
+			if !isHarmful(g) {
+				continue next
+			}
+		}
+		masks = append(masks, m)
+		if int64(len(masks)) > limit {
+			return nil, false
 		}
 	}
-	return false
+	sort.SliceStable(masks, func(i, j int) bool { return bits.OnesCount32(masks[i]) < bits.OnesCount32(masks[j]) })
+	list := func(m uint32) []int {
+		var l []int
+		for b, di := range domains {
+			if m>>b&1 == 1 {
+				l = append(l, di)
+			}
+		}
+		return l
+	}
+	for _, m := range masks {
+		g := grouping{shared: list(m)}
+		for rest := m; rest != 0; {
+			grp := component(rest&-rest, m, ov)
+			l := list(grp)
+			g.groups = append(g.groups, l)
+			var k []byte
+			for _, di := range l {
+				k = binary.AppendUvarint(k, uint64(di))
+			}
+			g.keys = append(g.keys, string(k))
+			rest &^= grp
+		}
+		out = append(out, g)
+	}
+	return out, true
 }
 
-func mergeSorted(a, b []int) []int {
-	out := make([]int, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case j == len(b) || (i < len(a) && a[i] < b[j]):
-			out = append(out, a[i])
-			i++
-		case i == len(a) || b[j] < a[i]:
-			out = append(out, b[j])
-			j++
-		default:
-			out = append(out, a[i])
-			i, j = i+1, j+1
+// grouping is a set of shared domains and the groups it merges into.
+type grouping struct {
+	shared []int
+	groups [][]int
+	keys   []string
+}
+
+// component is the connected component of seed within m under the
+// overlap masks ov.
+func component(seed, m uint32, ov []uint32) uint32 {
+	g := seed
+	for grown := g; ; {
+		for r := grown; r != 0; r &= r - 1 {
+			g |= ov[bits.TrailingZeros32(r)] & m
 		}
+		if g == grown {
+			return g
+		}
+		grown = g
 	}
-	return out
 }
 
 // pessimistic is the outcome of minimising over scenarios.
@@ -239,6 +323,7 @@ type pessimistic struct {
 	shared     []int // domains shared in the binding scenario
 	persistent []int // components persistent in it
 	scenarios  int64
+	pruned     int64 // scenarios a lower bound ruled out
 	notes      []string
 }
 
@@ -250,6 +335,11 @@ type pessimistic struct {
 func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, error) {
 	res := pessimistic{exact: true}
 	base := t.independent()
+	for ci := range t.comps {
+		if t.multi(ci) && t.inv[ci] == model.InvocationsUnknown && t.persistentWorse(ci) {
+			base.persistent[ci] = true
+		}
+	}
 	var active []*cluster
 	for _, c := range t.clusters(budget) {
 		latent := c.fixed || c.over
@@ -347,30 +437,42 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 				e.isConst[x], e.constVal[x] = true, v
 			}
 		}
+		e.prepare(s)
 		best, bestSize := 2.0, 0
 		var bestPick []int
 		pick := make([]int, len(cl))
+		cache := map[string]*groupBound{}
+		var groups [][]int
+		var keys []string
 		for {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
 			sc := base.clone()
 			size := 0
+			var pers []byte
+			groups, keys = groups[:0], keys[:0]
 			for i, c := range cl {
 				o := c.options[pick[i]]
+				groups, keys = append(groups, o.groups...), append(keys, o.keys...)
 				for _, di := range o.shared {
 					sc.shared[di] = true
 				}
 				for _, ci := range o.persistent {
 					sc.persistent[ci] = true
+					pers = binary.AppendUvarint(pers, uint64(ci))
 				}
 				size += o.size()
 			}
-			e.setScenario(sc)
-			v := e.eval(s)
-			res.scenarios++
-			if v < best-1e-15 || (v <= best+1e-15 && size < bestSize) {
-				best, bestSize, bestPick = v, size, append(bestPick[:0], pick...)
+			if best < 2 && e.bound(s, groups, keys, sc, string(pers), best+1e-15, cache) > best+1e-15 {
+				res.pruned++
+			} else {
+				e.setScenario(sc)
+				v := e.eval(s)
+				res.scenarios++
+				if v < best-1e-15 || (v <= best+1e-15 && size < bestSize) {
+					best, bestSize, bestPick = v, size, append(bestPick[:0], pick...)
+				}
 			}
 			// next combination
 			i := 0
@@ -411,6 +513,102 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 		}
 	}
 	return res, nil
+}
+
+// bound is a lower bound on the value of the subtree at root under a
+// scenario whose shared groups are given (domain indices, with cache keys)
+// and whose persistent components are sc.persistent, keyed pers.
+//
+// No common cause fires with probability Π(1−c_G), c_G = 1 − up_G, and
+// given that, every member of a group is up with probability a_i/up_G ≥ a_i.
+// A member called once, through Seq, All and Timeout nodes only, is a plain
+// factor of the root's value: its gain 1/up_G multiplies the value exactly.
+// By monotonicity the other members do at least as well as at a_i. Hence
+// value ≥ Π up_G · max(V0·Π_G g_G, max_H F(H)·Π_{G≠H} g_G), where g_G is
+// up_G to the minus number of such members, V0 the value with nothing
+// shared and F(H) the value with only H shared and its cause never firing.
+// The cheap terms come first, and bound stops once it exceeds over. It
+// leaves the evaluator's scenario changed.
+func (e *evaluator) bound(root int, groups [][]int, keys []string, sc scenario, pers string, over float64, cache map[string]*groupBound) float64 {
+	t := e.t
+	info := func(key string, set func()) *groupBound {
+		b := cache[key]
+		if b == nil {
+			b = &groupBound{}
+			cache[key] = b
+		}
+		if !b.haveF && set != nil {
+			set()
+			b.f, b.haveF = e.eval(root), true
+		}
+		return b
+	}
+	v0 := info("|"+pers, func() {
+		e.setScenario(scenario{shared: make([]bool, len(sc.shared)), persistent: sc.persistent})
+	}).f
+	prod, gains := 1.0, 1.0
+	bs := make([]*groupBound, len(groups))
+	for i, g := range groups {
+		b := info(keys[i], nil)
+		if !b.haveUp {
+			b.haveUp, b.g = true, 1
+			for _, di := range g {
+				b.up = max(b.up, t.domains[di].up)
+			}
+			e.gen++
+			for _, di := range g {
+				for _, ci := range t.domains[di].members {
+					if e.seen[ci] != e.gen && b.up > 0 && e.factorOf(ci, root) {
+						b.g /= b.up
+					}
+					e.seen[ci] = e.gen
+				}
+			}
+		}
+		bs[i] = b
+		prod *= b.up
+		gains *= b.g
+	}
+	best := prod * v0 * gains
+	for i, g := range groups {
+		if best > over {
+			break
+		}
+		f := info(keys[i]+"|"+pers, func() {
+			one := scenario{shared: make([]bool, len(sc.shared)), persistent: sc.persistent}
+			for _, di := range g {
+				one.shared[di] = true
+			}
+			e.setScenario(one)
+			e.vars[0].p = 0 // the group's cause: its only group variable
+		}).f
+		best = max(best, prod*f*gains/bs[i].g)
+	}
+	return best
+}
+
+// factorOf reports whether component ci is called once, as a plain factor
+// of root's value (through Seq, All and Timeout nodes only).
+func (e *evaluator) factorOf(ci, root int) bool {
+	t := e.t
+	if e.pureRoot != root || e.pure == nil {
+		e.pureRoot = root
+		e.pure = make([]bool, len(t.comps))
+		for c, ls := range t.leaves {
+			if len(ls) == 1 {
+				l := ls[0]
+				e.pure[c] = t.nodes[l].lift == l && t.within(l, root) && t.nodes[t.prodTop[l]].depth <= t.nodes[root].depth
+			}
+		}
+	}
+	return e.pure[ci]
+}
+
+// groupBound caches what bound knows of a group (up, g) or of a group
+// under a persistence choice (F), or V0.
+type groupBound struct {
+	haveUp, haveF bool
+	up, g, f      float64
 }
 
 func (t *tree) describe(n int) string {

@@ -20,8 +20,8 @@ import (
 // persistent, transient or unknown invocation models.
 //
 // The domains are up to three zones, across which the replicas of a
-// service are spread; nodes, each hosting several services (occasionally
-// two replicas of the same service); and shared resources such as
+// service are spread; nodes, each in one zone and hosting several services
+// (occasionally two replicas of the same service); and shared resources such as
 // databases, caches and payment networks that several services depend on.
 func Realistic(seed uint64, leaves, domains int) *model.Journey {
 	leaves = max(1, leaves)
@@ -89,7 +89,7 @@ func (g *realGen) service(replicas int) []string {
 	base := fmt.Sprintf("svc%d", g.services)
 	var names []string
 	z0 := r.IntN(max(1, len(g.zones)))
-	node0 := -1
+	node0, zone0 := -1, -1
 	var res string
 	if len(g.resources) > 0 && r.IntN(4) == 0 {
 		res = pick(r, g.resources)
@@ -105,17 +105,25 @@ func (g *realGen) service(replicas int) []string {
 		c.Service, c.Operation = base, "GET /"+base
 		c.Latency = []model.LatencyPoint{{Quantile: 0.5, Value: ms(2 + r.IntN(20))}, {Quantile: 0.99, Value: ms(30 + r.IntN(200))}}
 		names = append(names, name)
-		if len(g.zones) > 0 {
-			g.b.member(g.zones[(z0+i)%len(g.zones)], name)
-		}
+		// Replicas spread over the zones, each on a node of its zone (a
+		// Kubernetes node lives in one zone); now and then the scheduler
+		// puts a second replica on the first one's node.
+		zone := (z0 + i) % max(1, len(g.zones))
+		nd := -1
 		if len(g.nodes) > 0 && r.IntN(10) < 7 {
-			nd := r.IntN(len(g.nodes))
 			if i > 0 && node0 >= 0 && r.IntN(20) == 0 {
-				nd = node0 // two replicas scheduled on one node
+				nd, zone = node0, zone0
+			} else {
+				nd = g.nodeIn(zone)
 			}
-			if node0 < 0 {
-				node0 = nd
-			}
+		}
+		if i == 0 {
+			node0, zone0 = nd, zone
+		}
+		if len(g.zones) > 0 {
+			g.b.member(g.zones[zone], name)
+		}
+		if nd >= 0 {
 			g.b.member(g.nodes[nd], name)
 		}
 		if res != "" {
@@ -123,6 +131,25 @@ func (g *realGen) service(replicas int) []string {
 		}
 	}
 	return names
+}
+
+// nodeIn picks a node of the given zone: node i lives in zone i mod the
+// number of zones.
+func (g *realGen) nodeIn(zone int) int {
+	nz := len(g.zones)
+	if nz == 0 {
+		return g.b.r.IntN(len(g.nodes))
+	}
+	var in []int
+	for i := range g.nodes {
+		if i%nz == zone {
+			in = append(in, i)
+		}
+	}
+	if len(in) == 0 {
+		return g.b.r.IntN(len(g.nodes))
+	}
+	return pick(g.b.r, in)
 }
 
 // infraLeaf is a call to a shared infrastructure component, called from
