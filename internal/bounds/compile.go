@@ -32,6 +32,9 @@ type tree struct {
 	gen         int
 	above       [][]hop
 	aboveDone   []bool
+
+	// groupID numbers the groups groupings produce, by their domains.
+	groupID map[string]int
 }
 
 type tnode struct {
@@ -59,7 +62,7 @@ type tdomain struct {
 }
 
 func compile(j *model.Journey) *tree {
-	t := &tree{cidx: map[string]int{}}
+	t := &tree{cidx: map[string]int{}, groupID: map[string]int{}}
 	for _, name := range j.ComponentNames() {
 		t.cidx[name] = len(t.comps)
 		t.comps = append(t.comps, name)

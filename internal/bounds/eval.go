@@ -2,6 +2,7 @@ package bounds
 
 import (
 	"math"
+	"slices"
 
 	"github.com/emac-dev/emac/internal/model"
 )
@@ -73,11 +74,17 @@ type evaluator struct {
 	changed  []int // components whose state the scenario set
 	closed   bool  // close has run for the current variables
 
-	// bound's scratch: components that are plain factors of pureRoot
-	pure     []bool
-	pureRoot int
-	seen     []int
-	gen      int
+	// bound's scratch (see region)
+	boundRoot, split int
+	cases            []boundCase
+	rest             []float64
+	keys             [][]byte
+	saved            []float64
+	seen             []int
+	gen              int
+
+	// fails' scratch, per node
+	seenNode, nfail, span []int
 }
 
 func newEvaluator(t *tree) *evaluator {
@@ -85,7 +92,8 @@ func newEvaluator(t *tree) *evaluator {
 	e := &evaluator{t: t,
 		cross: make([][]int, n), closeAt: make([][]int, n), touched: make([]bool, n),
 		stamp: make([]int, n), isConst: make([]bool, n), constVal: make([]float64, n),
-		base: make([]float64, n), factor: make([]float64, n), seen: make([]int, len(t.comps)), pureRoot: -1,
+		base: make([]float64, n), factor: make([]float64, n), seen: make([]int, len(t.comps)), boundRoot: -1,
+		seenNode: make([]int, n), nfail: make([]int, n),
 		compGroup: make([]int, len(t.comps)), compPers: make([]int, len(t.comps)), compP: make([]float64, len(t.comps)),
 	}
 	for i := range e.stamp {
@@ -114,18 +122,25 @@ func (e *evaluator) prepare(root int) {
 		case nd.op == model.Optional || nd.op == model.Async:
 			e.base[x] = 1
 		default:
-			d := nd.depth
-			for len(e.buf) <= d {
-				e.buf = append(e.buf, nil)
-			}
-			vals := e.buf[d][:0]
-			for _, c := range nd.children {
-				vals = append(vals, e.base[c])
-			}
-			e.base[x] = combine(nd, vals)
-			e.buf[d] = vals[:0]
+			e.base[x] = e.combineBase(x)
 		}
 	}
+}
+
+// combineBase combines the untouched values of x's children.
+func (e *evaluator) combineBase(x int) float64 {
+	nd := &e.t.nodes[x]
+	d := nd.depth
+	for len(e.buf) <= d {
+		e.buf = append(e.buf, nil)
+	}
+	vals := e.buf[d][:0]
+	for _, c := range nd.children {
+		vals = append(vals, e.base[c])
+	}
+	v := combine(nd, vals)
+	e.buf[d] = vals[:0]
+	return v
 }
 
 // setScenario derives the latent variables of a scenario: shared domains
@@ -224,7 +239,68 @@ func (e *evaluator) close() {
 				break
 			}
 		}
+		if !v.vital {
+			v.vital = e.fails(v)
+		}
 	}
+}
+
+// fails reports whether the closing node of v fails whenever all of v's
+// calls do: failures propagate bottom-up over the calls' paths (a Race
+// fails when every operand does, a Quorum when more than n−k do, a Branch
+// when every case it may take does).
+func (e *evaluator) fails(v *latent) bool {
+	t := e.t
+	e.gen++
+	span := e.span[:0]
+	for _, l := range v.leaves {
+		for x := l; e.seenNode[x] != e.gen; x = t.nodes[x].parent {
+			e.seenNode[x], e.nfail[x] = e.gen, 0
+			span = append(span, x)
+			if x == v.close {
+				break
+			}
+		}
+	}
+	e.span = span
+	slices.Sort(span)
+	for i := len(span) - 1; i >= 0; i-- { // children before parents
+		x := span[i]
+		nd := &t.nodes[x]
+		var failed bool
+		switch nd.op {
+		case model.Call:
+			failed = true
+		case model.Seq, model.All, model.Timeout, model.Retry:
+			failed = e.nfail[x] > 0
+		case model.Race, model.Fallback:
+			failed = e.nfail[x] == len(nd.children)
+		case model.Quorum:
+			failed = e.nfail[x] > len(nd.children)-nd.k
+		case model.Branch:
+			taken := 0
+			for _, w := range nd.weights {
+				if w > 0 {
+					taken++
+				}
+			}
+			failed = e.nfail[x] >= taken
+		}
+		if x == v.close {
+			return failed
+		}
+		if failed {
+			p := nd.parent
+			if t.nodes[p].op == model.Branch {
+				// count only cases the branch may take
+				if w := t.nodes[p].weights[slices.Index(t.nodes[p].children, x)]; w <= 0 {
+					continue
+				}
+			}
+			e.nfail[p]++
+		}
+	}
+	return false
 }
 
 // eval returns the success probability of the subtree at root under the

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/bits"
 	"sort"
+	"strconv"
 
 	"github.com/emac-dev/emac/internal/model"
 )
@@ -30,10 +32,10 @@ type cluster struct {
 type option struct {
 	shared     []int // domain indices shared
 	persistent []int // choice components persistent
-	// groups are the merged groups sharing produces (domain indices), keys
-	// their cache keys.
+	// groups are the merged groups sharing produces (domain indices), ids
+	// their numbers (the same group has the same number in every option).
 	groups [][]int
-	keys   []string
+	ids    []int
 }
 
 func (o option) size() int { return len(o.shared) + len(o.persistent) }
@@ -149,7 +151,7 @@ func (t *tree) options(c *cluster, limit int64) []option {
 			}
 		}
 		for _, g := range groupings {
-			out = append(out, option{shared: g.shared, persistent: pers, groups: g.groups, keys: g.keys})
+			out = append(out, option{shared: g.shared, persistent: pers, groups: g.groups, ids: g.ids})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].size() < out[j].size() })
@@ -286,7 +288,12 @@ next:
 			for _, di := range l {
 				k = binary.AppendUvarint(k, uint64(di))
 			}
-			g.keys = append(g.keys, string(k))
+			id, ok := t.groupID[string(k)]
+			if !ok {
+				id = len(t.groupID)
+				t.groupID[string(k)] = id
+			}
+			g.ids = append(g.ids, id)
 			rest &^= grp
 		}
 		out = append(out, g)
@@ -298,7 +305,7 @@ next:
 type grouping struct {
 	shared []int
 	groups [][]int
-	keys   []string
+	ids    []int
 }
 
 // component is the connected component of seed within m under the
@@ -441,9 +448,9 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 		best, bestSize := 2.0, 0
 		var bestPick []int
 		pick := make([]int, len(cl))
-		cache := map[string]*groupBound{}
+		cache := &boundCache{values: map[string]float64{}}
 		var groups [][]int
-		var keys []string
+		var ids []int
 		for {
 			if err := ctx.Err(); err != nil {
 				return res, err
@@ -451,10 +458,10 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 			sc := base.clone()
 			size := 0
 			var pers []byte
-			groups, keys = groups[:0], keys[:0]
+			groups, ids = groups[:0], ids[:0]
 			for i, c := range cl {
 				o := c.options[pick[i]]
-				groups, keys = append(groups, o.groups...), append(keys, o.keys...)
+				groups, ids = append(groups, o.groups...), append(ids, o.ids...)
 				for _, di := range o.shared {
 					sc.shared[di] = true
 				}
@@ -464,11 +471,15 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 				}
 				size += o.size()
 			}
-			if best < 2 && e.bound(s, groups, keys, sc, string(pers), best+1e-15, cache) > best+1e-15 {
+			lb, exact := e.bound(s, groups, ids, sc, string(pers), cache)
+			if !exact && lb > best+1e-15 {
 				res.pruned++
 			} else {
-				e.setScenario(sc)
-				v := e.eval(s)
+				v := lb
+				if !exact {
+					e.setScenario(sc)
+					v = e.eval(s)
+				}
 				res.scenarios++
 				if v < best-1e-15 || (v <= best+1e-15 && size < bestSize) {
 					best, bestSize, bestPick = v, size, append(bestPick[:0], pick...)
@@ -516,99 +527,210 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 }
 
 // bound is a lower bound on the value of the subtree at root under a
-// scenario whose shared groups are given (domain indices, with cache keys)
-// and whose persistent components are sc.persistent, keyed pers.
+// scenario whose shared groups are given (domain indices, and numbers the
+// cache uses) and whose persistent components are sc.persistent, keyed
+// pers; exact reports that the bound is the scenario's value.
 //
-// No common cause fires with probability Π(1−c_G), c_G = 1 − up_G, and
-// given that, every member of a group is up with probability a_i/up_G ≥ a_i.
-// A member called once, through Seq, All and Timeout nodes only, is a plain
-// factor of the root's value: its gain 1/up_G multiplies the value exactly.
-// By monotonicity the other members do at least as well as at a_i. Hence
-// value ≥ Π up_G · max(V0·Π_G g_G, max_H F(H)·Π_{G≠H} g_G), where g_G is
-// up_G to the minus number of such members, V0 the value with nothing
-// shared and F(H) the value with only H shared and its cause never firing.
-// The cheap terms come first, and bound stops once it exceeds over. It
-// leaves the evaluator's scenario changed.
-func (e *evaluator) bound(root int, groups [][]int, keys []string, sc scenario, pers string, over float64, cache map[string]*groupBound) float64 {
+// Split the groups into K and the rest R. No cause in R fires with
+// probability Π_R up_G (c_G = 1 − up_G), and given that, every member of a
+// group in R is up with probability a_i/up_G ≥ a_i, independently of K's
+// latent states. A member called once through Seq, All and Timeout nodes
+// only is a plain factor of the root's value, so its gain 1/up_G multiplies
+// the value exactly; by monotonicity the other members do at least as well
+// as at a_i. Hence value ≥ V_K · Π_R up_G·g_G, where V_K is the value with
+// only K shared and g_G = up_G^−(such members). K holds the groups whose
+// factor up_G·g_G is below 1; V_K is cached, since scenarios differing
+// only in beneficial groups share it.
+//
+// A Branch whose value is itself a plain factor of the root splits the
+// value linearly over its cases (the case taken is independent of all
+// else): value = Σ_i w_i·value_i with the branch forced to case i, and the
+// bound is applied per case, where the case's plain factors count too.
+// bound leaves the evaluator's scenario changed.
+func (e *evaluator) bound(root int, groups [][]int, ids []int, sc scenario, pers string, c *boundCache) (lb float64, exact bool) {
 	t := e.t
-	info := func(key string, set func()) *groupBound {
-		b := cache[key]
-		if b == nil {
-			b = &groupBound{}
-			cache[key] = b
-		}
-		if !b.haveF && set != nil {
-			set()
-			b.f, b.haveF = e.eval(root), true
-		}
-		return b
+	e.region(root)
+	nc := len(e.cases)
+	lb = 0
+	// per case: the penalised groups K_i (keys) and the product of the
+	// other groups' factors
+	if len(e.keys) < nc {
+		e.keys = make([][]byte, nc)
+		e.rest = make([]float64, nc)
 	}
-	v0 := info("|"+pers, func() {
-		e.setScenario(scenario{shared: make([]bool, len(sc.shared)), persistent: sc.persistent})
-	}).f
-	prod, gains := 1.0, 1.0
-	bs := make([]*groupBound, len(groups))
-	for i, g := range groups {
-		b := info(keys[i], nil)
-		if !b.haveUp {
-			b.haveUp, b.g = true, 1
-			for _, di := range g {
-				b.up = max(b.up, t.domains[di].up)
+	all := true
+	for ic := range nc {
+		e.keys[ic], e.rest[ic] = e.keys[ic][:0], 1
+	}
+	for i, id := range ids {
+		for len(c.groups) <= id {
+			c.groups = append(c.groups, nil)
+		}
+		f := c.groups[id]
+		if f == nil {
+			up := 0.0
+			for _, di := range groups[i] {
+				up = max(up, t.domains[di].up)
 			}
-			e.gen++
-			for _, di := range g {
-				for _, ci := range t.domains[di].members {
-					if e.seen[ci] != e.gen && b.up > 0 && e.factorOf(ci, root) {
-						b.g /= b.up
+			f = make([]float64, nc)
+			for ic := range e.cases {
+				touch := false
+				for _, di := range groups[i] {
+					touch = touch || e.cases[ic].touch[di]
+				}
+				if !touch {
+					f[ic] = 1 // the case never calls the group
+					continue
+				}
+				e.gen++
+				m := 0
+				for _, di := range groups[i] {
+					for _, ci := range e.cases[ic].pure[di] {
+						if e.seen[ci] != e.gen {
+							e.seen[ci] = e.gen
+							m++
+						}
 					}
-					e.seen[ci] = e.gen
+				}
+				f[ic] = up * math.Pow(up, -float64(m))
+			}
+			c.groups[id] = f
+		}
+		for ic := range nc {
+			if f[ic] >= 1 {
+				e.rest[ic] *= f[ic]
+				all = false
+			} else {
+				e.keys[ic] = binary.AppendUvarint(e.keys[ic], uint64(i)<<32|uint64(id))
+			}
+		}
+	}
+	if all || e.split < 0 {
+		// one evaluation: exact when every group is penalised
+		return e.caseValue(root, -1, e.keys[0], groups, sc, pers, c) * e.rest[0], all
+	}
+	for ic, cs := range e.cases {
+		if cs.weight > 0 {
+			lb += cs.weight * e.caseValue(root, ic, e.keys[ic], groups, sc, pers, c) * e.rest[ic]
+		}
+	}
+	return lb, false
+}
+
+// caseValue is V_K, the value of the region with only the groups in key
+// shared, with the splitting branch forced to case ic (none when ic < 0);
+// it is cached under the groups' numbers, pers and ic. key lists each
+// group as its position in groups << 32 | its number.
+func (e *evaluator) caseValue(root, ic int, key []byte, groups [][]int, sc scenario, pers string, c *boundCache) float64 {
+	var ck []byte
+	for r := key; len(r) > 0; {
+		x, n := binary.Uvarint(r)
+		r = r[n:]
+		ck = binary.AppendUvarint(ck, x&(1<<32-1))
+	}
+	ks := string(ck) + "|" + pers + "|" + strconv.Itoa(ic)
+	if v, ok := c.values[ks]; ok {
+		return v
+	}
+	one := scenario{shared: make([]bool, len(sc.shared)), persistent: sc.persistent}
+	for r := key; len(r) > 0; {
+		x, n := binary.Uvarint(r)
+		r = r[n:]
+		for _, di := range groups[x>>32] {
+			one.shared[di] = true
+		}
+	}
+	if ic >= 0 {
+		e.force(root, ic)
+		defer e.force(root, -1)
+	}
+	e.setScenario(one)
+	v := e.eval(root)
+	c.values[ks] = v
+	return v
+}
+
+// boundCache is what bound knows in one region: per group number, the
+// group's factor up_G·g_G per case; per set of penalised groups,
+// persistence key and case, V_K.
+type boundCache struct {
+	groups [][]float64
+	values map[string]float64
+}
+
+// boundCase is one case of the splitting branch (the whole region when
+// there is none) and, per domain, the members that are plain factors of
+// the region's value in it.
+type boundCase struct {
+	weight float64
+	pure   [][]int
+	touch  []bool // per domain: a member is called in the case
+}
+
+// region prepares bound for a region: the splitting branch (the largest
+// Branch whose value is a plain factor of root) and its cases.
+func (e *evaluator) region(root int) {
+	t := e.t
+	if e.boundRoot == root {
+		return
+	}
+	e.boundRoot, e.split = root, -1
+	plain := func(x int) bool { return t.nodes[t.prodTop[x]].depth <= t.nodes[root].depth }
+	for x := root; x < t.nodes[root].end; x++ {
+		if t.nodes[x].op == model.Branch && plain(x) && (e.split < 0 || t.nodes[x].end-x > t.nodes[e.split].end-e.split) {
+			e.split = x
+		}
+	}
+	e.cases = e.cases[:0]
+	addCase := func(w float64, child int) {
+		cs := boundCase{weight: w, pure: make([][]int, len(t.domains)), touch: make([]bool, len(t.domains))}
+		for d := range t.domains {
+			for _, ci := range t.domains[d].members {
+				for _, l := range t.leaves[ci] {
+					if t.within(l, root) && (child < 0 || !t.within(l, e.split) || t.within(l, child)) {
+						cs.touch[d] = true
+					}
+				}
+				if ls := t.leaves[ci]; len(ls) == 1 {
+					l := ls[0]
+					if t.nodes[l].lift == l && t.within(l, root) && (plain(l) || t.prodTop[l] == child) {
+						cs.pure[d] = append(cs.pure[d], ci)
+					}
 				}
 			}
 		}
-		bs[i] = b
-		prod *= b.up
-		gains *= b.g
+		e.cases = append(e.cases, cs)
 	}
-	best := prod * v0 * gains
-	for i, g := range groups {
-		if best > over {
-			break
-		}
-		f := info(keys[i]+"|"+pers, func() {
-			one := scenario{shared: make([]bool, len(sc.shared)), persistent: sc.persistent}
-			for _, di := range g {
-				one.shared[di] = true
-			}
-			e.setScenario(one)
-			e.vars[0].p = 0 // the group's cause: its only group variable
-		}).f
-		best = max(best, prod*f*gains/bs[i].g)
+	if e.split < 0 {
+		addCase(1, -1)
+		return
 	}
-	return best
+	for i, w := range t.nodes[e.split].weights {
+		addCase(w, t.nodes[e.split].children[i])
+	}
 }
 
-// factorOf reports whether component ci is called once, as a plain factor
-// of root's value (through Seq, All and Timeout nodes only).
-func (e *evaluator) factorOf(ci, root int) bool {
+// force makes the splitting branch take case ic (ic < 0 restores it) and
+// recomputes the untouched values it changes: its own and its ancestors'
+// up to root.
+func (e *evaluator) force(root, ic int) {
 	t := e.t
-	if e.pureRoot != root || e.pure == nil {
-		e.pureRoot = root
-		e.pure = make([]bool, len(t.comps))
-		for c, ls := range t.leaves {
-			if len(ls) == 1 {
-				l := ls[0]
-				e.pure[c] = t.nodes[l].lift == l && t.within(l, root) && t.nodes[t.prodTop[l]].depth <= t.nodes[root].depth
-			}
+	nd := &t.nodes[e.split]
+	if ic < 0 {
+		nd.weights, e.saved = e.saved, nil
+	} else {
+		e.saved = nd.weights
+		nd.weights = make([]float64, len(e.saved))
+		nd.weights[ic] = 1
+	}
+	for x := e.split; ; x = t.nodes[x].parent {
+		if !e.isConst[x] {
+			e.base[x] = e.combineBase(x)
+		}
+		if x == root {
+			return
 		}
 	}
-	return e.pure[ci]
-}
-
-// groupBound caches what bound knows of a group (up, g) or of a group
-// under a persistence choice (F), or V0.
-type groupBound struct {
-	haveUp, haveF bool
-	up, g, f      float64
 }
 
 func (t *tree) describe(n int) string {
