@@ -3,7 +3,6 @@ package bounds_test
 import (
 	"context"
 	"math"
-	"os"
 	"testing"
 
 	"github.com/emac-dev/emac/internal/bounds"
@@ -19,9 +18,6 @@ func benchBounds(b *testing.B, j *model.Journey) {
 	b.Helper()
 	ctx := context.Background()
 	opts := bounds.Options{SkipDerived: true}
-	if os.Getenv("EMAC_BENCH_UNLIMITED") != "" {
-		opts.MaxWork = -1
-	}
 	var r *bounds.Result
 	for b.Loop() {
 		var err error

@@ -33,6 +33,9 @@ type tree struct {
 	above       [][]hop
 	aboveDone   []bool
 
+	// exhaustive turns the pessimistic search's pruning off (tests).
+	exhaustive bool
+
 	// groupID numbers the groups groupings produce, by their domains.
 	groupID map[string]int
 }

@@ -74,14 +74,12 @@ type evaluator struct {
 	changed  []int // components whose state the scenario set
 	closed   bool  // close has run for the current variables
 
-	// bound's scratch (see region)
-	boundRoot, split int
-	cases            []boundCase
-	rest             []float64
-	keys             [][]byte
-	saved            []float64
-	seen             []int
-	gen              int
+	// bound's scratch: per domain, members that are plain factors of
+	// pureRoot (see factors)
+	pure     [][]int
+	pureRoot int
+	seen     []int
+	gen      int
 
 	// fails' scratch, per node
 	seenNode, nfail, span []int
@@ -92,7 +90,7 @@ func newEvaluator(t *tree) *evaluator {
 	e := &evaluator{t: t,
 		cross: make([][]int, n), closeAt: make([][]int, n), touched: make([]bool, n),
 		stamp: make([]int, n), isConst: make([]bool, n), constVal: make([]float64, n),
-		base: make([]float64, n), factor: make([]float64, n), seen: make([]int, len(t.comps)), boundRoot: -1,
+		base: make([]float64, n), factor: make([]float64, n), seen: make([]int, len(t.comps)), pureRoot: -1,
 		seenNode: make([]int, n), nfail: make([]int, n),
 		compGroup: make([]int, len(t.comps)), compPers: make([]int, len(t.comps)), compP: make([]float64, len(t.comps)),
 	}
@@ -122,25 +120,18 @@ func (e *evaluator) prepare(root int) {
 		case nd.op == model.Optional || nd.op == model.Async:
 			e.base[x] = 1
 		default:
-			e.base[x] = e.combineBase(x)
+			d := nd.depth
+			for len(e.buf) <= d {
+				e.buf = append(e.buf, nil)
+			}
+			vals := e.buf[d][:0]
+			for _, c := range nd.children {
+				vals = append(vals, e.base[c])
+			}
+			e.base[x] = combine(nd, vals)
+			e.buf[d] = vals[:0]
 		}
 	}
-}
-
-// combineBase combines the untouched values of x's children.
-func (e *evaluator) combineBase(x int) float64 {
-	nd := &e.t.nodes[x]
-	d := nd.depth
-	for len(e.buf) <= d {
-		e.buf = append(e.buf, nil)
-	}
-	vals := e.buf[d][:0]
-	for _, c := range nd.children {
-		vals = append(vals, e.base[c])
-	}
-	v := combine(nd, vals)
-	e.buf[d] = vals[:0]
-	return v
 }
 
 // setScenario derives the latent variables of a scenario: shared domains

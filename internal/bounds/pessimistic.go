@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/bits"
 	"sort"
-	"strconv"
 
 	"github.com/emac-dev/emac/internal/model"
 )
@@ -471,7 +470,10 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 				}
 				size += o.size()
 			}
-			lb, exact := e.bound(s, groups, ids, sc, string(pers), cache)
+			lb, exact := 0.0, false
+			if !t.exhaustive {
+				lb, exact = e.bound(s, groups, ids, sc, string(pers), cache)
+			}
 			if !exact && lb > best+1e-15 {
 				res.pruned++
 			} else {
@@ -540,197 +542,84 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 // as at a_i. Hence value ≥ V_K · Π_R up_G·g_G, where V_K is the value with
 // only K shared and g_G = up_G^−(such members). K holds the groups whose
 // factor up_G·g_G is below 1; V_K is cached, since scenarios differing
-// only in beneficial groups share it.
-//
-// A Branch whose value is itself a plain factor of the root splits the
-// value linearly over its cases (the case taken is independent of all
-// else): value = Σ_i w_i·value_i with the branch forced to case i, and the
-// bound is applied per case, where the case's plain factors count too.
-// bound leaves the evaluator's scenario changed.
+// only in beneficial groups share it. bound leaves the evaluator's
+// scenario changed.
 func (e *evaluator) bound(root int, groups [][]int, ids []int, sc scenario, pers string, c *boundCache) (lb float64, exact bool) {
 	t := e.t
-	e.region(root)
-	nc := len(e.cases)
-	lb = 0
-	// per case: the penalised groups K_i (keys) and the product of the
-	// other groups' factors
-	if len(e.keys) < nc {
-		e.keys = make([][]byte, nc)
-		e.rest = make([]float64, nc)
-	}
-	all := true
-	for ic := range nc {
-		e.keys[ic], e.rest[ic] = e.keys[ic][:0], 1
-	}
+	rest := 1.0
+	var key []byte
+	var k []int
 	for i, id := range ids {
-		for len(c.groups) <= id {
-			c.groups = append(c.groups, nil)
+		for len(c.factor) <= id {
+			c.factor = append(c.factor, 0)
 		}
-		f := c.groups[id]
-		if f == nil {
+		if c.factor[id] == 0 {
 			up := 0.0
 			for _, di := range groups[i] {
 				up = max(up, t.domains[di].up)
 			}
-			f = make([]float64, nc)
-			for ic := range e.cases {
-				touch := false
-				for _, di := range groups[i] {
-					touch = touch || e.cases[ic].touch[di]
-				}
-				if !touch {
-					f[ic] = 1 // the case never calls the group
-					continue
-				}
-				e.gen++
-				m := 0
-				for _, di := range groups[i] {
-					for _, ci := range e.cases[ic].pure[di] {
-						if e.seen[ci] != e.gen {
-							e.seen[ci] = e.gen
-							m++
-						}
+			e.gen++
+			m := 0
+			for _, di := range groups[i] {
+				for _, ci := range e.factors(di, root) {
+					if e.seen[ci] != e.gen {
+						e.seen[ci] = e.gen
+						m++
 					}
 				}
-				f[ic] = up * math.Pow(up, -float64(m))
 			}
-			c.groups[id] = f
+			c.factor[id] = up * math.Pow(up, -float64(m))
 		}
-		for ic := range nc {
-			if f[ic] >= 1 {
-				e.rest[ic] *= f[ic]
-				all = false
-			} else {
-				e.keys[ic] = binary.AppendUvarint(e.keys[ic], uint64(i)<<32|uint64(id))
+		if f := c.factor[id]; f >= 1 {
+			rest *= f
+			continue
+		}
+		k = append(k, i)
+		key = binary.AppendUvarint(key, uint64(id))
+	}
+	ks := string(key) + "|" + pers
+	vk, ok := c.values[ks]
+	if !ok {
+		one := scenario{shared: make([]bool, len(sc.shared)), persistent: sc.persistent}
+		for _, i := range k {
+			for _, di := range groups[i] {
+				one.shared[di] = true
 			}
 		}
+		e.setScenario(one)
+		vk = e.eval(root)
+		c.values[ks] = vk
 	}
-	if all || e.split < 0 {
-		// one evaluation: exact when every group is penalised
-		return e.caseValue(root, -1, e.keys[0], groups, sc, pers, c) * e.rest[0], all
-	}
-	for ic, cs := range e.cases {
-		if cs.weight > 0 {
-			lb += cs.weight * e.caseValue(root, ic, e.keys[ic], groups, sc, pers, c) * e.rest[ic]
-		}
-	}
-	return lb, false
-}
-
-// caseValue is V_K, the value of the region with only the groups in key
-// shared, with the splitting branch forced to case ic (none when ic < 0);
-// it is cached under the groups' numbers, pers and ic. key lists each
-// group as its position in groups << 32 | its number.
-func (e *evaluator) caseValue(root, ic int, key []byte, groups [][]int, sc scenario, pers string, c *boundCache) float64 {
-	var ck []byte
-	for r := key; len(r) > 0; {
-		x, n := binary.Uvarint(r)
-		r = r[n:]
-		ck = binary.AppendUvarint(ck, x&(1<<32-1))
-	}
-	ks := string(ck) + "|" + pers + "|" + strconv.Itoa(ic)
-	if v, ok := c.values[ks]; ok {
-		return v
-	}
-	one := scenario{shared: make([]bool, len(sc.shared)), persistent: sc.persistent}
-	for r := key; len(r) > 0; {
-		x, n := binary.Uvarint(r)
-		r = r[n:]
-		for _, di := range groups[x>>32] {
-			one.shared[di] = true
-		}
-	}
-	if ic >= 0 {
-		e.force(root, ic)
-		defer e.force(root, -1)
-	}
-	e.setScenario(one)
-	v := e.eval(root)
-	c.values[ks] = v
-	return v
+	return vk * rest, len(k) == len(groups)
 }
 
 // boundCache is what bound knows in one region: per group number, the
-// group's factor up_G·g_G per case; per set of penalised groups,
-// persistence key and case, V_K.
+// group's factor up_G·g_G (0 until computed); per set of penalised groups
+// and persistence key, V_K.
 type boundCache struct {
-	groups [][]float64
+	factor []float64
 	values map[string]float64
 }
 
-// boundCase is one case of the splitting branch (the whole region when
-// there is none) and, per domain, the members that are plain factors of
-// the region's value in it.
-type boundCase struct {
-	weight float64
-	pure   [][]int
-	touch  []bool // per domain: a member is called in the case
-}
-
-// region prepares bound for a region: the splitting branch (the largest
-// Branch whose value is a plain factor of root) and its cases.
-func (e *evaluator) region(root int) {
+// factors lists the members of domain di called once, as a plain factor
+// of root's value (through Seq, All and Timeout nodes only).
+func (e *evaluator) factors(di, root int) []int {
 	t := e.t
-	if e.boundRoot == root {
-		return
-	}
-	e.boundRoot, e.split = root, -1
-	plain := func(x int) bool { return t.nodes[t.prodTop[x]].depth <= t.nodes[root].depth }
-	for x := root; x < t.nodes[root].end; x++ {
-		if t.nodes[x].op == model.Branch && plain(x) && (e.split < 0 || t.nodes[x].end-x > t.nodes[e.split].end-e.split) {
-			e.split = x
-		}
-	}
-	e.cases = e.cases[:0]
-	addCase := func(w float64, child int) {
-		cs := boundCase{weight: w, pure: make([][]int, len(t.domains)), touch: make([]bool, len(t.domains))}
+	if e.pureRoot != root {
+		e.pureRoot = root
+		e.pure = make([][]int, len(t.domains))
 		for d := range t.domains {
 			for _, ci := range t.domains[d].members {
-				for _, l := range t.leaves[ci] {
-					if t.within(l, root) && (child < 0 || !t.within(l, e.split) || t.within(l, child)) {
-						cs.touch[d] = true
-					}
-				}
 				if ls := t.leaves[ci]; len(ls) == 1 {
 					l := ls[0]
-					if t.nodes[l].lift == l && t.within(l, root) && (plain(l) || t.prodTop[l] == child) {
-						cs.pure[d] = append(cs.pure[d], ci)
+					if t.nodes[l].lift == l && t.within(l, root) && t.nodes[t.prodTop[l]].depth <= t.nodes[root].depth {
+						e.pure[d] = append(e.pure[d], ci)
 					}
 				}
 			}
 		}
-		e.cases = append(e.cases, cs)
 	}
-	if e.split < 0 {
-		addCase(1, -1)
-		return
-	}
-	for i, w := range t.nodes[e.split].weights {
-		addCase(w, t.nodes[e.split].children[i])
-	}
-}
-
-// force makes the splitting branch take case ic (ic < 0 restores it) and
-// recomputes the untouched values it changes: its own and its ancestors'
-// up to root.
-func (e *evaluator) force(root, ic int) {
-	t := e.t
-	nd := &t.nodes[e.split]
-	if ic < 0 {
-		nd.weights, e.saved = e.saved, nil
-	} else {
-		e.saved = nd.weights
-		nd.weights = make([]float64, len(e.saved))
-		nd.weights[ic] = 1
-	}
-	for x := e.split; ; x = t.nodes[x].parent {
-		if !e.isConst[x] {
-			e.base[x] = e.combineBase(x)
-		}
-		if x == root {
-			return
-		}
-	}
+	return e.pure[di]
 }
 
 func (t *tree) describe(n int) string {

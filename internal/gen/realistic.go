@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/emac-dev/emac/internal/model"
 )
@@ -92,7 +93,7 @@ func (g *realGen) service(replicas int) []string {
 	node0, zone0 := -1, -1
 	var res string
 	if len(g.resources) > 0 && r.IntN(4) == 0 {
-		res = pick(r, g.resources)
+		res = g.resource(replicas > 1)
 	}
 	for i := 0; i < replicas; i++ {
 		name := base
@@ -152,6 +153,20 @@ func (g *realGen) nodeIn(zone int) int {
 	return pick(g.b.r, in)
 }
 
+// resource picks a shared resource for a service, or none. Payment
+// networks carry redundant payment providers only, as in the paper's
+// checkout: a service without replicas gets none of them.
+func (g *realGen) resource(replicated bool) string {
+	if len(g.resources) == 0 {
+		return ""
+	}
+	res := pick(g.b.r, g.resources)
+	if strings.HasPrefix(res, "payment-network") && !replicated {
+		return ""
+	}
+	return res
+}
+
 // infraLeaf is a call to a shared infrastructure component, called from
 // many places in the journey.
 func (g *realGen) infraLeaf() *model.Node {
@@ -170,8 +185,8 @@ func (g *realGen) infraLeaf() *model.Node {
 		if len(g.zones) > 0 {
 			g.b.member(pick(r, g.zones), name)
 		}
-		if len(g.resources) > 0 && r.IntN(2) == 0 {
-			g.b.member(pick(r, g.resources), name)
+		if res := g.resource(false); res != "" && r.IntN(2) == 0 {
+			g.b.member(res, name)
 		}
 		g.infra = append(g.infra, name)
 	}
