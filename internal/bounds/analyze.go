@@ -139,10 +139,14 @@ func Analyze(ctx context.Context, j *model.Journey, opts Options) (*Result, erro
 	if err := r.contributors(t, e, binding); err != nil {
 		return nil, err
 	}
-	if err := r.domains(ctx, t, e, p, j.Objective.Availability, opts.budget()); err != nil {
+	var sc *scenario // the scenario attaining the decision bound, for A-
+	if r.Bound == "pessimistic" {
+		sc = &binding
+	}
+	if err := r.domains(ctx, t, e, p, j.Objective.Availability, opts.budget(), sc); err != nil {
 		return nil, err
 	}
-	if err := r.required(ctx, t, j.Objective.Availability, opts.budget()); err != nil {
+	if err := r.required(ctx, t, j.Objective.Availability, opts.budget(), sc); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -155,16 +159,88 @@ func (e *evaluator) scenarioValue(s scenario) float64 {
 	return e.eval(0)
 }
 
-// value is the given bound for the tree's current availabilities.
-func (t *tree) value(ctx context.Context, bound string, budget int64) (float64, error) {
+// value is the given bound for the tree's current availabilities, with
+// the scenario attaining it.
+func (t *tree) value(ctx context.Context, bound string, budget int64) (float64, *scenario, error) {
 	switch bound {
 	case "optimistic":
-		return newEvaluator(t).scenarioValue(t.independent()), nil
+		return newEvaluator(t).scenarioValue(t.independent()), nil, nil
 	case "floor":
-		return t.floor(0), nil
+		return t.floor(0), nil, nil
 	}
 	p, err := t.pessimistic(ctx, budget)
-	return p.value, err
+	if err != nil {
+		return 0, nil, err
+	}
+	s := t.independent()
+	for _, di := range p.shared {
+		s.shared[di] = true
+	}
+	for _, ci := range p.persistent {
+		s.persistent[ci] = true
+	}
+	return p.value, &s, nil
+}
+
+// required finds the least x in [lo, hi] at which the bound reaches target,
+// set(x) putting x in place (set(cur) restores the tree); ok is false when
+// even hi misses. sc is the scenario attaining A- at cur (nil for the other
+// bounds, which take one evaluation each: plain bisection).
+//
+// A- is a minimum over scenarios, so the value of any one scenario is an
+// upper bound on it: bisecting that value gives an x below which A- cannot
+// reach the target. One full minimisation at x then confirms it, or names
+// the scenario binding there, from which the search continues upwards.
+// Most targets cost one minimisation instead of one per bisection step.
+func (t *tree) required(ctx context.Context, bound string, set func(float64), cur, lo, hi, target float64, budget int64, sc *scenario) (float64, bool, error) {
+	defer set(cur)
+	at := func(x float64) (float64, *scenario, error) {
+		set(x)
+		return t.value(ctx, bound, budget)
+	}
+	full := func(x float64) (float64, error) {
+		v, _, err := at(x)
+		return v, err
+	}
+	if sc == nil {
+		v, err := full(hi)
+		if err != nil || v < target {
+			return math.NaN(), false, err
+		}
+		if v, err := full(lo); err != nil || v >= target {
+			return lo, err == nil, err
+		}
+		x, err := smallest(full, lo, hi, target)
+		return x, err == nil, err
+	}
+	e := newEvaluator(t)
+	for range 64 {
+		s := *sc
+		one := func(x float64) (float64, error) {
+			set(x)
+			return e.scenarioValue(s), ctx.Err()
+		}
+		x := lo
+		if v, err := one(lo); err != nil {
+			return 0, false, err
+		} else if v < target {
+			if x, err = smallest(one, lo, hi, target); err != nil {
+				return 0, false, err
+			}
+		}
+		v, next, err := at(x)
+		switch {
+		case err != nil:
+			return 0, false, err
+		case v >= target:
+			return x, true, nil
+		case x >= hi:
+			return math.NaN(), false, nil
+		}
+		lo, sc = x, next
+	}
+	// the binding scenario keeps changing: bisect A- itself
+	return t.required(ctx, bound, set, cur, lo, hi, target, budget, nil)
 }
 
 const step = 1e-7
@@ -213,7 +289,7 @@ func (r *Result) contributors(t *tree, e *evaluator, s scenario) error {
 	return nil
 }
 
-func (r *Result) domains(ctx context.Context, t *tree, e *evaluator, p pessimistic, target float64, budget int64) error {
+func (r *Result) domains(ctx context.Context, t *tree, e *evaluator, p pessimistic, target float64, budget int64, binding *scenario) error {
 	bound := map[int]bool{}
 	for _, di := range p.shared {
 		bound[di] = true
@@ -230,13 +306,8 @@ func (r *Result) domains(ctx context.Context, t *tree, e *evaluator, p pessimist
 			de.Members = append(de.Members, t.comps[ci])
 		}
 		lo := d.up
-		f := func(u float64) (float64, error) {
-			d.up = u
-			v, err := t.value(ctx, r.Bound, budget)
-			d.up = lo
-			return v, err
-		}
-		val, ok, err := smallest(f, lo, 1, target)
+		set := func(u float64) { d.up = u }
+		val, ok, err := t.required(ctx, r.Bound, set, lo, lo, 1, target, budget, binding)
 		if err != nil {
 			return err
 		}
@@ -246,21 +317,17 @@ func (r *Result) domains(ctx context.Context, t *tree, e *evaluator, p pessimist
 	return nil
 }
 
-func (r *Result) required(ctx context.Context, t *tree, target float64, budget int64) error {
+func (r *Result) required(ctx context.Context, t *tree, target float64, budget int64, binding *scenario) error {
 	for ci, name := range t.comps {
 		if len(t.leaves[ci]) == 0 {
 			continue
 		}
 		a := t.a[ci]
-		f := func(x float64) (float64, error) {
+		set := func(x float64) {
 			t.a[ci] = x
 			t.resetUp()
-			v, err := t.value(ctx, r.Bound, budget)
-			t.a[ci] = a
-			t.resetUp()
-			return v, err
 		}
-		val, ok, err := smallest(f, 0, 1, target)
+		val, ok, err := t.required(ctx, r.Bound, set, a, 0, 1, target, budget, binding)
 		if err != nil {
 			return err
 		}
@@ -269,28 +336,15 @@ func (r *Result) required(ctx context.Context, t *tree, target float64, budget i
 	return nil
 }
 
-// smallest finds the least x in [lo, hi] with f(x) ≥ target, f being
-// non-decreasing, to within 1e-10; ok is false when even f(hi) misses.
-func smallest(f func(float64) (float64, error), lo, hi, target float64) (x float64, ok bool, err error) {
-	vhi, err := f(hi)
-	if err != nil {
-		return 0, false, err
-	}
-	if vhi < target {
-		return math.NaN(), false, nil
-	}
-	vlo, err := f(lo)
-	if err != nil {
-		return 0, false, err
-	}
-	if vlo >= target {
-		return lo, true, nil
-	}
+// smallest finds the least x in (lo, hi] with f(x) ≥ target, f being
+// non-decreasing and f(lo) < target, to within 1e-10; hi is returned when
+// f(hi) misses too.
+func smallest(f func(float64) (float64, error), lo, hi, target float64) (float64, error) {
 	for i := 0; i < 64 && hi-lo > 1e-10; i++ {
 		mid := (lo + hi) / 2
 		v, err := f(mid)
 		if err != nil {
-			return 0, false, err
+			return 0, err
 		}
 		if v >= target {
 			hi = mid
@@ -298,7 +352,7 @@ func smallest(f func(float64) (float64, error), lo, hi, target float64) (x float
 			lo = mid
 		}
 	}
-	return hi, true, nil
+	return hi, nil
 }
 
 // Down returns a copy of j with the named components, or every member of

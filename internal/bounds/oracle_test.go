@@ -672,3 +672,49 @@ func TestOracleClosedForms(t *testing.T) {
 		})
 	}
 }
+
+// TestOracleRequired checks each required target against the oracle: the
+// bound reaches the objective at the reported value and not 1e-8 below it
+// (or, when infeasible, not even at 1).
+func TestOracleRequired(t *testing.T) {
+	n := 600
+	if testing.Short() {
+		n = 60
+	}
+	checked, inner := 0, 0
+	aMinus := func(j *model.Journey, comp string, a float64) float64 {
+		c := j.Clone()
+		c.Components[comp].Availability = a
+		_, minus, _ := newOracle(c).bounds()
+		return minus
+	}
+	for _, j := range oracleJourneys(n, 1<<16) {
+		r, err := bounds.Analyze(context.Background(), j, bounds.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := j.Objective.Availability
+		for _, q := range r.Required {
+			checked++
+			if !q.Feasible {
+				if got := aMinus(j, q.Component, 1); got >= target {
+					t.Errorf("%s\n%s: reported infeasible, but A- = %.12f at 1", describeJourney(j), q.Component, got)
+				}
+				continue
+			}
+			if got := aMinus(j, q.Component, q.Value); got < target-1e-12 {
+				t.Errorf("%s\n%s: A- = %.12f < %v at the required %.12f", describeJourney(j), q.Component, got, target, q.Value)
+			}
+			if q.Value > 1e-8 {
+				inner++
+				if got := aMinus(j, q.Component, q.Value-1e-8); got >= target {
+					t.Errorf("%s\n%s: A- = %.12f ≥ %v already at %.12f, below the required %.12f", describeJourney(j), q.Component, got, target, q.Value-1e-8, q.Value)
+				}
+			}
+		}
+	}
+	if inner == 0 {
+		t.Error("no required target above 0: the test checks nothing")
+	}
+	t.Logf("%d required targets checked, %d of them above 0", checked, inner)
+}
