@@ -1,0 +1,39 @@
+// Package emit holds what every artifact emitter of `emac compile` shares:
+// the compiled journey an emitter reads and the files it writes. Each
+// target lives in its own package under internal/emit and exposes
+//
+//	func Emit(in *emit.Input) ([]emit.File, error)
+//
+// Emitters are pure functions of their input: the same input gives
+// byte-identical files (no maps iterated unsorted, no timestamps).
+package emit
+
+import (
+	"github.com/emac-dev/emac/api/v1alpha1"
+	"github.com/emac-dev/emac/internal/bounds"
+	"github.com/emac-dev/emac/internal/model"
+)
+
+// Input is one journey, resolved and analysed.
+type Input struct {
+	// Journey is the resolved model (components with availabilities,
+	// telemetry and domains; flow; policy).
+	Journey *model.Journey
+	// Spec is the journey's wire form as written (JourneyIntents converted).
+	Spec *v1alpha1.Journey
+	// Result is what `emac check -o json` prints for the journey.
+	Result *v1alpha1.JourneyResult
+	// Analysis is the engine's full result (contributors, domains, required
+	// targets, binding scenario).
+	Analysis *bounds.Result
+	// Namespace for Kubernetes objects: the spec's metadata.namespace, or
+	// "default".
+	Namespace string
+}
+
+// File is one artifact, at a slash-separated path relative to the
+// journey's output directory (DIR/<journey>/).
+type File struct {
+	Path string
+	Data []byte
+}
