@@ -60,6 +60,7 @@ type evaluator struct {
 
 	// per evaluation
 	cross, closeAt [][]int
+	vitalAt        [][]int   // vital variables closing here
 	factor         []float64 // product of (1−p) of vital variables closing here
 	touched        []bool
 	stamp          []int
@@ -88,7 +89,7 @@ type evaluator struct {
 func newEvaluator(t *tree) *evaluator {
 	n := len(t.nodes)
 	e := &evaluator{t: t,
-		cross: make([][]int, n), closeAt: make([][]int, n), touched: make([]bool, n),
+		cross: make([][]int, n), closeAt: make([][]int, n), vitalAt: make([][]int, n), touched: make([]bool, n),
 		stamp: make([]int, n), isConst: make([]bool, n), constVal: make([]float64, n),
 		base: make([]float64, n), factor: make([]float64, n), seen: make([]int, len(t.comps)), pureRoot: -1,
 		seenNode: make([]int, n), nfail: make([]int, n),
@@ -298,6 +299,16 @@ func (e *evaluator) fails(v *latent) bool {
 // current scenario; nodes marked constant are taken as given, and prepare
 // must have run for root.
 func (e *evaluator) eval(root int) float64 {
+	e.mark(root)
+	r := e.value(root)
+	e.unmark()
+	return r
+}
+
+// mark lays the current variables out over the subtree at root: the nodes
+// they touch, the variables crossing each node, those closing at it (a
+// vital one as a factor, listed in vitalAt).
+func (e *evaluator) mark(root int) {
 	t := e.t
 	if !e.closed {
 		e.close()
@@ -322,6 +333,7 @@ func (e *evaluator) eval(root int) float64 {
 				if x == v.close {
 					if v.vital {
 						e.factor[x] *= 1 - v.p
+						e.vitalAt[x] = append(e.vitalAt[x], vi)
 					} else {
 						e.closeAt[x] = append(e.closeAt[x], vi)
 					}
@@ -338,13 +350,15 @@ func (e *evaluator) eval(root int) float64 {
 			mark(x)
 		}
 	}
-	r := e.value(root)
+}
+
+// unmark clears what mark laid out.
+func (e *evaluator) unmark() {
 	for _, x := range e.marked {
 		e.touched[x], e.stamp[x], e.factor[x] = false, -1, 1
-		e.cross[x], e.closeAt[x] = e.cross[x][:0], e.closeAt[x][:0]
+		e.cross[x], e.closeAt[x], e.vitalAt[x] = e.cross[x][:0], e.closeAt[x][:0], e.vitalAt[x][:0]
 	}
 	e.marked = e.marked[:0]
-	return r
 }
 
 // value is the success probability of node n, which no variable crosses.

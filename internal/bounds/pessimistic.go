@@ -333,13 +333,17 @@ type pessimistic struct {
 	notes      []string
 }
 
-// pessimistic computes A- = min over scenarios. Clusters are minimised at
-// separators: nodes no latent-bearing cluster crosses, where the subtree's
-// value is a plain number the journey is monotone in, so the minimum there
-// is the minimum for the whole journey. Regions whose scenarios exceed the
-// budget fall back to the association bound, which is sound.
-func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, error) {
-	res := pessimistic{exact: true}
+// regions is the layout of the pessimistic search: the base scenario (no
+// domain shared; declared and dominated persistence), the nodes crossed by
+// a cluster with latent choices, and the clusters to minimise at each
+// separator.
+type regions struct {
+	base    scenario
+	crossed []bool
+	pending map[int][]*cluster
+}
+
+func (t *tree) regions(budget int64) regions {
 	base := t.independent()
 	for ci := range t.comps {
 		if t.multi(ci) && t.inv[ci] == model.InvocationsUnknown && t.persistentWorse(ci) {
@@ -387,6 +391,19 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 		s := sepOf(c.close)
 		pending[s] = append(pending[s], c)
 	}
+	return regions{base: base, crossed: crossed, pending: pending}
+}
+
+// pessimistic computes A- = min over scenarios. Clusters are minimised at
+// separators: nodes no latent-bearing cluster crosses, where the subtree's
+// value is a plain number the journey is monotone in, so the minimum there
+// is the minimum for the whole journey. Regions whose scenarios exceed the
+// budget fall back to the association bound, which is sound.
+func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, error) {
+	res := pessimistic{exact: true}
+	rg := t.regions(budget)
+	base, crossed, pending := rg.base, rg.crossed, rg.pending
+	n := len(t.nodes)
 	e := newEvaluator(t)
 	consts := map[int]float64{}
 	chosen := base.clone()

@@ -1,0 +1,234 @@
+package bounds
+
+import (
+	"math"
+	"slices"
+)
+
+// ExprOp is the operation of an Expr node.
+type ExprOp uint8
+
+// Expression operations.
+const (
+	ExprConst ExprOp = iota // Value
+	ExprAvail               // the availability of Comp
+	ExprUp                  // the largest availability among Comps
+	ExprAdd                 // the sum of Args
+	ExprMul                 // the product of Args
+	ExprSub                 // Args[0] − Args[1]
+	ExprDiv                 // Args[0] / Args[1]
+	ExprMin                 // the least of Args
+	ExprPow                 // Args[0] to the power Value (a whole number)
+)
+
+// Expr is an arithmetic expression over component availabilities: the
+// journey's bounds written as formulas, so that other systems (Prometheus
+// rules, rollout gates) can recompute them from live ratios. Expressions
+// are trees; a subtree may be shared between parents and is then written
+// out once per use.
+type Expr struct {
+	Op    ExprOp
+	Value float64
+	Comp  string
+	Comps []string
+	Args  []*Expr
+}
+
+// Eval evaluates the expression with the given availabilities.
+func (x *Expr) Eval(a func(comp string) float64) float64 {
+	switch x.Op {
+	case ExprConst:
+		return x.Value
+	case ExprAvail:
+		return a(x.Comp)
+	case ExprUp:
+		m := 0.0
+		for _, c := range x.Comps {
+			m = max(m, a(c))
+		}
+		return m
+	case ExprAdd:
+		s := 0.0
+		for _, y := range x.Args {
+			s += y.Eval(a)
+		}
+		return s
+	case ExprMul:
+		p := 1.0
+		for _, y := range x.Args {
+			p *= y.Eval(a)
+		}
+		return p
+	case ExprSub:
+		return x.Args[0].Eval(a) - x.Args[1].Eval(a)
+	case ExprDiv:
+		d := x.Args[1].Eval(a)
+		if d == 0 {
+			return 0 // a group whose best member is down: its members are down
+		}
+		return x.Args[0].Eval(a) / d
+	case ExprMin:
+		m := math.Inf(1)
+		for _, y := range x.Args {
+			m = min(m, y.Eval(a))
+		}
+		return m
+	case ExprPow:
+		return math.Pow(x.Args[0].Eval(a), x.Value)
+	}
+	panic("bounds: unknown expression op")
+}
+
+// Size is the number of nodes of the expression written out as a tree.
+func (x *Expr) Size() int {
+	n := 1
+	for _, y := range x.Args {
+		n += y.Size()
+	}
+	return n
+}
+
+// Components lists the components the expression reads, sorted.
+func (x *Expr) Components() []string {
+	seen := map[string]bool{}
+	var walk func(*Expr)
+	walk = func(y *Expr) {
+		switch y.Op {
+		case ExprAvail:
+			seen[y.Comp] = true
+		case ExprUp:
+			for _, c := range y.Comps {
+				seen[c] = true
+			}
+		}
+		for _, z := range y.Args {
+			walk(z)
+		}
+	}
+	walk(x)
+	out := make([]string, 0, len(seen))
+	for c := range seen {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// The constructors fold constants, so that the expressions stay small.
+
+func num(v float64) *Expr { return &Expr{Op: ExprConst, Value: v} }
+
+func (x *Expr) isConst(v float64) bool { return x.Op == ExprConst && x.Value == v }
+
+func avail(c string) *Expr { return &Expr{Op: ExprAvail, Comp: c} }
+
+func upOf(comps []string) *Expr {
+	if len(comps) == 1 {
+		return avail(comps[0])
+	}
+	return &Expr{Op: ExprUp, Comps: comps}
+}
+
+func mul(xs ...*Expr) *Expr {
+	c := 1.0
+	var args []*Expr
+	for _, x := range xs {
+		switch {
+		case x.Op == ExprConst:
+			c *= x.Value
+		case x.Op == ExprMul:
+			for _, y := range x.Args {
+				if y.Op == ExprConst {
+					c *= y.Value
+				} else {
+					args = append(args, y)
+				}
+			}
+		default:
+			args = append(args, x)
+		}
+	}
+	if c == 0 || len(args) == 0 {
+		return num(c)
+	}
+	if c != 1 {
+		args = append([]*Expr{num(c)}, args...)
+	}
+	if len(args) == 1 {
+		return args[0]
+	}
+	return &Expr{Op: ExprMul, Args: args}
+}
+
+func add(xs ...*Expr) *Expr {
+	c := 0.0
+	var args []*Expr
+	for _, x := range xs {
+		switch {
+		case x.Op == ExprConst:
+			c += x.Value
+		case x.Op == ExprAdd:
+			for _, y := range x.Args {
+				if y.Op == ExprConst {
+					c += y.Value
+				} else {
+					args = append(args, y)
+				}
+			}
+		default:
+			args = append(args, x)
+		}
+	}
+	if len(args) == 0 {
+		return num(c)
+	}
+	if c != 0 {
+		args = append(args, num(c))
+	}
+	if len(args) == 1 {
+		return args[0]
+	}
+	return &Expr{Op: ExprAdd, Args: args}
+}
+
+func sub(a, b *Expr) *Expr {
+	switch {
+	case b.isConst(0):
+		return a
+	case a.Op == ExprConst && b.Op == ExprConst:
+		return num(a.Value - b.Value)
+	case b.Op == ExprSub && a.isConst(1) && b.Args[0].isConst(1):
+		return b.Args[1] // 1 − (1 − x)
+	}
+	return &Expr{Op: ExprSub, Args: []*Expr{a, b}}
+}
+
+func div(a, b *Expr) *Expr {
+	if b.isConst(1) || a.isConst(0) {
+		return a
+	}
+	return &Expr{Op: ExprDiv, Args: []*Expr{a, b}}
+}
+
+func pow(x *Expr, n int) *Expr {
+	switch {
+	case n == 1:
+		return x
+	case x.Op == ExprConst:
+		return num(math.Pow(x.Value, float64(n)))
+	}
+	return &Expr{Op: ExprPow, Value: float64(n), Args: []*Expr{x}}
+}
+
+func minOf(xs ...*Expr) *Expr {
+	var args []*Expr
+	for _, x := range xs {
+		if !slices.Contains(args, x) {
+			args = append(args, x)
+		}
+	}
+	if len(args) == 1 {
+		return args[0]
+	}
+	return &Expr{Op: ExprMin, Args: args}
+}

@@ -1,0 +1,72 @@
+package bounds_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/emac-dev/emac/internal/bounds"
+)
+
+// TestFormulaCheckout: the formulas give the engine's values at the spec's
+// availabilities.
+func TestFormulaCheckout(t *testing.T) {
+	j := checkout(t)
+	f, err := bounds.Formula(context.Background(), j, bounds.FormulaOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := func(c string) float64 { return j.Components[c].Availability }
+	if got, want := f.Optimistic.Eval(a), 0.99747706; math.Abs(got-want) > 5e-9 {
+		t.Errorf("A+ formula = %.10f, want %.8f", got, want)
+	}
+	if got, want := f.Pessimistic.Eval(a), 0.99251449; math.Abs(got-want) > 5e-9 {
+		t.Errorf("A- formula = %.10f, want %.8f", got, want)
+	}
+	if !f.Exact || f.Scenarios != 2 {
+		t.Errorf("exact %v with %d scenarios, want exact with 2 (race independent, payment-network shared)", f.Exact, f.Scenarios)
+	}
+}
+
+// TestFormulaIsTheFunction: the formulas are A+ and A- as functions, not
+// only at the spec's values: at random availabilities they agree with the
+// engine run on the journey with those availabilities.
+func TestFormulaIsTheFunction(t *testing.T) {
+	n := 300
+	if testing.Short() {
+		n = 40
+	}
+	r := rand.New(rand.NewPCG(7, 11))
+	ctx := context.Background()
+	for _, j := range oracleJourneys(n, 1<<22) {
+		f, err := bounds.Formula(ctx, j, bounds.FormulaOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !f.Exact {
+			t.Errorf("%s: formula not exact", describeJourney(j))
+			continue
+		}
+		for range 3 {
+			c := j.Clone()
+			for _, comp := range c.Components {
+				switch r.IntN(4) {
+				case 0:
+					comp.Availability = r.Float64()
+				case 1:
+					comp.Availability = 1 - r.Float64()*0.01
+				}
+			}
+			want := analyze(t, c)
+			a := func(name string) float64 { return c.Components[name].Availability }
+			if got := f.Optimistic.Eval(a); math.Abs(got-want.Optimistic) > 1e-9 {
+				t.Errorf("%s\nA+ formula = %.12f, engine %.12f", describeJourney(c), got, want.Optimistic)
+			}
+			if got := f.Pessimistic.Eval(a); math.Abs(got-want.Pessimistic) > 1e-9 {
+				t.Errorf("%s\nA- formula = %.12f, engine %.12f", describeJourney(c), got, want.Pessimistic)
+			}
+		}
+	}
+}
+
