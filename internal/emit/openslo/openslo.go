@@ -39,6 +39,12 @@
 //     emac:component_error:ratio_rate{{.window}}. The file is not written
 //     when no component has a feasible target.
 //
+// emac's rules record a component's error ratio only when its telemetry
+// counts events (good or bad, with total). For a component without such
+// telemetry the recorded series does not exist, and its indicator returns
+// no data until the component gets telemetry: the file still states the
+// target its team needs to adopt.
+//
 // Every document reads back with emac's own reader (internal/slo), which a
 // test checks.
 package openslo
