@@ -28,8 +28,12 @@ type Options struct {
 
 // Report is the outcome of checking some inputs.
 type Report struct {
-	Result      v1alpha1.CheckResult
-	Journeys    []*model.Journey
+	Result   v1alpha1.CheckResult
+	Journeys []*model.Journey
+	// Specs are the journeys' wire form and Analyses the engine's full
+	// results, in the same order as Journeys.
+	Specs       []*v1alpha1.Journey
+	Analyses    []*bounds.Result
 	Diagnostics diag.Diagnostics
 	Sources     diag.Sources
 }
@@ -43,9 +47,9 @@ func Check(ctx context.Context, paths []string, opts Options) (*Report, error) {
 	if ds.HasErrors() {
 		return rep, nil
 	}
-	rep.Journeys = b.Journeys
+	rep.Journeys, rep.Specs = b.Journeys, b.Specs
 	for _, j := range b.Journeys {
-		r, err := Evaluate(ctx, j, opts)
+		r, a, err := evaluate(ctx, j, opts)
 		if err != nil {
 			var ue *bounds.UnknownError
 			if errors.As(err, &ue) {
@@ -56,6 +60,7 @@ func Check(ctx context.Context, paths []string, opts Options) (*Report, error) {
 			return rep, fmt.Errorf("journey %s: %w", j.Name, err)
 		}
 		rep.Result.Journeys = append(rep.Result.Journeys, *r)
+		rep.Analyses = append(rep.Analyses, a)
 	}
 	return rep, nil
 }
@@ -63,9 +68,14 @@ func Check(ctx context.Context, paths []string, opts Options) (*Report, error) {
 // Evaluate computes a journey's bounds, contributors, required targets and
 // decision in contract mode (SLO targets, the spec as the accepted model).
 func Evaluate(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.JourneyResult, error) {
+	out, _, err := evaluate(ctx, j, opts)
+	return out, err
+}
+
+func evaluate(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.JourneyResult, *bounds.Result, error) {
 	r, err := bounds.Analyze(ctx, j, opts.Bounds)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := &v1alpha1.JourneyResult{
 		Name:       j.Name,
@@ -124,17 +134,17 @@ func Evaluate(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.Jo
 	if len(opts.Down) > 0 {
 		dj, err := bounds.Down(j, opts.Down)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		wr, err := bounds.Analyze(ctx, dj, bounds.Options{MaxWork: opts.Bounds.MaxWork, SkipDerived: true})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		d, _ := decide(dj, wr)
 		out.WhatIf = &v1alpha1.WhatIfResult{Down: append([]string(nil), opts.Down...), Optimistic: round(wr.Optimistic),
 			Pessimistic: round(wr.Pessimistic), Floor: round(wr.Floor), Decision: d}
 	}
-	return out, nil
+	return out, r, nil
 }
 
 // decide applies SPEC §6 to a spec checked without evidence: the spec is

@@ -1,0 +1,111 @@
+// Package compile turns journey specs into the artifacts of SPEC §6 (the
+// `emac compile` service): it loads and checks the specs, analyses each
+// journey and runs every emitter on it. The CLI and the controller both
+// drive it.
+package compile
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/service"
+)
+
+// Emitter writes one target's artifacts for a journey.
+type Emitter struct {
+	Name string
+	Emit func(*emit.Input) ([]emit.File, error)
+}
+
+// Options configure Compile; the zero value is the default.
+type Options struct {
+	Check service.Options
+	// Emitters to run; nil means Default.
+	Emitters []Emitter
+}
+
+// Journey is one compiled journey.
+type Journey struct {
+	Name  string
+	Input *emit.Input
+	// Files are the journey's artifacts, sorted by path.
+	Files []emit.File
+}
+
+// Result is the outcome of a compilation: the journeys compiled, or the
+// spec problems found (then nothing is compiled).
+type Result struct {
+	Check    *service.Report
+	Journeys []Journey
+}
+
+// Compile loads the inputs, checks every journey and emits its artifacts.
+// Spec problems are returned in the report's diagnostics; the error is for
+// failures of emac itself.
+func Compile(ctx context.Context, paths []string, opts Options) (*Result, error) {
+	rep, err := service.Check(ctx, paths, opts.Check)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Check: rep}
+	if rep.Diagnostics.HasErrors() {
+		return res, nil
+	}
+	ems := opts.Emitters
+	if ems == nil {
+		ems = Default()
+	}
+	for i, j := range rep.Journeys {
+		in := &emit.Input{Journey: j, Result: &rep.Result.Journeys[i], Analysis: rep.Analyses[i], Namespace: "default"}
+		if i < len(rep.Specs) && rep.Specs[i] != nil {
+			in.Spec = rep.Specs[i]
+			if ns := rep.Specs[i].Metadata.Namespace; ns != "" {
+				in.Namespace = ns
+			}
+		}
+		cj := Journey{Name: j.Name, Input: in}
+		for _, e := range ems {
+			fs, err := e.Emit(in)
+			if err != nil {
+				return nil, fmt.Errorf("journey %s: %s: %w", j.Name, e.Name, err)
+			}
+			cj.Files = append(cj.Files, fs...)
+		}
+		slices.SortFunc(cj.Files, func(a, b emit.File) int {
+			switch {
+			case a.Path < b.Path:
+				return -1
+			case a.Path > b.Path:
+				return 1
+			}
+			return 0
+		})
+		for k := 1; k < len(cj.Files); k++ {
+			if cj.Files[k].Path == cj.Files[k-1].Path {
+				return nil, fmt.Errorf("journey %s: two emitters write %s", j.Name, cj.Files[k].Path)
+			}
+		}
+		res.Journeys = append(res.Journeys, cj)
+	}
+	return res, nil
+}
+
+// Write stores the journeys' files under dir/<journey>/.
+func (r *Result) Write(dir string) error {
+	for _, j := range r.Journeys {
+		for _, f := range j.Files {
+			p := filepath.Join(dir, j.Name, filepath.FromSlash(f.Path))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package prometheus
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	pmodel "github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/emac-dev/emac/internal/bounds"
+)
+
+// Names of the series emac records (SPEC §6: fixed, dashboards and other
+// tools depend on them).
+const (
+	ComponentErrorRatio = "emac:component_error:ratio_rate" // + window
+	JourneyErrorRatio   = "emac:journey_error:ratio_rate"   // + window
+	LabelJourney        = "emac_journey"
+	LabelComponent      = "emac_component"
+	LabelBound          = "emac_bound"
+)
+
+// Selector writes a vector selector with equality matchers, escaped by the
+// Prometheus printer: a label value can never break out of its string.
+func Selector(metric string, match ...string) string {
+	vs := &parser.VectorSelector{Name: metric}
+	vs.LabelMatchers = append(vs.LabelMatchers, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric))
+	for i := 0; i+1 < len(match); i += 2 {
+		vs.LabelMatchers = append(vs.LabelMatchers, labels.MustNewMatcher(labels.MatchEqual, match[i], match[i+1]))
+	}
+	return vs.String()
+}
+
+// Leaves says how a formula's leaves are written in PromQL: each as a
+// vector with one sample and no labels, so that arithmetic between them
+// matches one to one.
+type Leaves interface {
+	// Avail is the availability of a component.
+	Avail(comp string) string
+}
+
+// Render writes a bounds formula as PromQL. Every operation is
+// parenthesised; the largest of several availabilities and the least of
+// several scenarios are aggregations over the operands, each given its own
+// label first so that `or` keeps them all.
+func Render(x *bounds.Expr, l Leaves) string {
+	var b strings.Builder
+	render(&b, x, l)
+	return b.String()
+}
+
+func render(b *strings.Builder, x *bounds.Expr, l Leaves) {
+	switch x.Op {
+	case bounds.ExprConst:
+		b.WriteString(number(x.Value))
+	case bounds.ExprAvail:
+		b.WriteString(l.Avail(x.Comp))
+	case bounds.ExprUp:
+		parts := make([]*bounds.Expr, len(x.Comps))
+		for i, c := range x.Comps {
+			parts[i] = &bounds.Expr{Op: bounds.ExprAvail, Comp: c}
+		}
+		aggregate(b, "max", "emac_member", parts, l)
+	case bounds.ExprMin:
+		aggregate(b, "min", "emac_scenario", x.Args, l)
+	case bounds.ExprAdd, bounds.ExprMul:
+		op := " + "
+		if x.Op == bounds.ExprMul {
+			op = " * "
+		}
+		b.WriteByte('(')
+		for i, y := range x.Args {
+			if i > 0 {
+				b.WriteString(op)
+			}
+			render(b, y, l)
+		}
+		b.WriteByte(')')
+	case bounds.ExprSub, bounds.ExprDiv:
+		op := " - "
+		if x.Op == bounds.ExprDiv {
+			op = " / "
+		}
+		b.WriteByte('(')
+		render(b, x.Args[0], l)
+		b.WriteString(op)
+		render(b, x.Args[1], l)
+		b.WriteByte(')')
+	case bounds.ExprPow:
+		b.WriteByte('(')
+		render(b, x.Args[0], l)
+		b.WriteString(" ^ ")
+		b.WriteString(number(x.Value))
+		b.WriteByte(')')
+	default:
+		panic(fmt.Sprintf("prometheus: unknown expression op %d", x.Op))
+	}
+}
+
+// aggregate writes agg over operands that are label-less vectors: each is
+// labelled with its position so that `or` keeps every one.
+func aggregate(b *strings.Builder, agg, label string, args []*bounds.Expr, l Leaves) {
+	b.WriteString(agg)
+	b.WriteByte('(')
+	for i, y := range args {
+		if i > 0 {
+			b.WriteString(" or ")
+		}
+		fmt.Fprintf(b, "label_replace(%s, %q, \"%d\", \"\", \"\")", vector(y, l), label, i)
+	}
+	b.WriteByte(')')
+}
+
+// vector writes an operand that must be a vector: a bare number (a
+// constant, or a leaf written as one) becomes vector(number).
+func vector(x *bounds.Expr, l Leaves) string {
+	s := Render(x, l)
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return "vector(" + s + ")"
+	}
+	return s
+}
+
+func number(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// Window formats a duration the way Prometheus writes ranges (5m, 1d).
+func Window(d time.Duration) string { return pmodel.Duration(d).String() }
+
+var windowTemplate = regexp.MustCompile(`\{\{\s*\.window\s*\}\}`)
+
+// Windowed returns query with its range set to w: "{{.window}}"
+// placeholders are replaced; without them, every range of the query (range
+// vectors and subqueries) becomes w. The result is parsed.
+func Windowed(query string, w time.Duration) (string, error) {
+	ws := Window(w)
+	if windowTemplate.MatchString(query) {
+		q := windowTemplate.ReplaceAllString(query, ws)
+		if _, err := parser.ParseExpr(q); err != nil {
+			return "", err
+		}
+		return q, nil
+	}
+	e, err := parser.ParseExpr(query)
+	if err != nil {
+		return "", err
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.MatrixSelector:
+			n.Range = w
+		case *parser.SubqueryExpr:
+			n.Range = w
+		}
+		return nil
+	})
+	return e.String(), nil
+}
+
+// check parses an expression emac wrote; an error here is a bug in emac.
+func check(what, expr string) error {
+	if _, err := parser.ParseExpr(expr); err != nil {
+		return fmt.Errorf("emac wrote invalid PromQL for %s: %w\n%s", what, err, expr)
+	}
+	return nil
+}

@@ -1,0 +1,408 @@
+// Package prometheus emits a journey's Prometheus rules (SPEC §6): per
+// component error ratios over every window, the journey SLI for both
+// bounds synthesised from them as PromQL, metadata series, multi-window
+// multi-burn-rate alerts, per-component alerts on the required targets and
+// an absent-data alert; the same groups as a PrometheusRule object; and
+// promtool unit tests proving the alerts.
+//
+// Rules stay within what Prometheus 2.42 (Debian's) accepts: no group
+// labels, no query offsets.
+package prometheus
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/emac-dev/emac/api/v1alpha1"
+	"github.com/emac-dev/emac/internal/bounds"
+	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/model"
+)
+
+// StandardWindows are recorded for every journey, with the objective's
+// window and any window the alerting policy names.
+var StandardWindows = []time.Duration{
+	5 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour, 24 * time.Hour, 72 * time.Hour,
+}
+
+const day = 24 * time.Hour
+
+// DefaultPage and DefaultTicket are the SRE Workbook's burn-rate pairs for
+// a 30-day objective; for another window the factors scale with it, so
+// that each pair still spends the same share of the budget (2% in 1h, 5%
+// in 6h, 10% in 1d, 10% in 3d).
+var (
+	DefaultPage   = []model.BurnRateWindow{{BurnRate: 14.4, LongWindow: time.Hour, ShortWindow: 5 * time.Minute}, {BurnRate: 6, LongWindow: 6 * time.Hour, ShortWindow: 30 * time.Minute}}
+	DefaultTicket = []model.BurnRateWindow{{BurnRate: 3, LongWindow: day, ShortWindow: 2 * time.Hour}, {BurnRate: 1, LongWindow: 3 * day, ShortWindow: 6 * time.Hour}}
+)
+
+// Alert names.
+const (
+	AlertBurn     = "EmacJourneyErrorBudgetBurn"
+	AlertRequired = "EmacComponentBelowRequiredTarget"
+	AlertAbsent   = "EmacJourneyDataAbsent"
+)
+
+// File is a Prometheus rule file.
+type File struct {
+	Groups []Group `yaml:"groups"`
+}
+
+// Group is a rule group.
+type Group struct {
+	Name  string `yaml:"name"`
+	Rules []Rule `yaml:"rules"`
+}
+
+// Rule is a recording or alerting rule.
+type Rule struct {
+	Record      string            `yaml:"record,omitempty"`
+	Alert       string            `yaml:"alert,omitempty"`
+	Expr        string            `yaml:"expr"`
+	For         string            `yaml:"for,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+}
+
+// Plan is everything the rules of one journey are made of; the tests and
+// the rollout gates read it too.
+type Plan struct {
+	Journey *model.Journey
+	// Windows recorded, ascending.
+	Windows []time.Duration
+	// Measured lists the components with telemetry: their availability
+	// comes from their recorded error ratio. The others enter the formulas
+	// at their SLO target.
+	Measured map[string]bool
+	Formulas *bounds.Formulas
+	Page     []model.BurnRateWindow
+	Ticket   []model.BurnRateWindow
+	// Required holds the feasible required targets of measured components.
+	Required map[string]float64
+	// Result is the contract-mode check result, for the metadata series.
+	Result *v1alpha1.JourneyResult
+}
+
+// NewPlan prepares the rules of a journey.
+func NewPlan(ctx context.Context, in *emit.Input) (*Plan, error) {
+	j := in.Journey
+	f, err := bounds.Formula(ctx, j, bounds.FormulaOptions{})
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Journey: j, Formulas: f, Measured: map[string]bool{}, Required: map[string]float64{}, Result: in.Result}
+	obj := objectiveWindow(j)
+	p.Page, p.Ticket = j.Policy.Page, j.Policy.Ticket
+	if len(p.Page) == 0 {
+		p.Page = scaled(DefaultPage, obj)
+	}
+	if len(p.Ticket) == 0 {
+		p.Ticket = scaled(DefaultTicket, obj)
+	}
+	ws := append(slices.Clone(StandardWindows), obj)
+	for _, b := range append(slices.Clone(p.Page), p.Ticket...) {
+		ws = append(ws, b.LongWindow, b.ShortWindow)
+	}
+	slices.Sort(ws)
+	p.Windows = slices.Compact(ws)
+	for _, n := range j.ComponentNames() {
+		if t := j.Components[n].Telemetry; t != nil && t.Total != "" && (t.Good != "" || t.Bad != "") {
+			p.Measured[n] = true
+		}
+	}
+	if in.Result != nil {
+		for _, q := range in.Result.Required {
+			if q.Availability != nil && p.Measured[q.Component] {
+				p.Required[q.Component] = *q.Availability
+			}
+		}
+	}
+	return p, nil
+}
+
+func objectiveWindow(j *model.Journey) time.Duration {
+	if j.Objective.Window > 0 {
+		return j.Objective.Window
+	}
+	return 30 * day
+}
+
+func scaled(ws []model.BurnRateWindow, window time.Duration) []model.BurnRateWindow {
+	out := slices.Clone(ws)
+	for i := range out {
+		out[i].BurnRate = round(out[i].BurnRate * float64(window) / float64(30*day))
+	}
+	return out
+}
+
+// round keeps scaled factors free of float noise (14.4·7/30 = 3.36).
+func round(v float64) float64 {
+	var f float64
+	fmt.Sscanf(fmt.Sprintf("%.10g", v), "%g", &f)
+	return f
+}
+
+// ratio is the PromQL of a component's or journey's error ratio over w.
+func ratio(t *model.Telemetry, w time.Duration) (string, error) {
+	total, err := Windowed(t.Total, w)
+	if err != nil {
+		return "", fmt.Errorf("total query: %w", err)
+	}
+	if t.Bad != "" {
+		bad, err := Windowed(t.Bad, w)
+		if err != nil {
+			return "", fmt.Errorf("bad query: %w", err)
+		}
+		return fmt.Sprintf("sum(%s) / sum(%s)", bad, total), nil
+	}
+	good, err := Windowed(t.Good, w)
+	if err != nil {
+		return "", fmt.Errorf("good query: %w", err)
+	}
+	return fmt.Sprintf("1 - (sum(%s) / sum(%s))", good, total), nil
+}
+
+// leaves reads availabilities from the recorded component ratios over one
+// window; unmeasured components are constants.
+type leaves struct {
+	p *Plan
+	w time.Duration
+}
+
+func (l leaves) Avail(c string) string {
+	if !l.p.Measured[c] {
+		return number(l.p.Journey.Components[c].Availability)
+	}
+	return fmt.Sprintf("(1 - sum(%s))", Selector(ComponentErrorRatio+Window(l.w), LabelJourney, l.p.Journey.Name, LabelComponent, c))
+}
+
+// JourneySLI is the PromQL of the journey's error ratio over w under one
+// bound (optimistic or pessimistic), given how leaves are read.
+func (p *Plan) JourneySLI(bound string, l Leaves) string {
+	f := p.Formulas.Pessimistic
+	if bound == "optimistic" {
+		f = p.Formulas.Optimistic
+	}
+	return "1 - " + vector(f, l)
+}
+
+// Rules builds the rule file.
+func (p *Plan) Rules() (*File, error) {
+	j := p.Journey
+	jl := func(kv ...string) map[string]string {
+		m := map[string]string{LabelJourney: j.Name}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	var rec []Rule
+	for _, n := range j.ComponentNames() {
+		if !p.Measured[n] {
+			continue
+		}
+		for _, w := range p.Windows {
+			q, err := ratio(j.Components[n].Telemetry, w)
+			if err != nil {
+				return nil, fmt.Errorf("component %s: %w", n, err)
+			}
+			rec = append(rec, Rule{Record: ComponentErrorRatio + Window(w), Expr: q, Labels: jl(LabelComponent, n)})
+		}
+	}
+	for _, w := range p.Windows {
+		for _, b := range []string{"optimistic", "pessimistic"} {
+			rec = append(rec, Rule{Record: JourneyErrorRatio + Window(w), Expr: p.JourneySLI(b, leaves{p, w}), Labels: jl(LabelBound, b)})
+		}
+		if t := j.Telemetry; t != nil && t.Total != "" && (t.Good != "" || t.Bad != "") {
+			q, err := ratio(t, w)
+			if err != nil {
+				return nil, fmt.Errorf("journey telemetry: %w", err)
+			}
+			rec = append(rec, Rule{Record: JourneyErrorRatio + Window(w), Expr: q, Labels: jl(LabelBound, "measured")})
+		}
+	}
+	meta := p.metadata(jl)
+	alerts := p.alerts(jl)
+	f := &File{Groups: []Group{
+		{Name: "emac-" + j.Name + "-sli", Rules: rec},
+		{Name: "emac-" + j.Name + "-metadata", Rules: meta},
+		{Name: "emac-" + j.Name + "-alerts", Rules: alerts},
+	}}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if err := check(r.Record+r.Alert, r.Expr); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return f, nil
+}
+
+// metadata records what dashboards need without the spec: the objective
+// and budget, the bounds at the spec's values, required targets, and the
+// decision.
+func (p *Plan) metadata(jl func(...string) map[string]string) []Rule {
+	j := p.Journey
+	r := []Rule{
+		{Record: "emac:journey_objective:ratio", Expr: vec(j.Objective.Availability), Labels: jl("emac_window", Window(objectiveWindow(j)))},
+		{Record: "emac:journey_error_budget:ratio", Expr: vec(round(1 - j.Objective.Availability)), Labels: jl()},
+	}
+	if a := p.analysis(); a != nil {
+		r = append(r,
+			Rule{Record: "emac:journey_availability_contract:ratio", Expr: vec(a.optimistic), Labels: jl(LabelBound, "optimistic")},
+			Rule{Record: "emac:journey_availability_contract:ratio", Expr: vec(a.pessimistic), Labels: jl(LabelBound, "pessimistic")},
+			Rule{Record: "emac:journey_availability_contract:ratio", Expr: vec(a.floor), Labels: jl(LabelBound, "floor")},
+			Rule{Record: "emac:journey_info", Expr: "vector(1)", Labels: jl("emac_decision", a.decision, "emac_binding", strings.Join(a.binding, ","),
+				"emac_formula", map[bool]string{true: "exact", false: "approximate"}[p.Formulas.Exact])},
+		)
+		for _, c := range j.ComponentNames() {
+			if v, ok := a.required[c]; ok {
+				r = append(r, Rule{Record: "emac:component_required:ratio", Expr: vec(v), Labels: jl(LabelComponent, c)})
+			}
+		}
+	}
+	return r
+}
+
+type contract struct {
+	optimistic, pessimistic, floor float64
+	decision                       string
+	binding                        []string
+	required                       map[string]float64
+}
+
+func (p *Plan) analysis() *contract {
+	if p.Result == nil {
+		return nil
+	}
+	r := p.Result
+	c := &contract{optimistic: r.Availability.Optimistic, pessimistic: r.Availability.Pessimistic, floor: r.Availability.Floor,
+		decision: r.Decision, binding: r.Availability.Binding, required: map[string]float64{}}
+	for _, q := range r.Required {
+		if q.Availability != nil {
+			c.required[q.Component] = *q.Availability
+		}
+	}
+	return c
+}
+
+func vec(v float64) string { return "vector(" + number(v) + ")" }
+
+func (p *Plan) alerts(jl func(...string) map[string]string) []Rule {
+	j := p.Journey
+	budget := round(1 - j.Objective.Availability)
+	sel := func(w time.Duration) string {
+		return Selector(JourneyErrorRatio+Window(w), LabelJourney, j.Name, LabelBound, "pessimistic")
+	}
+	burn := func(ws []model.BurnRateWindow) string {
+		var terms []string
+		for _, b := range ws {
+			th := number(round(b.BurnRate * budget))
+			terms = append(terms, fmt.Sprintf("(%s > %s and %s > %s)", sel(b.LongWindow), th, sel(b.ShortWindow), th))
+		}
+		return strings.Join(terms, " or ")
+	}
+	describe := func(ws []model.BurnRateWindow) string {
+		var s []string
+		for _, b := range ws {
+			s = append(s, fmt.Sprintf("%s× over %s and %s", number(b.BurnRate), Window(b.LongWindow), Window(b.ShortWindow)))
+		}
+		return strings.Join(s, ", or ")
+	}
+	obj := fmt.Sprintf("%s over %s", number(j.Objective.Availability), Window(objectiveWindow(j)))
+	rules := []Rule{
+		{Alert: AlertBurn, Expr: burn(p.Page), Labels: jl("severity", "page"), Annotations: map[string]string{
+			"summary":     fmt.Sprintf("Journey %s is burning its error budget fast (pessimistic bound)", j.Name),
+			"description": fmt.Sprintf("The pessimistic journey SLI burns the budget of the objective %s at %s.", obj, describe(p.Page)),
+		}},
+		{Alert: AlertBurn, Expr: burn(p.Ticket), Labels: jl("severity", "ticket"), Annotations: map[string]string{
+			"summary":     fmt.Sprintf("Journey %s is burning its error budget (pessimistic bound)", j.Name),
+			"description": fmt.Sprintf("The pessimistic journey SLI burns the budget of the objective %s at %s.", obj, describe(p.Ticket)),
+		}},
+	}
+	for _, c := range j.ComponentNames() {
+		v, ok := p.Required[c]
+		if !ok {
+			continue
+		}
+		th := number(round(1 - v))
+		cs := func(w time.Duration) string {
+			return Selector(ComponentErrorRatio+Window(w), LabelJourney, j.Name, LabelComponent, c)
+		}
+		rules = append(rules, Rule{Alert: AlertRequired,
+			Expr:   fmt.Sprintf("%s > %s and %s > %s", cs(day), th, cs(2*time.Hour), th),
+			Labels: jl(LabelComponent, c, "severity", "ticket"),
+			Annotations: map[string]string{
+				"summary":     fmt.Sprintf("%s is below the availability journey %s requires of it", c, j.Name),
+				"description": fmt.Sprintf("Over 1d and 2h, %s fails more often than the %s it must reach for %s to meet %s.", c, number(v), j.Name, obj),
+			}})
+	}
+	rules = append(rules, Rule{Alert: AlertAbsent, Expr: "absent(" + sel(5*time.Minute) + ")", For: "15m",
+		Labels: jl("severity", "ticket"), Annotations: map[string]string{
+			"summary":     fmt.Sprintf("No journey SLI for %s", j.Name),
+			"description": fmt.Sprintf("The pessimistic journey SLI of %s has no data: a component's error ratio is missing, so its alerts cannot fire.", j.Name),
+		}})
+	return rules
+}
+
+// Emit writes prometheus/rules.yaml, prometheus/prometheusrule.yaml and
+// prometheus/rules_test.yaml.
+func Emit(in *emit.Input) ([]emit.File, error) {
+	p, err := NewPlan(context.Background(), in)
+	if err != nil {
+		return nil, err
+	}
+	f, err := p.Rules()
+	if err != nil {
+		return nil, err
+	}
+	rules, err := marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	if _, errs := rulefmt.Parse(rules); len(errs) > 0 {
+		return nil, fmt.Errorf("emac wrote invalid rules: %v", errs)
+	}
+	pr, err := marshal(map[string]any{
+		"apiVersion": "monitoring.coreos.com/v1",
+		"kind":       "PrometheusRule",
+		"metadata": map[string]any{"name": "emac-" + p.Journey.Name, "namespace": in.Namespace,
+			"labels": map[string]string{"app.kubernetes.io/managed-by": "emac", LabelJourney: p.Journey.Name}},
+		"spec": f,
+	})
+	if err != nil {
+		return nil, err
+	}
+	tests, err := p.Tests("rules.yaml")
+	if err != nil {
+		return nil, err
+	}
+	tb, err := marshal(tests)
+	if err != nil {
+		return nil, err
+	}
+	return []emit.File{
+		{Path: "prometheus/rules.yaml", Data: rules},
+		{Path: "prometheus/prometheusrule.yaml", Data: pr},
+		{Path: "prometheus/rules_test.yaml", Data: tb},
+	}, nil
+}
+
+func marshal(v any) ([]byte, error) {
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
