@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/emit"
 	"github.com/emac-dev/emac/internal/service"
 )
@@ -67,6 +68,11 @@ func Compile(ctx context.Context, paths []string, opts Options) (*Result, error)
 				in.Namespace = ns
 			}
 		}
+		f, err := bounds.Formula(ctx, j, bounds.FormulaOptions{Bounds: opts.Check.Bounds})
+		if err != nil {
+			return nil, fmt.Errorf("journey %s: %w", j.Name, err)
+		}
+		in.Formulas = f
 		cj := Journey{Name: j.Name, Input: in}
 		for _, e := range ems {
 			fs, err := e.Emit(in)

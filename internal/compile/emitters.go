@@ -1,6 +1,8 @@
 package compile
 
 import (
+	"github.com/emac-dev/emac/internal/emit/argo"
+	"github.com/emac-dev/emac/internal/emit/flagger"
 	"github.com/emac-dev/emac/internal/emit/prometheus"
 )
 
@@ -8,5 +10,7 @@ import (
 func Default() []Emitter {
 	return []Emitter{
 		{Name: "prometheus", Emit: prometheus.Emit},
+		{Name: "argo", Emit: argo.Emit},
+		{Name: "flagger", Emit: flagger.Emit},
 	}
 }

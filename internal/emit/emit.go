@@ -29,6 +29,9 @@ type Input struct {
 	// Namespace for Kubernetes objects: the spec's metadata.namespace, or
 	// "default".
 	Namespace string
+	// Formulas are the journey's bounds as PromQL-ready expressions; nil
+	// until computed (the Prometheus emitters compute them when missing).
+	Formulas *bounds.Formulas
 }
 
 // File is one artifact, at a slash-separated path relative to the

@@ -160,10 +160,27 @@ func Windowed(query string, w time.Duration) (string, error) {
 	return e.String(), nil
 }
 
-// check parses an expression emac wrote; an error here is a bug in emac.
+// Check parses an expression emac wrote; an error here is a bug in emac.
+func Check(what, expr string) error { return check(what, expr) }
+
 func check(what, expr string) error {
 	if _, err := parser.ParseExpr(expr); err != nil {
 		return fmt.Errorf("emac wrote invalid PromQL for %s: %w\n%s", what, err, expr)
 	}
 	return nil
+}
+
+// WithMatcher adds a label matcher to every vector selector of a query.
+func WithMatcher(query string, m *labels.Matcher) (string, error) {
+	e, err := parser.ParseExpr(query)
+	if err != nil {
+		return "", err
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			vs.LabelMatchers = append(vs.LabelMatchers, m)
+		}
+		return nil
+	})
+	return e.String(), nil
 }

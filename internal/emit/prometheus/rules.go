@@ -92,9 +92,12 @@ type Plan struct {
 // NewPlan prepares the rules of a journey.
 func NewPlan(ctx context.Context, in *emit.Input) (*Plan, error) {
 	j := in.Journey
-	f, err := bounds.Formula(ctx, j, bounds.FormulaOptions{})
-	if err != nil {
-		return nil, err
+	f := in.Formulas
+	if f == nil {
+		var err error
+		if f, err = bounds.Formula(ctx, j, bounds.FormulaOptions{}); err != nil {
+			return nil, err
+		}
 	}
 	p := &Plan{Journey: j, Formulas: f, Measured: map[string]bool{}, Required: map[string]float64{}, Result: in.Result}
 	obj := objectiveWindow(j)

@@ -1,0 +1,180 @@
+// Package argo emits Argo Rollouts gates for a journey (SPEC §6): one
+// AnalysisTemplate per measured component, passing a canary of that
+// component only while the journey's pessimistic availability, recomputed
+// in PromQL with the canary's measured error ratio in place of the
+// component's, still meets the objective. Without enough canary data the
+// measurement matches neither condition: Argo calls it Inconclusive and
+// pauses the rollout for a human, never success.
+package argo
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/emit/prometheus"
+)
+
+// Defaults of the templates' arguments and measurement.
+const (
+	DefaultAddress = "http://prometheus.monitoring.svc:9090"
+	// CanaryLabel is the Prometheus label carrying the pod template hash
+	// Argo Rollouts puts on canary pods (rollouts-pod-template-hash,
+	// relabelled by the usual kubernetes_sd configuration).
+	CanaryLabel = "rollouts_pod_template_hash"
+	Window      = 5 * time.Minute
+	Base        = time.Hour
+)
+
+type object struct {
+	APIVersion string         `yaml:"apiVersion"`
+	Kind       string         `yaml:"kind"`
+	Metadata   map[string]any `yaml:"metadata"`
+	Spec       any            `yaml:"spec"`
+}
+
+type arg struct {
+	Name  string  `yaml:"name"`
+	Value *string `yaml:"value,omitempty"`
+}
+
+type metric struct {
+	Name              string         `yaml:"name"`
+	Interval          string         `yaml:"interval"`
+	SuccessCondition  string         `yaml:"successCondition"`
+	FailureCondition  string         `yaml:"failureCondition"`
+	FailureLimit      int            `yaml:"failureLimit"`
+	InconclusiveLimit int            `yaml:"inconclusiveLimit"`
+	Provider          map[string]any `yaml:"provider"`
+}
+
+// TemplateName names the AnalysisTemplate gating a component's canary.
+func TemplateName(journey, comp string) string { return "emac-" + journey + "-" + comp }
+
+// Emit writes argo/analysistemplate.yaml and argo/rollout-snippet.yaml.
+func Emit(in *emit.Input) ([]emit.File, error) {
+	p, err := prometheus.NewPlan(context.Background(), in)
+	if err != nil {
+		return nil, err
+	}
+	j := in.Journey
+	target := strconv.FormatFloat(j.Objective.Availability, 'g', -1, 64)
+	var docs []any
+	var comps []string
+	for _, c := range j.ComponentNames() {
+		if !p.Measured[c] {
+			continue
+		}
+		cq, err := p.Canary(c, labels.MustNewMatcher(labels.MatchEqual, CanaryLabel, "{{args.canary-hash}}"), Window, Base, "{{args.min-calls}}")
+		if err != nil {
+			return nil, err
+		}
+		if err := check(cq.Availability); err != nil {
+			return nil, fmt.Errorf("component %s: %w", c, err)
+		}
+		addr, minCalls := DefaultAddress, "0"
+		docs = append(docs, object{
+			APIVersion: "argoproj.io/v1alpha1", Kind: "AnalysisTemplate",
+			Metadata: map[string]any{"name": TemplateName(j.Name, c), "namespace": in.Namespace,
+				"labels": map[string]string{"app.kubernetes.io/managed-by": "emac", "emac.dev/journey": j.Name, "emac.dev/component": c}},
+			Spec: map[string]any{
+				"args": []arg{{Name: "prometheus-address", Value: &addr}, {Name: "canary-hash"}, {Name: "min-calls", Value: &minCalls}},
+				"metrics": []metric{{
+					Name:     "journey-" + j.Name + "-availability",
+					Interval: "1m",
+					// result[0] is A- with the canary in place; an empty
+					// result (too little canary data) is neither.
+					SuccessCondition:  fmt.Sprintf("len(result) > 0 && result[0] >= %s", target),
+					FailureCondition:  fmt.Sprintf("len(result) > 0 && result[0] < %s", target),
+					FailureLimit:      0,
+					InconclusiveLimit: 1,
+					Provider: map[string]any{"prometheus": map[string]any{
+						"address": "{{args.prometheus-address}}",
+						"query":   cq.Availability,
+					}},
+				}},
+			},
+		})
+		comps = append(comps, c)
+	}
+	if len(docs) == 0 {
+		return nil, nil
+	}
+	tmpl, err := marshalAll(docs)
+	if err != nil {
+		return nil, err
+	}
+	snippet := snippetFor(j.Name, comps)
+	return []emit.File{
+		{Path: "argo/analysistemplate.yaml", Data: tmpl},
+		{Path: "argo/rollout-snippet.yaml", Data: []byte(snippet)},
+	}, nil
+}
+
+// snippetFor is a Rollout canary strategy using the first component's
+// template; the header says how to pick another.
+func snippetFor(journey string, comps []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Canary steps for a Rollout of one of the journey %s's components.\n", journey)
+	fmt.Fprintf(&b, "# Use the template of the component the Rollout deploys: %s.\n", strings.Join(templateNames(journey, comps), ", "))
+	b.WriteString("# Inconclusive (too little canary data) pauses the rollout for review.\n")
+	fmt.Fprintf(&b, `spec:
+  strategy:
+    canary:
+      steps:
+        - setWeight: 10
+        - pause: {duration: 5m}
+        - analysis:
+            templates:
+              - templateName: %s
+            args:
+              - name: canary-hash
+                valueFrom:
+                  podTemplateHashValue: Latest
+        - setWeight: 50
+        - pause: {duration: 10m}
+        - analysis:
+            templates:
+              - templateName: %s
+            args:
+              - name: canary-hash
+                valueFrom:
+                  podTemplateHashValue: Latest
+`, TemplateName(journey, comps[0]), TemplateName(journey, comps[0]))
+	return b.String()
+}
+
+func templateNames(journey string, comps []string) []string {
+	out := make([]string, len(comps))
+	for i, c := range comps {
+		out[i] = TemplateName(journey, c)
+	}
+	return out
+}
+
+// check parses a gate query with Argo's placeholders filled in.
+func check(q string) error {
+	r := strings.NewReplacer("{{args.canary-hash}}", "abc123", "{{args.min-calls}}", "0")
+	return prometheus.Check("the Argo gate", r.Replace(q))
+}
+
+func marshalAll(docs []any) ([]byte, error) {
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	for _, d := range docs {
+		if err := enc.Encode(d); err != nil {
+			return nil, err
+		}
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}

@@ -1,0 +1,182 @@
+package argo_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/emac-dev/emac/internal/compile"
+	"github.com/emac-dev/emac/internal/emit/argo"
+	"github.com/emac-dev/emac/internal/emit/prometheus"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func compiled(t *testing.T, path string) []compile.Journey {
+	t.Helper()
+	r, err := compile.Compile(context.Background(), []string{path},
+		compile.Options{Emitters: []compile.Emitter{{Name: "argo", Emit: argo.Emit}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Check.Diagnostics.HasErrors() {
+		t.Fatalf("%s: %v", path, r.Check.Diagnostics)
+	}
+	return r.Journeys
+}
+
+func TestGolden(t *testing.T) {
+	for _, ex := range []struct{ name, path string }{
+		{"checkout", "../../../examples/native/checkout.yaml"},
+		{"every-operator", "../prometheus/testdata/every-operator.yaml"},
+	} {
+		for _, j := range compiled(t, ex.path) {
+			if len(j.Files) == 0 {
+				t.Fatalf("%s: no files", ex.name)
+			}
+			for _, f := range j.Files {
+				golden := filepath.Join("testdata", ex.name, f.Path)
+				if *update {
+					os.MkdirAll(filepath.Dir(golden), 0o755)
+					os.WriteFile(golden, f.Data, 0o644)
+					continue
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run with -update)", err)
+				}
+				if d := cmp.Diff(string(want), string(f.Data)); d != "" {
+					t.Errorf("%s (-want +got):\n%s", golden, d)
+				}
+			}
+		}
+	}
+}
+
+// gate is the checkout's AnalysisTemplate for paya: its query and
+// conditions.
+func gate(t *testing.T) (query, success, failure string) {
+	t.Helper()
+	j := compiled(t, "../../../examples/native/checkout.yaml")[0]
+	for _, f := range j.Files {
+		if f.Path != "argo/analysistemplate.yaml" {
+			continue
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(f.Data)))
+		for {
+			var o struct {
+				Metadata struct{ Name string }
+				Spec     struct {
+					Metrics []struct {
+						SuccessCondition string `yaml:"successCondition"`
+						FailureCondition string `yaml:"failureCondition"`
+						Provider         struct {
+							Prometheus struct{ Query string }
+						}
+					}
+				}
+			}
+			if err := dec.Decode(&o); err != nil {
+				break
+			}
+			if o.Metadata.Name == argo.TemplateName("checkout", "paya") {
+				m := o.Spec.Metrics[0]
+				return m.Provider.Prometheus.Query, m.SuccessCondition, m.FailureCondition
+			}
+		}
+	}
+	t.Fatal("no AnalysisTemplate for paya")
+	return
+}
+
+// TestGateQuery runs the gate's query in Prometheus (promtool's engine) on
+// a canary of paya and checks it is A- of the checkout with paya at the
+// canary's success ratio: the canary passes while the journey would still
+// meet its objective. Without canary calls the query has no sample, which
+// Argo calls Inconclusive.
+func TestGateQuery(t *testing.T) {
+	pt, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool not found: apt-get install prometheus")
+		}
+		t.Skip("promtool not found")
+	}
+	q, success, failure := gate(t)
+	if success != "len(result) > 0 && result[0] >= 0.995" || failure != "len(result) > 0 && result[0] < 0.995" {
+		t.Errorf("conditions %q / %q", success, failure)
+	}
+	// A- of the checkout with front, cart, pricing at their SLO ratios and
+	// payb at 0.995; paya at the canary's ratio r: the race shares
+	// payment-network, so it fails when the common cause (1 − max) fires or
+	// both fail.
+	aMinus := func(r float64) float64 {
+		up := math.Max(r, 0.995)
+		race := up * (1 - (1-r/up)*(1-0.995/up))
+		return 0.9995 * 0.999 * 0.999 * race
+	}
+	cases := []struct {
+		name      string
+		good, bad int // canary calls per minute
+		minCalls  string
+		want      float64 // < 0: no sample
+	}{
+		{"healthy canary", 999, 1, "0", aMinus(0.999)},
+		{"failing canary", 95, 5, "0", aMinus(0.95)},
+		{"no canary data", 0, 0, "0", -1},
+		{"too few canary calls", 99, 1, "100000", -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			query := strings.NewReplacer("{{args.canary-hash}}", "abc123", "{{args.min-calls}}", c.minCalls).Replace(q)
+			var in []string
+			series := func(s string, perMin int) {
+				in = append(in, fmt.Sprintf("      - {series: '%s', values: '0+%dx30'}", s, perMin))
+			}
+			if c.good+c.bad > 0 {
+				series(`payment_requests_total{provider="paya",result="success",rollouts_pod_template_hash="abc123"}`, c.good)
+				series(`payment_requests_total{provider="paya",result="error",rollouts_pod_template_hash="abc123"}`, c.bad)
+			}
+			// the stable leaves' recorded ratios
+			for comp, e := range map[string]string{"front": "0.0005", "cart": "0.001", "pricing": "0.001", "payb": "0.005", "paya": "0.005"} {
+				in = append(in, fmt.Sprintf("      - {series: '%s', values: '%s+0x30'}",
+					prometheus.Selector("emac:component_error:ratio_rate1h", "emac_journey", "checkout", "emac_component", comp), e))
+			}
+			exp := "        exp_samples: []"
+			if c.want >= 0 {
+				query = fmt.Sprintf("abs((%s) - %v) < bool 1e-9", query, c.want)
+				exp = "        exp_samples:\n          - {labels: '{}', value: 1}"
+			}
+			test := fmt.Sprintf(`rule_files: []
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+%s
+    promql_expr_test:
+      - expr: '%s'
+        eval_time: 20m
+%s
+`, strings.Join(in, "\n"), strings.ReplaceAll(query, "'", "''"), exp)
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "gate_test.yaml"), []byte(test), 0o644)
+			cmd := exec.Command(pt, "test", "rules", "gate_test.yaml")
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("promtool: %v\n%s", err, out)
+			}
+		})
+	}
+	if aMinus(0.999) < 0.995 || aMinus(0.95) >= 0.995 {
+		t.Errorf("the cases do not straddle the objective: %v, %v", aMinus(0.999), aMinus(0.95))
+	}
+}

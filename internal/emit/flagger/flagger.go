@@ -1,0 +1,113 @@
+// Package flagger emits Flagger gates for a journey (SPEC §6), with the
+// meaning of the Argo Rollouts gates: one MetricTemplate per measured
+// component whose query is the journey's pessimistic availability with the
+// canary's measured error ratio in place of the component's, and a
+// Canary.spec.analysis snippet requiring it to stay at or above the
+// objective. Flagger has no inconclusive state: a query without a sample
+// (too little canary data) halts advancement and counts as a failed check,
+// which is the nearest Flagger comes to pausing for review.
+package flagger
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/emit/prometheus"
+)
+
+// Defaults of the templates.
+const (
+	DefaultAddress = "http://prometheus.monitoring.svc:9090"
+	// CanaryPods matches the canary's pods the way Flagger's own metric
+	// templates do: the target's pods, not the primary's.
+	CanaryPods = "{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
+	Window     = 5 * time.Minute
+	Base       = time.Hour
+)
+
+type object struct {
+	APIVersion string         `yaml:"apiVersion"`
+	Kind       string         `yaml:"kind"`
+	Metadata   map[string]any `yaml:"metadata"`
+	Spec       any            `yaml:"spec"`
+}
+
+// TemplateName names the MetricTemplate gating a component's canary.
+func TemplateName(journey, comp string) string { return "emac-" + journey + "-" + comp }
+
+// Emit writes flagger/metrictemplates.yaml and flagger/canary-analysis.yaml.
+func Emit(in *emit.Input) ([]emit.File, error) {
+	p, err := prometheus.NewPlan(context.Background(), in)
+	if err != nil {
+		return nil, err
+	}
+	j := in.Journey
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	var comps []string
+	for _, c := range j.ComponentNames() {
+		if !p.Measured[c] {
+			continue
+		}
+		cq, err := p.Canary(c, labels.MustNewMatcher(labels.MatchRegexp, "pod", CanaryPods), Window, Base, "0")
+		if err != nil {
+			return nil, err
+		}
+		if err := prometheus.Check("the Flagger gate", strings.ReplaceAll(cq.Availability, "{{ target }}", "podinfo")); err != nil {
+			return nil, fmt.Errorf("component %s: %w", c, err)
+		}
+		if err := enc.Encode(object{
+			APIVersion: "flagger.app/v1beta1", Kind: "MetricTemplate",
+			Metadata: map[string]any{"name": TemplateName(j.Name, c), "namespace": in.Namespace,
+				"labels": map[string]string{"app.kubernetes.io/managed-by": "emac", "emac.dev/journey": j.Name, "emac.dev/component": c}},
+			Spec: map[string]any{
+				"provider": map[string]string{"type": "prometheus", "address": DefaultAddress},
+				"query":    cq.Availability,
+			},
+		}); err != nil {
+			return nil, err
+		}
+		comps = append(comps, c)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	if len(comps) == 0 {
+		return nil, nil
+	}
+	target := strconv.FormatFloat(j.Objective.Availability, 'g', -1, 64)
+	var names []string
+	for _, c := range comps {
+		names = append(names, TemplateName(j.Name, c))
+	}
+	snippet := fmt.Sprintf(`# Canary.spec.analysis for a Canary of one of the journey %s's components.
+# Use the template of the component the Canary deploys: %s.
+# No data fails the check (Flagger has no inconclusive state).
+spec:
+  analysis:
+    interval: 1m
+    threshold: 5
+    maxWeight: 50
+    stepWeight: 10
+    metrics:
+      - name: journey-%s-availability
+        templateRef:
+          name: %s
+          namespace: %s
+        thresholdRange:
+          min: %s
+        interval: 5m
+`, j.Name, strings.Join(names, ", "), j.Name, names[0], in.Namespace, target)
+	return []emit.File{
+		{Path: "flagger/metrictemplates.yaml", Data: []byte(b.String())},
+		{Path: "flagger/canary-analysis.yaml", Data: []byte(snippet)},
+	}, nil
+}

@@ -1,0 +1,57 @@
+package flagger_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/emac-dev/emac/internal/compile"
+	"github.com/emac-dev/emac/internal/emit/flagger"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func TestGolden(t *testing.T) {
+	for _, ex := range []struct{ name, path string }{
+		{"checkout", "../../../examples/native/checkout.yaml"},
+		{"every-operator", "../prometheus/testdata/every-operator.yaml"},
+	} {
+		r, err := compile.Compile(context.Background(), []string{ex.path},
+			compile.Options{Emitters: []compile.Emitter{{Name: "flagger", Emit: flagger.Emit}}})
+		if err != nil || r.Check.Diagnostics.HasErrors() {
+			t.Fatalf("%s: %v %v", ex.name, err, r.Check.Diagnostics)
+		}
+		for _, j := range r.Journeys {
+			if len(j.Files) != 2 {
+				t.Fatalf("%s: %d files, want 2", ex.name, len(j.Files))
+			}
+			for _, f := range j.Files {
+				golden := filepath.Join("testdata", ex.name, f.Path)
+				if *update {
+					os.MkdirAll(filepath.Dir(golden), 0o755)
+					os.WriteFile(golden, f.Data, 0o644)
+					continue
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run with -update)", err)
+				}
+				if d := cmp.Diff(string(want), string(f.Data)); d != "" {
+					t.Errorf("%s (-want +got):\n%s", golden, d)
+				}
+			}
+			// every template selects the canary's pods, never the primary's
+			for _, f := range j.Files {
+				if f.Path == "flagger/metrictemplates.yaml" && !strings.Contains(string(f.Data), `pod=~\"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)\"`) &&
+					!strings.Contains(string(f.Data), `pod=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"`) {
+					t.Errorf("%s: templates do not select the canary's pods", ex.name)
+				}
+			}
+		}
+	}
+}
