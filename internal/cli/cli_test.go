@@ -235,3 +235,33 @@ func TestSchema(t *testing.T) {
 		t.Errorf("malformed spec accepted")
 	}
 }
+
+// TestCompile writes the checkout's artifacts and reports spec errors with
+// exit 1 and nothing written.
+func TestCompile(t *testing.T) {
+	dir := t.TempDir()
+	out, errs, code := run(t, "", "compile", "-o", dir, "../../examples/native/checkout.yaml")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "checkout: ") || !strings.Contains(out, "(FAIL)") {
+		t.Errorf("stdout %q", out)
+	}
+	for _, f := range []string{"prometheus/rules.yaml", "prometheus/rules_test.yaml", "argo/analysistemplate.yaml", "flagger/metrictemplates.yaml"} {
+		if _, err := os.Stat(filepath.Join(dir, "checkout", f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("apiVersion: emac.dev/v1alpha1\nkind: Journey\nmetadata: {name: x}\nspec:\n  objectives: {availability: {target: 2}}\n  flow: a\n"), 0o644)
+	empty := t.TempDir()
+	if _, errs, code := run(t, "", "compile", "-o", empty, bad); code != ExitError || !strings.Contains(errs, "bad.yaml:5") {
+		t.Errorf("bad spec: exit %d, stderr %q", code, errs)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("a bad spec wrote %d entries", len(entries))
+	}
+	if _, _, code := run(t, "", "compile", "../../examples/native/checkout.yaml"); code != ExitError {
+		t.Errorf("no -o: exit %d", code)
+	}
+}
