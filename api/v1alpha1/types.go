@@ -204,6 +204,20 @@ type Action struct {
 	// Guard is a CEL expression over the journey's live variables.
 	Guard  string        `json:"guard,omitempty"`
 	Limits *ActionLimits `json:"limits,omitempty"`
+	// Target, when set, is the Kubernetes object the action changes; the
+	// guard and the traffic-step limit are then also enforced at admission.
+	Target *ActionTarget `json:"target,omitempty"`
+}
+
+// ActionTarget names a Kubernetes route whose weights an action shifts: a
+// VirtualService (networking.istio.io) or an HTTPRoute
+// (gateway.networking.k8s.io).
+type ActionTarget struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	// Namespace of the object; the journey's namespace when empty.
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // ActionLimits bound how far and how often an action may act.

@@ -60,7 +60,9 @@ type Issue struct {
 	// Line and Column count from 1; Column in characters. Both are 0 when
 	// the issue is about the whole guard.
 	Line, Column int
-	Message      string
+	// Length is how many characters the issue spans, 0 when unknown.
+	Length  int
+	Message string
 	// Detail is a hint, such as a "did you mean", or "".
 	Detail string
 }
@@ -116,7 +118,7 @@ func (e *Env) Check(expr string) (*Guard, []Issue) {
 		return nil, out
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) {
-		return nil, []Issue{{Line: 1, Column: 1, Message: fmt.Sprintf("guard is a %s, not a bool", ast.OutputType()),
+		return nil, []Issue{{Message: fmt.Sprintf("expression is a %s, not a bool", ast.OutputType()),
 			Detail: "a guard says whether the action is allowed, e.g. A_minus >= objective.availability"}}
 	}
 	if out := subset(ast.NativeRep()); len(out) > 0 {
@@ -135,6 +137,7 @@ func (e *Env) issue(line, col int, msg string) Issue {
 	is := Issue{Line: line, Column: col + 1, Message: msg}
 	if m := undeclaredRE.FindStringSubmatch(msg); m != nil {
 		is.Message = fmt.Sprintf("undeclared variable %q", m[1])
+		is.Length = utf8.RuneCountInString(m[1])
 		is.Detail = diag.DidYouMean(m[1], e.names())
 		if is.Detail == "" {
 			is.Detail = "guards may read: " + strings.Join(e.names(), ", ")

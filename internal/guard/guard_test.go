@@ -88,13 +88,13 @@ func TestCheckIssues(t *testing.T) {
 		guard string
 		want  []Issue
 	}{
-		{"A_minsu >= 0.995", []Issue{{Line: 1, Column: 1, Message: `undeclared variable "A_minsu"`, Detail: `did you mean "A_minus"?`}}},
-		{"A_minus >= objective.availability && confidnce >= 0.8", []Issue{{Line: 1, Column: 38, Message: `undeclared variable "confidnce"`, Detail: `did you mean "confidence"?`}}},
-		{"A_minus >= 0.9 &&\n  zzzzzzzz", []Issue{{Line: 2, Column: 3, Message: `undeclared variable "zzzzzzzz"`,
+		{"A_minsu >= 0.995", []Issue{{Line: 1, Column: 1, Length: 7, Message: `undeclared variable "A_minsu"`, Detail: `did you mean "A_minus"?`}}},
+		{"A_minus >= objective.availability && confidnce >= 0.8", []Issue{{Line: 1, Column: 38, Length: 9, Message: `undeclared variable "confidnce"`, Detail: `did you mean "confidence"?`}}},
+		{"A_minus >= 0.9 &&\n  zzzzzzzz", []Issue{{Line: 2, Column: 3, Length: 8, Message: `undeclared variable "zzzzzzzz"`,
 			Detail: "guards may read: A_plus, A_minus, A_floor, p_upper, p_independent, confidence, domain_conflict, decision, binding, objective, params"}}},
-		{"A_minus >= objective.availabilty", []Issue{{Line: 1, Column: 21, Message: `objective has no field "availabilty"`, Detail: `did you mean "availability"?`}}},
-		{`A_minus >= objective["latncy"]`, []Issue{{Line: 1, Column: 21, Message: `objective has no field "latncy"`, Detail: `did you mean "latency"?`}}},
-		{"A_minus", []Issue{{Line: 1, Column: 1, Message: "guard is a double, not a bool", Detail: "a guard says whether the action is allowed, e.g. A_minus >= objective.availability"}}},
+		{"A_minus >= objective.availabilty", []Issue{{Line: 1, Column: 22, Length: 11, Message: `objective has no field "availabilty"`, Detail: `did you mean "availability"?`}}},
+		{`A_minus >= objective["latncy"]`, []Issue{{Line: 1, Column: 22, Message: `objective has no field "latncy"`, Detail: `did you mean "latency"?`}}},
+		{"A_minus", []Issue{{Message: "expression is a double, not a bool", Detail: "a guard says whether the action is allowed, e.g. A_minus >= objective.availability"}}},
 		{"A_minus >= ", []Issue{{Line: 1, Column: 12, Message: "Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}"}}},
 		{`decision >= 0.5`, []Issue{{Line: 1, Column: 10, Message: "found no matching overload for '_>=_' applied to '(string, double)'"}}},
 		{`binding.exists(d, d == "zone")`, []Issue{{Line: 1, Column: 15,

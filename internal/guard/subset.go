@@ -3,6 +3,8 @@ package guard
 import (
 	"fmt"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/operators"
@@ -83,7 +85,7 @@ func (s *subsetter) expr(e celast.Expr) {
 	case celast.IdentKind:
 	case celast.SelectKind:
 		sel := e.AsSelect()
-		s.objectiveField(sel.Operand(), sel.FieldName(), e)
+		s.objectiveField(sel.Operand(), sel.FieldName(), e, true)
 		s.expr(sel.Operand())
 	case celast.ListKind:
 		l := e.AsList()
@@ -107,16 +109,22 @@ func (s *subsetter) expr(e celast.Expr) {
 	}
 }
 
-// objectiveField checks a field read from objective by name.
-func (s *subsetter) objectiveField(op celast.Expr, field string, at celast.Expr) {
+// objectiveField checks a field read from objective by name; at is the
+// field's name (a select) or key (an index).
+func (s *subsetter) objectiveField(op celast.Expr, field string, at celast.Expr, selected bool) {
 	if op.Kind() != celast.IdentKind || op.AsIdent() != VarObjective || slices.Contains(ObjectiveFields(), field) {
 		return
 	}
 	d := diag.DidYouMean(field, ObjectiveFields())
 	if d == "" {
-		d = "objective has: " + fmt.Sprint(ObjectiveFields())
+		d = "objective has: " + strings.Join(ObjectiveFields(), ", ")
 	}
 	s.report(at, d, "objective has no field %q", field)
+	is := &s.issues[len(s.issues)-1]
+	if selected && is.Line > 0 {
+		is.Column++ // a select's position is its dot
+		is.Length = utf8.RuneCountInString(field)
+	}
 }
 
 func (s *subsetter) call(e celast.Expr) {
@@ -136,7 +144,7 @@ func (s *subsetter) call(e celast.Expr) {
 	case fn == operators.Index:
 		if k := args[1]; k.Kind() == celast.LiteralKind {
 			if f, ok := k.AsLiteral().Value().(string); ok {
-				s.objectiveField(args[0], f, e)
+				s.objectiveField(args[0], f, k, false)
 			}
 		}
 	case fn == operators.Add:

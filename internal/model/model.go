@@ -159,11 +159,21 @@ type BurnRateWindow struct {
 
 // Action is a guarded action.
 type Action struct {
-	Name           string
+	Name string
+	// Guard is a CEL expression (internal/guard); "" allows always.
 	Guard          string
 	MaxTrafficStep *float64
 	MaxPerWindow   int
 	Window         time.Duration
+	// Target is the Kubernetes object the action changes, or nil.
+	Target *ActionTarget
+}
+
+// ActionTarget is a Kubernetes object an action changes.
+type ActionTarget struct {
+	APIVersion, Kind, Name string
+	// Namespace is "" for the journey's own namespace.
+	Namespace string
 }
 
 // Policy is the journey's governance.

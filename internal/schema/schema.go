@@ -10,6 +10,7 @@ import (
 	"github.com/invopop/jsonschema"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
+	"github.com/emac-dev/emac/internal/guard"
 )
 
 // ID is the schema's identifier.
@@ -81,6 +82,20 @@ func Generate() ([]byte, error) {
 	if rp, ok := defs["RolloutPolicy"]; ok {
 		if p, ok := rp.Properties.Get("provider"); ok {
 			p.Enum = []any{"argo-rollouts", "flagger"}
+		}
+	}
+	if at, ok := defs["ActionTarget"]; ok {
+		if k, ok := at.Properties.Get("kind"); ok {
+			for _, tk := range guard.TargetKinds() {
+				k.Enum = append(k.Enum, tk.Kind)
+			}
+		}
+		if av, ok := at.Properties.Get("apiVersion"); ok {
+			for _, tk := range guard.TargetKinds() {
+				for _, v := range tk.APIVersions() {
+					av.Enum = append(av.Enum, v)
+				}
+			}
 		}
 	}
 	root := &jsonschema.Schema{

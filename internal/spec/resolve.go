@@ -621,17 +621,13 @@ func (l *loader) governance(d *document, j *model.Journey, g *v1alpha1.Governanc
 			}
 		}
 	}
-	names := map[string]bool{}
+	var names []string
 	for i, a := range g.Actions {
 		p := fmt.Sprintf("spec.governance.actions[%d]", i)
-		switch {
-		case a.Name == "":
-			l.diags.Errorf(d.at(p), "action has no name")
-		case names[a.Name]:
-			l.diags.Errorf(d.at(p+".name"), "action %q is declared twice", a.Name)
-		}
-		names[a.Name] = true
+		l.actionName(d, p, a.Name, names)
+		names = append(names, a.Name)
 		act := model.Action{Name: a.Name, Guard: strings.TrimSpace(a.Guard)}
+		l.checkGuard(d, p+".guard", a.Guard, j)
 		if lim := a.Limits; lim != nil {
 			if lim.MaxTrafficStep != nil {
 				if v := *lim.MaxTrafficStep; !(v > 0 && v <= 1) {
@@ -649,6 +645,9 @@ func (l *loader) governance(d *document, j *model.Journey, g *v1alpha1.Governanc
 			if act.MaxPerWindow > 0 && act.Window <= 0 {
 				l.diags.Errorf(d.at(p+".limits"), "maxPerWindow needs a window").Detail = "e.g. window: 10m"
 			}
+		}
+		if a.Target != nil {
+			act.Target = l.target(d, p+".target", a.Target, &act)
 		}
 		j.Policy.Actions = append(j.Policy.Actions, act)
 	}
