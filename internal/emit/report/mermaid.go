@@ -71,8 +71,8 @@ type chart struct {
 
 func (f *chart) line(s string) { f.lines = append(f.lines, s) }
 
-// node declares n and its subtree, returning n's id.
-func (f *chart) node(n *model.Node) string {
+// node declares n and its subtree with the edges between them.
+func (f *chart) node(n *model.Node) {
 	id := "n" + strconv.Itoa(f.next)
 	f.next++
 	if n.Op == model.Call {
@@ -84,7 +84,7 @@ func (f *chart) node(n *model.Node) string {
 		if f.binding[n.Component] {
 			f.hot = append(f.hot, id)
 		}
-		return id
+		return
 	}
 	f.line(fmt.Sprintf(`  %s(["%s"])`, id, opLabel(n)))
 	f.ops = append(f.ops, id)
@@ -103,7 +103,6 @@ func (f *chart) node(n *model.Node) string {
 		}
 		f.node(c)
 	}
-	return id
 }
 
 // opLabel is an operator node's label (already Mermaid text).

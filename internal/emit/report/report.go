@@ -41,6 +41,7 @@ const (
 
 // Report is the content of report.json.
 type Report struct {
+	// APIVersion and Kind identify the document (APIVersion, Kind).
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	// Result is the journey's evaluation, as `emac check -o json` prints it.
@@ -76,6 +77,7 @@ type Assumptions struct {
 
 // Invocation is how a multiply-invoked component's invocations fail.
 type Invocation struct {
+	// Component is the component's name.
 	Component string `json:"component"`
 	// Calls is the number of call sites in the flow.
 	Calls int `json:"calls"`
@@ -92,13 +94,15 @@ type Invocation struct {
 
 // Domain is a declared failure domain.
 type Domain struct {
+	// Name and Description are the domain's, as declared.
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
 	// Source says where the domain comes from: "declared" when the spec
 	// does not say, else e.g. "kubernetes".
 	Source string `json:"source"`
 	// Key is the topology key the domain stands for, if any.
-	Key     string   `json:"key,omitempty"`
+	Key string `json:"key,omitempty"`
+	// Members are the components in the domain, sorted.
 	Members []string `json:"members"`
 }
 
@@ -107,7 +111,8 @@ type Provenance struct {
 	// Field names the number in Result, e.g. availability.pessimistic or
 	// required[paya].availability.
 	Field string `json:"field"`
-	// Value is the number; null for an infeasible required target.
+	// Value is the number; null for an infeasible required target of a
+	// component or a domain.
 	Value *float64 `json:"value"`
 	// Source is where it comes from: an SLO file, the spec, or how emac
 	// computed it.
