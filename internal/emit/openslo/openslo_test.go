@@ -179,7 +179,16 @@ func read(t *testing.T, f emit.File) []readBack {
 // meant.
 func TestReadBack(t *testing.T) {
 	intent := checkoutInput(t, examples.Checkout)
-	paya, payb := *intent.Result.Required[2].Availability, *intent.Result.Required[3].Availability
+	required := map[string]float64{}
+	for _, q := range intent.Result.Required {
+		if q.Availability != nil {
+			required[q.Component] = *q.Availability
+		}
+	}
+	paya, payb := required["paya"], required["payb"]
+	if paya == 0 || payb == 0 {
+		t.Fatalf("the checkout's payment providers have no required target: %+v", intent.Result.Required)
+	}
 	payQuery := func(p, extra string) string {
 		return `sum(increase(payment_requests_total{provider="` + p + `"` + extra + `}[30d]))`
 	}
