@@ -209,7 +209,7 @@ func TestLimits(t *testing.T) {
 		{name: "step missing", limits: lim, params: map[string]any{}, want: []string{"params.step is missing; the traffic step must be at most 0.5"}},
 		{name: "step a string", limits: lim, params: map[string]any{"step": "0.1"}, want: []string{"params.step is not a number"}},
 		{name: "ran recently", limits: lim, params: map[string]any{"step": 0.1}, history: []time.Time{now.Add(-9 * time.Minute)},
-			want: []string{"action ran 1 times in the last 10m0s; maxPerWindow is 1"}},
+			want: []string{"action ran 1 times in the last 10m; maxPerWindow is 1"}},
 		{name: "ran a window ago", limits: lim, params: map[string]any{"step": 0.1}, history: []time.Time{now.Add(-10 * time.Minute), now.Add(time.Minute)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/emac-dev/emac/api/v1alpha1"
 )
 
 // Limits bound how far and how often an action may act, beyond its guard.
@@ -48,7 +50,7 @@ func (l Limits) Violations(params map[string]any, now time.Time, history []time.
 			}
 		}
 		if n >= l.MaxPerWindow {
-			out = append(out, fmt.Sprintf("action ran %d times in the last %s; maxPerWindow is %d", n, l.Window, l.MaxPerWindow))
+			out = append(out, fmt.Sprintf("action ran %d times in the last %s; maxPerWindow is %d", n, v1alpha1.Duration(l.Window), l.MaxPerWindow))
 		}
 	}
 	return out

@@ -1,0 +1,261 @@
+// Package guards emits each governance action's guard and limits for the
+// enforcement points outside emac: a Rego policy with its data for OPA and
+// conftest (guards/<action>.rego, guards/<action>.data.json), and, for an
+// action with a Kubernetes target, a ValidatingAdmissionPolicy with its
+// binding (guards/<action>.vap.yaml) that the API server enforces on the
+// target's route weights.
+package guards
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/emac-dev/emac/api/v1alpha1"
+	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/guard"
+	"github.com/emac-dev/emac/internal/model"
+)
+
+// Emit writes the guard artifacts of every action of in.Journey.
+func Emit(in *emit.Input) ([]emit.File, error) {
+	j := in.Journey
+	if j == nil {
+		return nil, fmt.Errorf("guards: no journey")
+	}
+	env, err := guard.NewEnv()
+	if err != nil {
+		return nil, err
+	}
+	var files []emit.File
+	for _, a := range j.Policy.Actions {
+		var g *guard.Guard
+		if strings.TrimSpace(a.Guard) != "" {
+			var issues []guard.Issue
+			if g, issues = env.Check(a.Guard); len(issues) > 0 {
+				// spec resolution reports these; reaching here is a bug
+				return nil, fmt.Errorf("guards: action %s: %s", a.Name, issues[0])
+			}
+		}
+		data, err := dataFile(j, a)
+		if err != nil {
+			return nil, err
+		}
+		pol, err := regoPolicy(j, a, g)
+		if err != nil {
+			return nil, fmt.Errorf("guards: action %s: %w", a.Name, err)
+		}
+		files = append(files,
+			emit.File{Path: "guards/" + a.Name + ".rego", Data: pol},
+			emit.File{Path: "guards/" + a.Name + ".data.json", Data: data})
+		if a.Target != nil && (g != nil || a.MaxTrafficStep != nil) {
+			vap, err := admissionPolicy(j, a, g, in.Namespace)
+			if err != nil {
+				return nil, fmt.Errorf("guards: action %s: %w", a.Name, err)
+			}
+			files = append(files, emit.File{Path: "guards/" + a.Name + ".vap.yaml", Data: vap})
+		}
+	}
+	return files, nil
+}
+
+// objective is the journey's objective as guards read it (seconds for
+// durations); latency and percentile only when the journey has them.
+func objective(j *model.Journey) map[string]float64 {
+	o := map[string]float64{
+		guard.ObjectiveAvailability: j.Objective.Availability,
+		guard.ObjectiveWindow:       j.Objective.Window.Seconds(),
+	}
+	if l := j.Objective.Latency; l != nil {
+		o[guard.ObjectiveLatency] = l.Threshold.Seconds()
+		o[guard.ObjectivePercentile] = l.Percentile
+	}
+	return o
+}
+
+// limits is the data form of an action's limits.
+type limits struct {
+	MaxTrafficStep *float64 `json:"maxTrafficStep,omitempty"`
+	MaxPerWindow   int      `json:"maxPerWindow,omitempty"`
+	// Window is written both ways: as text for messages and in seconds
+	// for arithmetic.
+	Window        string  `json:"window,omitempty"`
+	WindowSeconds float64 `json:"windowSeconds,omitempty"`
+}
+
+type actionData struct {
+	Guard     string             `json:"guard,omitempty"`
+	Limits    limits             `json:"limits"`
+	Objective map[string]float64 `json:"objective"`
+}
+
+// dataFile is the policy's data document: data.emac.actions.<journey>.<action>.
+func dataFile(j *model.Journey, a model.Action) ([]byte, error) {
+	d := actionData{Guard: a.Guard, Objective: objective(j), Limits: limits{MaxTrafficStep: a.MaxTrafficStep}}
+	if a.MaxPerWindow > 0 {
+		d.Limits.MaxPerWindow = a.MaxPerWindow
+		d.Limits.Window = v1alpha1.Duration(a.Window).String()
+		d.Limits.WindowSeconds = a.Window.Seconds()
+	}
+	doc := map[string]any{"emac": map[string]any{"actions": map[string]any{j.Name: map[string]any{a.Name: d}}}}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil { // map keys are sorted
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// regoPath writes a reference from names, with dots where each name is an
+// identifier and brackets where not (journey names may hold '-').
+func regoPath(names ...string) string {
+	var b strings.Builder
+	for i, n := range names {
+		switch {
+		case regoIdent.MatchString(n) && !keyword(n):
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(n)
+		case i == 0:
+			panic("regoPath: the head must be an identifier")
+		default:
+			b.WriteString("[" + quote(n) + "]")
+		}
+	}
+	return b.String()
+}
+
+// regoType is the Rego type_name of a guard variable's CEL type.
+func regoType(celType string) string {
+	switch celType {
+	case "double":
+		return "number"
+	case "bool":
+		return "boolean"
+	case "list(string)":
+		return "array"
+	case "string":
+		return "string"
+	}
+	return "object"
+}
+
+// regoPolicy writes the action's Rego policy.
+func regoPolicy(j *model.Journey, a model.Action, g *guard.Guard) ([]byte, error) {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	pkg := regoPath("emac", "guards", j.Name, a.Name)
+	w("# Code generated by emac compile; DO NOT EDIT.\n#\n")
+	w("# Action %q of journey %q, for OPA and conftest:\n", a.Name, j.Name)
+	w("#   opa eval -d %s.rego -d %s.data.json -i input.json 'data.%s'\n", a.Name, a.Name, pkg)
+	w("#   conftest test --policy %s.rego --data %s.data.json --namespace '%s' input.json\n", a.Name, a.Name, pkg)
+	w("#\n# input: the journey's live variables by name (A_minus, confidence, …),\n")
+	w("#   params (the action's parameters; params.step is its traffic step in (0,1]),\n")
+	w("#   now and history (RFC 3339 times of the action's past runs; [] when none).\n")
+	w("# allow is true when deny is empty; deny holds the reasons.\n")
+	w("package %s\n\nimport rego.v1\n\n", pkg)
+	w("cfg := %s\n\n", regoPath("data", "emac", "actions", j.Name, a.Name))
+	w("default allow := false\n\nallow if count(deny) == 0\n")
+
+	if g != nil {
+		rules, t, f, err := translate(g)
+		if err != nil {
+			return nil, err
+		}
+		src := strings.Join(strings.Fields(g.Source()), " ")
+		w("\n# The guard: %s\n", src)
+		w("deny contains %s if %s\n\n", quote("guard is false: "+src), f)
+		w("deny contains %s if {\n\tnot %s\n\tnot %s\n}\n", quote("guard cannot be evaluated: "+src), t, f)
+		if types := liveTypes(g); len(types) > 0 {
+			w("\n# The live variables the guard reads, with their types.\nlive := {")
+			for i, n := range slices.Sorted(maps.Keys(types)) {
+				if i > 0 {
+					w(", ")
+				}
+				w("%s: %s", quote(n), quote(types[n]))
+			}
+			w("}\n\n")
+			w("deny contains sprintf(\"variable %%s is missing\", [name]) if {\n\tsome name, _ in live\n\tnot name in object.keys(input)\n}\n\n")
+			w("deny contains sprintf(\"variable %%s is not a %%s\", [name, type]) if {\n\tsome name, type in live\n\ttype_name(input[name]) != type\n}\n")
+			if types[guard.VarBinding] != "" {
+				w("\ndeny contains \"variable binding is not a list of strings\" if {\n\tsome x in input.binding\n\tnot is_string(x)\n}\n")
+			}
+		}
+		w("\n# t_N holds when node N of the guard is true, f_N when it is false;\n")
+		w("# neither does when N cannot be evaluated (a variable or parameter is\n# missing or of the wrong type), as CEL's errors.\n")
+		for _, r := range rules {
+			w("\n%s\n", r)
+		}
+	}
+	if a.MaxTrafficStep != nil {
+		w(`
+# maxTrafficStep: params.step, the fraction of traffic the action shifts.
+deny contains sprintf("params.step is missing; the traffic step must be at most %%v", [cfg.limits.maxTrafficStep]) if {
+	not "step" in object.keys(object.get(input, "params", {}))
+}
+
+deny contains "params.step is not a number" if {
+	step := input.params.step
+	not is_number(step)
+}
+
+deny contains sprintf("traffic step %%v exceeds maxTrafficStep %%v", [input.params.step, cfg.limits.maxTrafficStep]) if {
+	is_number(input.params.step)
+	input.params.step > cfg.limits.maxTrafficStep
+}
+`)
+	}
+	if a.MaxPerWindow > 0 {
+		w(`
+# maxPerWindow: runs in the window (now - window, now] of input.history.
+now_ns := time.parse_rfc3339_ns(input.now)
+
+recent := [t |
+	some s in input.history
+	t := time.parse_rfc3339_ns(s)
+	t <= now_ns
+	now_ns - t < cfg.limits.windowSeconds * 1000000000
+]
+
+deny contains "input.now is missing or not an RFC 3339 time" if not now_ns
+
+deny contains "input.history is missing or not a list" if not is_array(input.history)
+
+deny contains sprintf("input.history: %%v is not an RFC 3339 time", [s]) if {
+	some s in input.history
+	not time.parse_rfc3339_ns(s)
+}
+
+deny contains sprintf("action ran %%d times in the last %%s; maxPerWindow is %%d", [count(recent), cfg.limits.window, cfg.limits.maxPerWindow]) if {
+	count(recent) >= cfg.limits.maxPerWindow
+}
+`)
+	}
+	return []byte(b.String()), nil
+}
+
+// liveTypes maps the live variables g reads to their Rego types.
+func liveTypes(g *guard.Guard) map[string]string {
+	types := map[string]string{}
+	refs := g.References()
+	for _, v := range guard.Variables() {
+		if !v.Live {
+			continue
+		}
+		if slices.Contains(refs, v.Name) {
+			types[v.Name] = regoType(v.Type)
+		}
+	}
+	return types
+}
+
+// points is a traffic step in weight points (0..100), rounded down so
+// that the admission check is never looser than the limit.
+func points(step float64) int { return int(math.Floor(step*100 + 1e-9)) }
