@@ -43,6 +43,8 @@ func NewEnv() (*Env, error) {
 		// Kubernetes enables these too: a guard may compare a double
 		// variable with an integer literal (confidence >= 1).
 		cel.CrossTypeNumericComparisons(true),
+		// Kubernetes refuses [1, "a"]: so do guards, which it runs.
+		cel.HomogeneousAggregateLiterals(),
 		cel.ParserExpressionSizeLimit(MaxLength),
 	}
 	for _, v := range vars {

@@ -106,6 +106,7 @@ func TestCheckIssues(t *testing.T) {
 		{`{"a": 1}.size() == 1`, []Issue{{Line: 1, Column: 1, Message: "map literals are not supported in guards", Detail: subsetHint}}},
 		{`string(A_minus) == "1"`, []Issue{{Line: 1, Column: 7, Message: "function string is not supported in guards",
 			Detail: subsetHint + ": literals, variables, field selection, indexing, ! && || ?:, comparisons, arithmetic, in, size(), has(), double(), startsWith, endsWith, contains, matches"}}},
+		{`decision in ["PASS", 1]`, []Issue{{Line: 1, Column: 22, Message: "expected type 'string' but found 'int'"}}},
 		{"", []Issue{{Message: "guard is empty"}}},
 		{strings.Repeat("true && ", 600) + "true", []Issue{{Message: "guard is longer than 4096 bytes"}}},
 	} {

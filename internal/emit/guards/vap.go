@@ -85,22 +85,23 @@ func LiveConfigMap(journey string) string { return "emac-" + journey + "-live" }
 // weights returns, for a route kind, the CEL that lists a route object's
 // weighted backends: a list per route of {"k": key, "w": weight}. A
 // backend's key names its route and destination, so that old and new
-// weights pair up even when routes are reordered.
+// weights pair up even when routes are reordered. Both values are dyn
+// because Kubernetes wants a map literal's values of one type.
 func weights(kind, obj string) (string, error) {
 	switch kind {
 	case "VirtualService":
 		// A destination without a weight takes all of a one-destination
 		// route, else none (Istio's rule).
 		return fmt.Sprintf(`!has(%[1]s.spec.http) ? [] : %[1]s.spec.http.map(r, !has(r.route) ? [] : r.route.map(d, {
-  "k": (has(r.name) ? r.name : "") + "/" + d.destination.host + "/" + (has(d.destination.subset) ? d.destination.subset : ""),
-  "w": has(d.weight) ? d.weight : (size(r.route) == 1 ? 100 : 0)}))`, obj), nil
+  "k": dyn((has(r.name) ? r.name : "") + "/" + d.destination.host + "/" + (has(d.destination.subset) ? d.destination.subset : "")),
+  "w": dyn(has(d.weight) ? d.weight : (size(r.route) == 1 ? 100 : 0))}))`, obj), nil
 	case "HTTPRoute":
 		// A backendRef's weight defaults to 1 (Gateway API's rule); weights
 		// are read as percentage points, as progressive-delivery
 		// controllers write them.
 		return fmt.Sprintf(`!has(%[1]s.spec.rules) ? [] : %[1]s.spec.rules.map(r, !has(r.backendRefs) ? [] : r.backendRefs.map(b, {
-  "k": (has(r.name) ? r.name : "") + "/" + (has(b.namespace) ? b.namespace : "") + "/" + b.name + ":" + (has(b.port) ? string(b.port) : ""),
-  "w": has(b.weight) ? b.weight : 1}))`, obj), nil
+  "k": dyn((has(r.name) ? r.name : "") + "/" + (has(b.namespace) ? b.namespace : "") + "/" + b.name + ":" + (has(b.port) ? string(b.port) : "")),
+  "w": dyn(has(b.weight) ? b.weight : 1)}))`, obj), nil
 	}
 	return "", fmt.Errorf("unsupported target kind %q", kind)
 }

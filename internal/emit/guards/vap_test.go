@@ -17,8 +17,8 @@ import (
 // admissionEnv mirrors the CEL environment of a ValidatingAdmissionPolicy
 // closely enough to compile and run emitted policies: object, oldObject,
 // request and params as dyn (as for a kind the API server has no schema
-// for), variables as a map, Kubernetes' string library and cross-type
-// numeric comparisons.
+// for), variables as a map, Kubernetes' string library, cross-type
+// numeric comparisons and literals whose elements share one type.
 func admissionEnv(t *testing.T) *cel.Env {
 	t.Helper()
 	env, err := cel.NewEnv(
@@ -29,6 +29,7 @@ func admissionEnv(t *testing.T) *cel.Env {
 		cel.Variable("variables", cel.MapType(cel.StringType, cel.DynType)),
 		ext.Strings(),
 		cel.CrossTypeNumericComparisons(true),
+		cel.HomogeneousAggregateLiterals(),
 	)
 	if err != nil {
 		t.Fatal(err)
