@@ -15,6 +15,7 @@ import (
 
 	"github.com/emac-dev/emac/examples"
 	"github.com/emac-dev/emac/internal/diag"
+	"github.com/emac-dev/emac/internal/model"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -180,6 +181,12 @@ func TestPaperSpec(t *testing.T) {
 			}
 			if j.Policy.Bound != "pessimistic" {
 				t.Errorf("got decision bound %q, want pessimistic", j.Policy.Bound)
+			}
+			if tc.name == "native" {
+				want := &model.ActionTarget{APIVersion: "networking.istio.io/v1", Kind: "VirtualService", Name: "checkout", Namespace: "shop"}
+				if len(j.Policy.Actions) != 1 || !cmp.Equal(j.Policy.Actions[0].Target, want) {
+					t.Errorf("got actions %+v, want promote targeting %+v", j.Policy.Actions, want)
+				}
 			}
 			if tq := j.Components["paya"].Telemetry; tq == nil || !strings.Contains(tq.Good, `provider="paya"`) {
 				t.Errorf("got paya telemetry %+v, want the OpenSLO queries", tq)
