@@ -69,6 +69,7 @@ type Issue struct {
 	Detail string
 }
 
+// String writes the issue as "line:col: message".
 func (i Issue) String() string {
 	if i.Line == 0 {
 		return i.Message
@@ -93,9 +94,8 @@ func Check(expr string) (*Guard, []Issue) {
 	return env.Check(expr)
 }
 
-var (
-	undeclaredRE = regexp.MustCompile(`^undeclared reference to '([^']*)'`)
-)
+// undeclaredRE matches cel-go's message for an unknown identifier.
+var undeclaredRE = regexp.MustCompile(`^undeclared reference to '([^']*)'`)
 
 // Check parses and type-checks expr: it must be a bool over the declared
 // variables, and use only the subset of CEL that every enforcement point

@@ -114,6 +114,16 @@ func TestFiles(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
+	b, _ := spec.Load(context.Background(), []string{"testdata/checkout.yaml"}, spec.Options{})
+	out, err := Emit(&emit.Input{Journey: b.Journeys[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range out {
+		if f.Path == "guards/gateway.vap.yaml" && !bytes.Contains(f.Data, []byte("kubernetes.io/metadata.name: default")) {
+			t.Errorf("without a namespace, the HTTPRoute is not looked for in default:\n%s", f.Data)
+		}
+	}
 	if _, err := Emit(&emit.Input{}); err == nil {
 		t.Error("got no error without a journey")
 	}

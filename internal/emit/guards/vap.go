@@ -171,6 +171,9 @@ func objectiveLiteral(o map[string]float64) string {
 // value refuses too).
 func admissionPolicy(j *model.Journey, a model.Action, g *guard.Guard, namespace string) ([]byte, error) {
 	t := a.Target
+	if namespace == "" {
+		namespace = "default" // as emit.Input promises
+	}
 	kind, ok := guard.LookupTarget(t.Kind)
 	if !ok || !kind.Accepts(t.APIVersion) {
 		return nil, fmt.Errorf("unsupported target %s %s", t.APIVersion, t.Kind)
