@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/emit/prometheus"
 	"github.com/emac-dev/emac/internal/service"
 )
 
@@ -56,10 +58,6 @@ func Compile(ctx context.Context, paths []string, opts Options) (*Result, error)
 	if rep.Diagnostics.HasErrors() {
 		return res, nil
 	}
-	ems := opts.Emitters
-	if ems == nil {
-		ems = Default()
-	}
 	for i, j := range rep.Journeys {
 		in := &emit.Input{Journey: j, Result: &rep.Result.Journeys[i], Analysis: rep.Analyses[i], Namespace: "default"}
 		if i < len(rep.Specs) && rep.Specs[i] != nil {
@@ -68,36 +66,44 @@ func Compile(ctx context.Context, paths []string, opts Options) (*Result, error)
 				in.Namespace = ns
 			}
 		}
-		f, err := bounds.Formula(ctx, j, bounds.FormulaOptions{Bounds: opts.Check.Bounds})
+		cj, err := Emit(ctx, in, opts)
+		if err != nil {
+			return nil, err
+		}
+		res.Journeys = append(res.Journeys, *cj)
+	}
+	return res, nil
+}
+
+// Emit runs the emitters on one analysed journey.
+func Emit(ctx context.Context, in *emit.Input, opts Options) (*Journey, error) {
+	ems := opts.Emitters
+	if ems == nil {
+		ems = Default()
+	}
+	j := in.Journey
+	if in.Formulas == nil {
+		f, err := bounds.Formula(ctx, j, bounds.FormulaOptions{MaxSize: prometheus.MaxFormula, Bounds: opts.Check.Bounds})
 		if err != nil {
 			return nil, fmt.Errorf("journey %s: %w", j.Name, err)
 		}
 		in.Formulas = f
-		cj := Journey{Name: j.Name, Input: in}
-		for _, e := range ems {
-			fs, err := e.Emit(in)
-			if err != nil {
-				return nil, fmt.Errorf("journey %s: %s: %w", j.Name, e.Name, err)
-			}
-			cj.Files = append(cj.Files, fs...)
-		}
-		slices.SortFunc(cj.Files, func(a, b emit.File) int {
-			switch {
-			case a.Path < b.Path:
-				return -1
-			case a.Path > b.Path:
-				return 1
-			}
-			return 0
-		})
-		for k := 1; k < len(cj.Files); k++ {
-			if cj.Files[k].Path == cj.Files[k-1].Path {
-				return nil, fmt.Errorf("journey %s: two emitters write %s", j.Name, cj.Files[k].Path)
-			}
-		}
-		res.Journeys = append(res.Journeys, cj)
 	}
-	return res, nil
+	cj := &Journey{Name: j.Name, Input: in}
+	for _, e := range ems {
+		fs, err := e.Emit(in)
+		if err != nil {
+			return nil, fmt.Errorf("journey %s: %s: %w", j.Name, e.Name, err)
+		}
+		cj.Files = append(cj.Files, fs...)
+	}
+	slices.SortFunc(cj.Files, func(a, b emit.File) int { return strings.Compare(a.Path, b.Path) })
+	for k := 1; k < len(cj.Files); k++ {
+		if cj.Files[k].Path == cj.Files[k-1].Path {
+			return nil, fmt.Errorf("journey %s: two emitters write %s", j.Name, cj.Files[k].Path)
+		}
+	}
+	return cj, nil
 }
 
 // Write stores the journeys' files under dir/<journey>/.

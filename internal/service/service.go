@@ -49,7 +49,7 @@ func Check(ctx context.Context, paths []string, opts Options) (*Report, error) {
 	}
 	rep.Journeys, rep.Specs = b.Journeys, b.Specs
 	for _, j := range b.Journeys {
-		r, a, err := evaluate(ctx, j, opts)
+		r, a, err := Assess(ctx, j, opts)
 		if err != nil {
 			var ue *bounds.UnknownError
 			if errors.As(err, &ue) {
@@ -68,11 +68,13 @@ func Check(ctx context.Context, paths []string, opts Options) (*Report, error) {
 // Evaluate computes a journey's bounds, contributors, required targets and
 // decision in contract mode (SLO targets, the spec as the accepted model).
 func Evaluate(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.JourneyResult, error) {
-	out, _, err := evaluate(ctx, j, opts)
+	out, _, err := Assess(ctx, j, opts)
 	return out, err
 }
 
-func evaluate(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.JourneyResult, *bounds.Result, error) {
+// Assess is Evaluate returning the engine's full result too, for the
+// artifact emitters.
+func Assess(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.JourneyResult, *bounds.Result, error) {
 	r, err := bounds.Analyze(ctx, j, opts.Bounds)
 	if err != nil {
 		return nil, nil, err

@@ -2,6 +2,7 @@ package prometheus
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -28,6 +29,15 @@ type Canary struct {
 type canaryLeaves struct {
 	leaves
 	comp, ratio string
+}
+
+// Up is written out when the canary is a member; other groups read their
+// recorded availability.
+func (l canaryLeaves) Up(comps []string) string {
+	if slices.Contains(comps, l.comp) {
+		return ""
+	}
+	return l.leaves.Up(comps)
 }
 
 func (l canaryLeaves) Avail(c string) string {

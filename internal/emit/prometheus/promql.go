@@ -22,6 +22,11 @@ const (
 	LabelJourney        = "emac_journey"
 	LabelComponent      = "emac_component"
 	LabelBound          = "emac_bound"
+	// GroupAvailability records the largest availability among a shared
+	// group's members (emac_group: the members, quoted, comma-separated), which the
+	// pessimistic SLI reads many times.
+	GroupAvailability = "emac:journey_group_availability:ratio_rate" // + window
+	LabelGroup        = "emac_group"
 )
 
 // Selector writes a vector selector with equality matchers, escaped by the
@@ -41,6 +46,9 @@ func Selector(metric string, match ...string) string {
 type Leaves interface {
 	// Avail is the availability of a component.
 	Avail(comp string) string
+	// Up is the largest availability among a group's members, or "" to
+	// write it out as the maximum over the members.
+	Up(comps []string) string
 }
 
 // Render writes a bounds formula as PromQL. Every operation is
@@ -60,6 +68,10 @@ func render(b *strings.Builder, x *bounds.Expr, l Leaves) {
 	case bounds.ExprAvail:
 		b.WriteString(l.Avail(x.Comp))
 	case bounds.ExprUp:
+		if u := l.Up(x.Comps); u != "" {
+			b.WriteString(u)
+			return
+		}
 		parts := make([]*bounds.Expr, len(x.Comps))
 		for i, c := range x.Comps {
 			parts[i] = &bounds.Expr{Op: bounds.ExprAvail, Comp: c}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +33,12 @@ var StandardWindows = []time.Duration{
 }
 
 const day = 24 * time.Hour
+
+// MaxFormula bounds the size of the pessimistic formula the rules write
+// out exactly (expression nodes; a shared group's availability counts one,
+// it is recorded once). Beyond it, regions take the independent and the
+// contract-binding scenario only, and the metadata says so.
+const MaxFormula = 3000
 
 // DefaultPage and DefaultTicket are the SRE Workbook's burn-rate pairs for
 // a 30-day objective; for another window the factors scale with it, so
@@ -87,6 +94,8 @@ type Plan struct {
 	Required map[string]float64
 	// Result is the contract-mode check result, for the metadata series.
 	Result *v1alpha1.JourneyResult
+
+	alerting []Group // the alert group, once Rules has built it
 }
 
 // NewPlan prepares the rules of a journey.
@@ -95,7 +104,7 @@ func NewPlan(ctx context.Context, in *emit.Input) (*Plan, error) {
 	f := in.Formulas
 	if f == nil {
 		var err error
-		if f, err = bounds.Formula(ctx, j, bounds.FormulaOptions{}); err != nil {
+		if f, err = bounds.Formula(ctx, j, bounds.FormulaOptions{MaxSize: MaxFormula}); err != nil {
 			return nil, err
 		}
 	}
@@ -178,6 +187,61 @@ type leaves struct {
 	w time.Duration
 }
 
+// Up reads the group's recorded availability.
+func (l leaves) Up(comps []string) string {
+	if !l.p.measuredAll(comps) {
+		return ""
+	}
+	return fmt.Sprintf("sum(%s)", Selector(GroupAvailability+Window(l.w), LabelJourney, l.p.Journey.Name, LabelGroup, groupKey(comps)))
+}
+
+// groupKey is a group's label value: its members, each quoted, so that no
+// two groups share one whatever their names hold.
+func groupKey(comps []string) string {
+	q := make([]string, len(comps))
+	for i, c := range comps {
+		q[i] = strconv.Quote(c)
+	}
+	return strings.Join(q, ",")
+}
+
+// measuredAll reports whether every component is measured.
+func (p *Plan) measuredAll(comps []string) bool {
+	for _, c := range comps {
+		if !p.Measured[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// groups lists the member sets of the formulas' shared groups whose
+// availability is recorded (every member measured), sorted.
+func (p *Plan) groups() [][]string {
+	seen := map[string][]string{}
+	var walk func(*bounds.Expr)
+	walk = func(x *bounds.Expr) {
+		if x.Op == bounds.ExprUp && p.measuredAll(x.Comps) {
+			seen[groupKey(x.Comps)] = x.Comps
+		}
+		for _, y := range x.Args {
+			walk(y)
+		}
+	}
+	walk(p.Formulas.Optimistic)
+	walk(p.Formulas.Pessimistic)
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([][]string, len(keys))
+	for i, k := range keys {
+		out[i] = seen[k]
+	}
+	return out
+}
+
 func (l leaves) Avail(c string) string {
 	if !l.p.Measured[c] {
 		return number(l.p.Journey.Components[c].Availability)
@@ -218,6 +282,17 @@ func (p *Plan) Rules() (*File, error) {
 			rec = append(rec, Rule{Record: ComponentErrorRatio + Window(w), Expr: q, Labels: jl(LabelComponent, n)})
 		}
 	}
+	for _, g := range p.groups() {
+		for _, w := range p.Windows {
+			var parts []*bounds.Expr
+			for _, c := range g {
+				parts = append(parts, &bounds.Expr{Op: bounds.ExprAvail, Comp: c})
+			}
+			var b strings.Builder
+			aggregate(&b, "max", "emac_member", parts, leaves{p, w})
+			rec = append(rec, Rule{Record: GroupAvailability + Window(w), Expr: b.String(), Labels: jl(LabelGroup, groupKey(g))})
+		}
+	}
 	for _, w := range p.Windows {
 		for _, b := range []string{"optimistic", "pessimistic"} {
 			rec = append(rec, Rule{Record: JourneyErrorRatio + Window(w), Expr: p.JourneySLI(b, leaves{p, w}), Labels: jl(LabelBound, b)})
@@ -237,13 +312,7 @@ func (p *Plan) Rules() (*File, error) {
 		{Name: "emac-" + j.Name + "-metadata", Rules: meta},
 		{Name: "emac-" + j.Name + "-alerts", Rules: alerts},
 	}}
-	for _, g := range f.Groups {
-		for _, r := range g.Rules {
-			if err := check(r.Record+r.Alert, r.Expr); err != nil {
-				return nil, err
-			}
-		}
-	}
+	p.alerting = f.Groups[2:]
 	return f, nil
 }
 
@@ -369,6 +438,8 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	// rulefmt parses and validates every expression: an error is a bug in
+	// emac
 	if _, errs := rulefmt.Parse(rules); len(errs) > 0 {
 		return nil, fmt.Errorf("emac wrote invalid rules: %v", errs)
 	}

@@ -62,6 +62,11 @@ type Sample struct {
 // failing more often than its required target raises its alert; without
 // data, the absent-data alert fires.
 func (p *Plan) Tests(ruleFile string) (*TestFile, error) {
+	if p.alerting == nil {
+		if _, err := p.Rules(); err != nil {
+			return nil, err
+		}
+	}
 	f := &TestFile{RuleFiles: []string{ruleFile}, EvaluationInterval: "1m"}
 	if len(p.Measured) == 0 {
 		// constant journey SLI: nothing live to test but its value
@@ -206,12 +211,11 @@ func (p *Plan) valueTest(name string, e map[string]float64) TestCase {
 // expected is an alert of the plan's rules with its labels and
 // annotations.
 func (p *Plan) expected(alert string, labels map[string]string) ExpectedAlert {
-	f, _ := p.Rules()
 	want := ExpectedAlert{ExpLabels: map[string]string{LabelJourney: p.Journey.Name}}
 	for k, v := range labels {
 		want.ExpLabels[k] = v
 	}
-	for _, g := range f.Groups {
+	for _, g := range p.alerting {
 		for _, r := range g.Rules {
 			if r.Alert != alert || r.Labels["severity"] != labels["severity"] {
 				continue
