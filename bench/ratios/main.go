@@ -47,6 +47,7 @@ func main() {
 	fmt.Println()
 	row("A+/A- of a 1,000-leaf journey with 16 domains", "Realistic1000x16", 50e6, "BaselineIndependentPass")
 	row("A+/A- of a 10,000-leaf journey, 64 subtree-local domains", "Local10000x64", 1e9, "BaselineIndependentPass")
+	row("compile 100 journeys of 50 leaves (all artifacts)", "Compile100x50", 1e9, "BaselineAssess100x50")
 	exact, mc := ns["CheckoutExact"], ns["CheckoutMonteCarlo1e5"]
 	if exact > 0 && mc > 0 {
 		fmt.Printf("%-58s  %.0f× faster (target ≥ 1000×): exact %.3f ms, Monte Carlo %.1f s\n",
