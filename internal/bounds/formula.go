@@ -3,6 +3,7 @@ package bounds
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/emac-dev/emac/internal/model"
 )
@@ -120,10 +121,10 @@ func Formula(ctx context.Context, j *model.Journey, opts FormulaOptions) (*Formu
 			sc := rg.base.clone()
 			for _, c := range cl {
 				for _, di := range c.domains {
-					sc.shared[di] = containsInt(binding.shared, di)
+					sc.shared[di] = slices.Contains(binding.shared, di)
 				}
 				for _, ci := range c.choice {
-					sc.persistent[ci] = containsInt(binding.persistent, ci)
+					sc.persistent[ci] = slices.Contains(binding.persistent, ci)
 				}
 			}
 			terms = []*Expr{y.scenarioExpr(rg.base, s), y.scenarioExpr(sc, s)}
@@ -140,15 +141,6 @@ func Formula(ctx context.Context, j *model.Journey, opts FormulaOptions) (*Formu
 	}
 	out.Pessimistic = consts[0]
 	return out, nil
-}
-
-func containsInt(s []int, x int) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // scenarioCombos lists the scenarios of a region: the base with one option
