@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/emac-dev/emac/internal/bounds"
+	"github.com/emac-dev/emac/internal/gen"
 )
 
 // TestFormulaCheckout: the formulas give the engine's values at the spec's
@@ -70,3 +71,23 @@ func TestFormulaIsTheFunction(t *testing.T) {
 	}
 }
 
+// TestFormulaCapped: beyond the size limit, each region keeps the
+// independent and the binding scenario; the formula says it is not exact,
+// and at the spec's availabilities it still gives A-.
+func TestFormulaCapped(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		j := gen.Realistic(seed, 200, 8)
+		f, err := bounds.Formula(context.Background(), j, bounds.FormulaOptions{MaxSize: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Exact || len(f.Notes) == 0 {
+			t.Errorf("seed %d: exact %v with notes %q, want a capped formula", seed, f.Exact, f.Notes)
+		}
+		r := analyze(t, j)
+		a := func(c string) float64 { return j.Components[c].Availability }
+		if got := f.Pessimistic.Eval(a); math.Abs(got-r.Pessimistic) > 1e-9 {
+			t.Errorf("seed %d: capped A- formula = %.12f at the spec's values, engine %.12f", seed, got, r.Pessimistic)
+		}
+	}
+}
