@@ -443,15 +443,23 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	if _, errs := rulefmt.Parse(rules); len(errs) > 0 {
 		return nil, fmt.Errorf("emac wrote invalid rules: %v", errs)
 	}
-	pr, err := marshal(map[string]any{
+	head, err := marshal(map[string]any{
 		"apiVersion": "monitoring.coreos.com/v1",
 		"kind":       "PrometheusRule",
 		"metadata": map[string]any{"name": "emac-" + p.Journey.Name, "namespace": in.Namespace,
 			"labels": map[string]string{"app.kubernetes.io/managed-by": "emac", LabelJourney: p.Journey.Name}},
-		"spec": f,
 	})
 	if err != nil {
 		return nil, err
+	}
+	// the spec is the rule file itself, indented: encoding it again would
+	// double the emitter's work
+	pr := append(head, "spec:\n"...)
+	for _, line := range strings.SplitAfter(string(rules), "\n") {
+		if line != "" && line != "\n" {
+			pr = append(pr, "  "...)
+		}
+		pr = append(pr, line...)
 	}
 	tests, err := p.Tests("rules.yaml")
 	if err != nil {
