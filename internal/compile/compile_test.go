@@ -35,7 +35,7 @@ func compiled(t *testing.T, p string) *compile.Result {
 // snippet to merge into one).
 func kubernetes(p string) bool {
 	switch {
-	case p == "prometheus/prometheusrule.yaml", p == "argo/analysistemplate.yaml", p == "flagger/metrictemplates.yaml":
+	case p == "prometheus/prometheusrule.yaml", p == "argo/analysistemplate.yaml", p == "flagger/metrictemplate.yaml":
 		return true
 	case strings.HasPrefix(p, "guards/") && strings.HasSuffix(p, ".vap.yaml"):
 		return true
@@ -62,7 +62,7 @@ func TestKubernetesAccepts(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"prometheusrule.yaml", "analysistemplate.yaml", "metrictemplates.yaml"} {
+	for _, k := range []string{"prometheusrule.yaml", "analysistemplate.yaml", "metrictemplate.yaml"} {
 		if !kinds[k] {
 			t.Errorf("no %s was checked", k)
 		}

@@ -1,8 +1,8 @@
 // Package argo emits Argo Rollouts gates for a journey (SPEC §6): one
-// AnalysisTemplate per measured component, passing a canary of that
-// component only while the journey's pessimistic availability, recomputed
-// in PromQL with the canary's measured error ratio in place of the
-// component's, still meets the objective. Without enough canary data the
+// AnalysisTemplate whose component argument names the component being
+// rolled out; it passes the canary only while the journey's pessimistic
+// availability, recomputed in PromQL with the canary's measured error
+// ratio in place of the component's, still meets the objective. Without enough canary data the
 // measurement matches neither condition: Argo calls it Inconclusive and
 // pauses the rollout for a human, never success.
 package argo
@@ -54,8 +54,8 @@ type metric struct {
 	Provider          map[string]any `yaml:"provider"`
 }
 
-// TemplateName names the AnalysisTemplate gating a component's canary.
-func TemplateName(journey, comp string) string { return "emac-" + journey + "-" + comp }
+// TemplateName names the journey's AnalysisTemplate.
+func TemplateName(journey string) string { return "emac-" + journey }
 
 // Emit writes argo/analysistemplate.yaml and argo/rollout-snippet.yaml.
 func Emit(in *emit.Input) ([]emit.File, error) {
@@ -64,103 +64,88 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 		return nil, err
 	}
 	j := in.Journey
-	target := strconv.FormatFloat(j.Objective.Availability, 'g', -1, 64)
-	var docs []any
 	var comps []string
 	for _, c := range j.ComponentNames() {
-		if !p.Measured[c] {
-			continue
+		if p.Measured[c] {
+			comps = append(comps, c)
 		}
-		cq, err := p.Canary(c, labels.MustNewMatcher(labels.MatchEqual, CanaryLabel, "{{args.canary-hash}}"), Window, Base, "{{args.min-calls}}")
-		if err != nil {
-			return nil, err
-		}
-		if err := check(cq.Availability); err != nil {
-			return nil, fmt.Errorf("component %s: %w", c, err)
-		}
-		addr, minCalls := DefaultAddress, "0"
-		docs = append(docs, object{
-			APIVersion: "argoproj.io/v1alpha1", Kind: "AnalysisTemplate",
-			Metadata: map[string]any{"name": TemplateName(j.Name, c), "namespace": in.Namespace,
-				"labels": map[string]string{"app.kubernetes.io/managed-by": "emac", "emac.dev/journey": j.Name, "emac.dev/component": c}},
-			Spec: map[string]any{
-				"args": []arg{{Name: "prometheus-address", Value: &addr}, {Name: "canary-hash"}, {Name: "min-calls", Value: &minCalls}},
-				"metrics": []metric{{
-					Name:     "journey-" + j.Name + "-availability",
-					Interval: "1m",
-					// result[0] is A- with the canary in place; an empty
-					// result (too little canary data) is neither.
-					SuccessCondition:  fmt.Sprintf("len(result) > 0 && result[0] >= %s", target),
-					FailureCondition:  fmt.Sprintf("len(result) > 0 && result[0] < %s", target),
-					FailureLimit:      0,
-					InconclusiveLimit: 1,
-					Provider: map[string]any{"prometheus": map[string]any{
-						"address": "{{args.prometheus-address}}",
-						"query":   cq.Availability,
-					}},
-				}},
-			},
-		})
-		comps = append(comps, c)
 	}
-	if len(docs) == 0 {
+	if len(comps) == 0 {
 		return nil, nil
 	}
-	tmpl, err := marshalAll(docs)
+	q, err := p.Gate(prometheus.GateOptions{
+		By:        CanaryLabel,
+		Canary:    labels.MustNewMatcher(labels.MatchEqual, CanaryLabel, "{{args.canary-hash}}"),
+		Component: "{{args.component}}",
+		MinCalls:  "{{args.min-calls}}",
+		Base:      Base,
+	})
 	if err != nil {
 		return nil, err
 	}
-	snippet := snippetFor(j.Name, comps)
+	if err := check(q); err != nil {
+		return nil, err
+	}
+	target := strconv.FormatFloat(j.Objective.Availability, 'g', -1, 64)
+	addr, minCalls := DefaultAddress, "0"
+	tmpl, err := marshalAll([]any{object{
+		APIVersion: "argoproj.io/v1alpha1", Kind: "AnalysisTemplate",
+		Metadata: map[string]any{"name": TemplateName(j.Name), "namespace": in.Namespace,
+			"labels": map[string]string{"app.kubernetes.io/managed-by": "emac", "emac.dev/journey": j.Name}},
+		Spec: map[string]any{
+			"args": []arg{{Name: "prometheus-address", Value: &addr}, {Name: "component"}, {Name: "canary-hash"}, {Name: "min-calls", Value: &minCalls}},
+			"metrics": []metric{{
+				Name:     "journey-" + j.Name + "-availability",
+				Interval: "1m",
+				// result[0] is A- with the canary in place; an empty
+				// result (too little canary data) is neither.
+				SuccessCondition:  fmt.Sprintf("len(result) > 0 && result[0] >= %s", target),
+				FailureCondition:  fmt.Sprintf("len(result) > 0 && result[0] < %s", target),
+				FailureLimit:      0,
+				InconclusiveLimit: 1,
+				Provider: map[string]any{"prometheus": map[string]any{
+					"address": "{{args.prometheus-address}}",
+					"query":   q,
+				}},
+			}},
+		},
+	}})
+	if err != nil {
+		return nil, err
+	}
 	return []emit.File{
 		{Path: "argo/analysistemplate.yaml", Data: tmpl},
-		{Path: "argo/rollout-snippet.yaml", Data: []byte(snippet)},
+		{Path: "argo/rollout-snippet.yaml", Data: []byte(snippetFor(j.Name, comps))},
 	}, nil
 }
 
-// snippetFor is a Rollout canary strategy using the first component's
-// template; the header says how to pick another.
+// snippetFor is a Rollout canary strategy gating on the journey; the
+// header lists the components the component argument may name.
 func snippetFor(journey string, comps []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Canary steps for a Rollout of one of the journey %s's components.\n", journey)
-	fmt.Fprintf(&b, "# Use the template of the component the Rollout deploys: %s.\n", strings.Join(templateNames(journey, comps), ", "))
+	fmt.Fprintf(&b, "# Set component to the one the Rollout deploys: %s.\n", strings.Join(comps, ", "))
 	b.WriteString("# Inconclusive (too little canary data) pauses the rollout for review.\n")
-	fmt.Fprintf(&b, `spec:
-  strategy:
-    canary:
-      steps:
-        - setWeight: 10
-        - pause: {duration: 5m}
-        - analysis:
+	step := fmt.Sprintf(`        - analysis:
             templates:
               - templateName: %s
             args:
+              - name: component
+                value: %q
               - name: canary-hash
                 valueFrom:
                   podTemplateHashValue: Latest
-        - setWeight: 50
-        - pause: {duration: 10m}
-        - analysis:
-            templates:
-              - templateName: %s
-            args:
-              - name: canary-hash
-                valueFrom:
-                  podTemplateHashValue: Latest
-`, TemplateName(journey, comps[0]), TemplateName(journey, comps[0]))
+`, TemplateName(journey), comps[0])
+	b.WriteString("spec:\n  strategy:\n    canary:\n      steps:\n        - setWeight: 10\n        - pause: {duration: 5m}\n")
+	b.WriteString(step)
+	b.WriteString("        - setWeight: 50\n        - pause: {duration: 10m}\n")
+	b.WriteString(step)
 	return b.String()
-}
-
-func templateNames(journey string, comps []string) []string {
-	out := make([]string, len(comps))
-	for i, c := range comps {
-		out[i] = TemplateName(journey, c)
-	}
-	return out
 }
 
 // check parses a gate query with Argo's placeholders filled in.
 func check(q string) error {
-	r := strings.NewReplacer("{{args.canary-hash}}", "abc123", "{{args.min-calls}}", "0")
+	r := strings.NewReplacer("{{args.canary-hash}}", "abc123", "{{args.min-calls}}", "0", "{{args.component}}", "c")
 	return prometheus.Check("the Argo gate", r.Replace(q))
 }
 

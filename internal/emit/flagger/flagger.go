@@ -1,7 +1,7 @@
 // Package flagger emits Flagger gates for a journey (SPEC §6), with the
-// meaning of the Argo Rollouts gates: one MetricTemplate per measured
-// component whose query is the journey's pessimistic availability with the
-// canary's measured error ratio in place of the component's, and a
+// meaning of the Argo Rollouts gates: one MetricTemplate whose query is the
+// journey's pessimistic availability with the canary's measured error ratio
+// in place of the component its templateVariables name, and a
 // Canary.spec.analysis snippet requiring it to stay at or above the
 // objective. Flagger has no inconclusive state: a query without a sample
 // (too little canary data) halts advancement and counts as a failed check,
@@ -39,57 +39,59 @@ type object struct {
 	Spec       any            `yaml:"spec"`
 }
 
-// TemplateName names the MetricTemplate gating a component's canary.
-func TemplateName(journey, comp string) string { return "emac-" + journey + "-" + comp }
+// TemplateName names the journey's MetricTemplate.
+func TemplateName(journey string) string { return "emac-" + journey }
 
-// Emit writes flagger/metrictemplates.yaml and flagger/canary-analysis.yaml.
+// Emit writes flagger/metrictemplate.yaml and flagger/canary-analysis.yaml.
 func Emit(in *emit.Input) ([]emit.File, error) {
 	p, err := prometheus.NewPlan(context.Background(), in)
 	if err != nil {
 		return nil, err
 	}
 	j := in.Journey
-	var b strings.Builder
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
 	var comps []string
 	for _, c := range j.ComponentNames() {
-		if !p.Measured[c] {
-			continue
+		if p.Measured[c] {
+			comps = append(comps, c)
 		}
-		cq, err := p.Canary(c, labels.MustNewMatcher(labels.MatchRegexp, "pod", CanaryPods), Window, Base, "0")
-		if err != nil {
-			return nil, err
-		}
-		if err := prometheus.Check("the Flagger gate", strings.ReplaceAll(cq.Availability, "{{ target }}", "podinfo")); err != nil {
-			return nil, fmt.Errorf("component %s: %w", c, err)
-		}
-		if err := enc.Encode(object{
-			APIVersion: "flagger.app/v1beta1", Kind: "MetricTemplate",
-			Metadata: map[string]any{"name": TemplateName(j.Name, c), "namespace": in.Namespace,
-				"labels": map[string]string{"app.kubernetes.io/managed-by": "emac", "emac.dev/journey": j.Name, "emac.dev/component": c}},
-			Spec: map[string]any{
-				"provider": map[string]string{"type": "prometheus", "address": DefaultAddress},
-				"query":    cq.Availability,
-			},
-		}); err != nil {
-			return nil, err
-		}
-		comps = append(comps, c)
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
 	}
 	if len(comps) == 0 {
 		return nil, nil
 	}
-	target := strconv.FormatFloat(j.Objective.Availability, 'g', -1, 64)
-	var names []string
-	for _, c := range comps {
-		names = append(names, TemplateName(j.Name, c))
+	q, err := p.Gate(prometheus.GateOptions{
+		By:        "pod",
+		Canary:    labels.MustNewMatcher(labels.MatchRegexp, "pod", CanaryPods),
+		Component: "{{ variables.component }}",
+		MinCalls:  "0",
+		Base:      Base,
+	})
+	if err != nil {
+		return nil, err
 	}
+	r := strings.NewReplacer("{{ target }}", "podinfo", "{{ variables.component }}", "c")
+	if err := prometheus.Check("the Flagger gate", r.Replace(q)); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(object{
+		APIVersion: "flagger.app/v1beta1", Kind: "MetricTemplate",
+		Metadata: map[string]any{"name": TemplateName(j.Name), "namespace": in.Namespace,
+			"labels": map[string]string{"app.kubernetes.io/managed-by": "emac", "emac.dev/journey": j.Name}},
+		Spec: map[string]any{
+			"provider": map[string]string{"type": "prometheus", "address": DefaultAddress},
+			"query":    q,
+		},
+	}); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	target := strconv.FormatFloat(j.Objective.Availability, 'g', -1, 64)
 	snippet := fmt.Sprintf(`# Canary.spec.analysis for a Canary of one of the journey %s's components.
-# Use the template of the component the Canary deploys: %s.
+# Set templateVariables.component to the one the Canary deploys: %s.
 # No data fails the check (Flagger has no inconclusive state).
 spec:
   analysis:
@@ -102,12 +104,14 @@ spec:
         templateRef:
           name: %s
           namespace: %s
+        templateVariables:
+          component: %q
         thresholdRange:
           min: %s
         interval: 5m
-`, j.Name, strings.Join(names, ", "), j.Name, names[0], in.Namespace, target)
+`, j.Name, strings.Join(comps, ", "), j.Name, TemplateName(j.Name), in.Namespace, comps[0], target)
 	return []emit.File{
-		{Path: "flagger/metrictemplates.yaml", Data: []byte(b.String())},
+		{Path: "flagger/metrictemplate.yaml", Data: []byte(b.String())},
 		{Path: "flagger/canary-analysis.yaml", Data: []byte(snippet)},
 	}, nil
 }

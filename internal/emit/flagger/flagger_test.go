@@ -47,7 +47,7 @@ func TestGolden(t *testing.T) {
 			}
 			// every template selects the canary's pods, never the primary's
 			for _, f := range j.Files {
-				if f.Path == "flagger/metrictemplates.yaml" && !strings.Contains(string(f.Data), `pod=~\"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)\"`) &&
+				if f.Path == "flagger/metrictemplate.yaml" && !strings.Contains(string(f.Data), `pod=~\"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)\"`) &&
 					!strings.Contains(string(f.Data), `pod=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"`) {
 					t.Errorf("%s: templates do not select the canary's pods", ex.name)
 				}

@@ -2,95 +2,175 @@ package prometheus
 
 import (
 	"fmt"
-	"slices"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
-
-	"github.com/emac-dev/emac/internal/model"
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
-// Canary is the journey's pessimistic availability with one component's
-// calls taken from its canary: the query a rollout gate compares with the
-// objective.
-type Canary struct {
+// Canary recording: per measured component, its errors and calls over
+// CanaryWindow, broken down by the label that tells canary pods apart
+// (one rule per label of CanaryLabels, marked emac_canary_by). Gates read
+// them, so that one gate serves every component of a journey.
+const (
+	CanaryErrors = "emac:component_canary_errors:window5m"
+	CanaryCalls  = "emac:component_canary_calls:window5m"
+	LabelBy      = "emac_canary_by"
+	CanaryWindow = 5 * time.Minute
+)
+
+// CanaryLabels are the labels canary pods are told apart by: the pod
+// template hash Argo Rollouts puts on canary pods, and the pod name
+// Flagger's canaries are matched on.
+var CanaryLabels = []string{"rollouts_pod_template_hash", "pod"}
+
+// grouped rewrites a query so that it keeps label by: every aggregation
+// groups by it too, and the whole is summed by it.
+func grouped(query, by string) (string, error) {
+	e, err := parser.ParseExpr(query)
+	if err != nil {
+		return "", err
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		a, ok := n.(*parser.AggregateExpr)
+		if !ok {
+			return nil
+		}
+		i := -1
+		for k, g := range a.Grouping {
+			if g == by {
+				i = k
+			}
+		}
+		switch {
+		case a.Without && i >= 0:
+			a.Grouping = append(a.Grouping[:i], a.Grouping[i+1:]...)
+		case !a.Without && i < 0:
+			a.Grouping = append(a.Grouping, by)
+		}
+		return nil
+	})
+	return fmt.Sprintf("sum by (%s) (%s)", by, e), nil
+}
+
+// canaryRules records a component's canary errors and calls.
+func (p *Plan) canaryRules(comp string, jl func(...string) map[string]string) ([]Rule, error) {
+	t := p.Journey.Components[comp].Telemetry
+	var out []Rule
+	for _, by := range CanaryLabels {
+		g := func(q string) (string, error) {
+			w, err := Windowed(q, CanaryWindow)
+			if err != nil {
+				return "", err
+			}
+			return grouped(w, by)
+		}
+		total, err := g(t.Total)
+		if err != nil {
+			return nil, fmt.Errorf("total query: %w", err)
+		}
+		var errs string
+		if t.Bad != "" {
+			if errs, err = g(t.Bad); err != nil {
+				return nil, fmt.Errorf("bad query: %w", err)
+			}
+		} else {
+			good, err := g(t.Good)
+			if err != nil {
+				return nil, fmt.Errorf("good query: %w", err)
+			}
+			errs = total + " - " + good
+		}
+		labels := jl(LabelComponent, comp, LabelBy, by)
+		out = append(out, Rule{Record: CanaryErrors, Expr: errs, Labels: labels}, Rule{Record: CanaryCalls, Expr: total, Labels: labels})
+	}
+	return out, nil
+}
+
+// GateOptions say how a gate finds the canary.
+type GateOptions struct {
+	// By is the canary label (one of CanaryLabels) and Canary the matcher
+	// selecting the canary's series on it, e.g. the pod template hash
+	// "{{args.canary-hash}}".
+	By     string
+	Canary *labels.Matcher
+	// Component is the canary's component, usually a placeholder the gate
+	// fills in, e.g. "{{args.component}}".
 	Component string
-	// Availability is A- with the canary's measured success ratio (over the
-	// canary window) in place of the component's; the other components read
-	// their recorded error ratios over the base window. It has no sample
-	// when the canary sent fewer calls than the gate's minimum, so a gate
-	// reads "no data" then, never success.
-	Availability string
-	// Total is the canary's call volume over the window.
-	Total string
+	// MinCalls is the least canary call volume over the window (a number or
+	// a placeholder).
+	MinCalls string
+	// Base is the window of the other components' recorded ratios.
+	Base time.Duration
 }
 
-// canaryLeaves reads one component from its canary.
-type canaryLeaves struct {
+// gateLeaves reads each component from its canary when it is the one
+// named by the gate, and from its recorded ratio otherwise: a selector
+// holds two matchers on emac_component, the component's name and the
+// gate's placeholder, so it matches only when the two are equal.
+type gateLeaves struct {
 	leaves
-	comp, ratio string
+	o GateOptions
 }
 
-// Up is written out when the canary is a member; other groups read their
-// recorded availability.
-func (l canaryLeaves) Up(comps []string) string {
-	if slices.Contains(comps, l.comp) {
+func (l gateLeaves) canary(metric string, comp *labels.Matcher) string {
+	vs := &parser.VectorSelector{Name: metric, LabelMatchers: []*labels.Matcher{
+		labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric),
+		labels.MustNewMatcher(labels.MatchEqual, LabelJourney, l.p.Journey.Name),
+		comp,
+		labels.MustNewMatcher(labels.MatchEqual, LabelComponent, l.o.Component),
+		labels.MustNewMatcher(labels.MatchEqual, LabelBy, l.o.By),
+		l.o.Canary,
+	}}
+	return vs.String()
+}
+
+// ratio is the canary's error ratio: errors over calls of its pods.
+func (l gateLeaves) ratio(comp *labels.Matcher) string {
+	return fmt.Sprintf("(sum(%s) / sum(%s))", l.canary(CanaryErrors, comp), l.canary(CanaryCalls, comp))
+}
+
+func (l gateLeaves) Avail(c string) string {
+	if !l.p.Measured[c] {
+		return l.leaves.Avail(c)
+	}
+	me := labels.MustNewMatcher(labels.MatchEqual, LabelComponent, c)
+	rec := Selector(ComponentErrorRatio+Window(l.w), LabelJourney, l.p.Journey.Name, LabelComponent, c)
+	return fmt.Sprintf("(1 - sum(%s or on() %s))", l.ratio(me), rec)
+}
+
+// Up is the largest of the members' recorded availabilities, the canary's
+// excluded, and the canary's own when it is a member.
+func (l gateLeaves) Up(comps []string) string {
+	if !l.p.measuredAll(comps) {
 		return ""
 	}
-	return l.leaves.Up(comps)
+	q := make([]string, len(comps))
+	for i, c := range comps {
+		q[i] = regexp.QuoteMeta(c)
+	}
+	in := labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, strings.Join(q, "|"))
+	rec := &parser.VectorSelector{Name: ComponentErrorRatio + Window(l.w), LabelMatchers: []*labels.Matcher{
+		labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, ComponentErrorRatio+Window(l.w)),
+		labels.MustNewMatcher(labels.MatchEqual, LabelJourney, l.p.Journey.Name),
+		in,
+		labels.MustNewMatcher(labels.MatchNotEqual, LabelComponent, l.o.Component),
+	}}
+	return fmt.Sprintf("max((1 - %s) or label_replace(1 - %s, %q, \"canary\", \"\", \"\"))", rec, l.ratio(in), LabelComponent)
 }
 
-func (l canaryLeaves) Avail(c string) string {
-	if c == l.comp {
-		return "(1 - (" + l.ratio + "))"
+// Gate writes the gate query of the journey: its pessimistic availability
+// with the named component's calls taken from its canary. It has no sample
+// when the canary made at most MinCalls calls, or when the placeholder
+// names no measured component of the journey, so that a gate reads "no
+// data" then, never success.
+func (p *Plan) Gate(o GateOptions) (string, error) {
+	if len(p.Measured) == 0 {
+		return "", fmt.Errorf("no component has telemetry: a canary cannot be measured")
 	}
-	return l.leaves.Avail(c)
-}
-
-// Canary writes the gate query for a measured component: canary selects
-// the canary's series (a matcher added to every selector of the
-// component's queries, e.g. rollouts_pod_template_hash="{{args.canary-hash}}"),
-// window is the canary measurement window, base the window of the other
-// components' recorded ratios, and minTotal the least call volume (a PromQL
-// number or template placeholder) the gate needs.
-func (p *Plan) Canary(comp string, canary *labels.Matcher, window, base time.Duration, minTotal string) (*Canary, error) {
-	if !p.Measured[comp] {
-		return nil, fmt.Errorf("component %s has no telemetry: a canary cannot be measured", comp)
-	}
-	t := p.Journey.Components[comp].Telemetry
-	sel := func(q string) (string, error) {
-		if q == "" {
-			return "", nil
-		}
-		w, err := Windowed(q, window)
-		if err != nil {
-			return "", err
-		}
-		return WithMatcher(w, canary)
-	}
-	var ct model.Telemetry
-	var err error
-	if ct.Good, err = sel(t.Good); err != nil {
-		return nil, err
-	}
-	if ct.Bad, err = sel(t.Bad); err != nil {
-		return nil, err
-	}
-	if ct.Total, err = sel(t.Total); err != nil {
-		return nil, err
-	}
-	// the canary's queries are already windowed: {{.window}} and ranges
-	// are set, so ratio only assembles them
-	r, err := ratio(&ct, window)
-	if err != nil {
-		return nil, err
-	}
-	l := canaryLeaves{leaves: leaves{p, base}, comp: comp, ratio: r}
-	q := fmt.Sprintf("(%s) and on() (sum(%s) > %s)", vector(p.Formulas.Pessimistic, l), ct.Total, minTotal)
-	return &Canary{Component: comp, Availability: q, Total: "sum(" + ct.Total + ")"}, nil
-}
-
-// MustMatcher builds a label matcher; the names here are emac's own.
-func MustMatcher(t labels.MatchType, name, value string) *labels.Matcher {
-	return labels.MustNewMatcher(t, name, value)
+	l := gateLeaves{leaves: leaves{p, o.Base}, o: o}
+	calls := l.canary(CanaryCalls, labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, ".+"))
+	return fmt.Sprintf("(%s) and on() (sum(%s) > %s)", vector(p.Formulas.Pessimistic, l), calls, o.MinCalls), nil
 }

@@ -281,6 +281,11 @@ func (p *Plan) Rules() (*File, error) {
 			}
 			rec = append(rec, Rule{Record: ComponentErrorRatio + Window(w), Expr: q, Labels: jl(LabelComponent, n)})
 		}
+		cr, err := p.canaryRules(n, jl)
+		if err != nil {
+			return nil, fmt.Errorf("component %s: %w", n, err)
+		}
+		rec = append(rec, cr...)
 	}
 	for _, g := range p.groups() {
 		for _, w := range p.Windows {
