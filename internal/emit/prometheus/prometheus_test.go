@@ -18,6 +18,7 @@ import (
 	"github.com/emac-dev/emac/internal/emit"
 	"github.com/emac-dev/emac/internal/emit/prometheus"
 	"github.com/emac-dev/emac/internal/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -68,6 +69,22 @@ func TestGolden(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRulefmt: Prometheus' own rule-file parser accepts every rule file.
+func TestRulefmt(t *testing.T) {
+	for _, ex := range examples {
+		for _, j := range compiled(t, ex.path) {
+			for _, f := range j.Files {
+				if f.Path != "prometheus/rules.yaml" {
+					continue
+				}
+				if _, errs := rulefmt.Parse(f.Data); len(errs) > 0 {
+					t.Errorf("%s: %v", ex.name, errs)
+				}
+			}
+		}
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/prometheus/model/rulefmt"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
@@ -443,10 +442,15 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	// rulefmt parses and validates every expression: an error is a bug in
-	// emac
-	if _, errs := rulefmt.Parse(rules); len(errs) > 0 {
-		return nil, fmt.Errorf("emac wrote invalid rules: %v", errs)
+	// every expression goes through the Prometheus parser: an error is a
+	// bug in emac (the file as a whole is checked by rulefmt in the tests
+	// and by promtool in CI)
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if err := check(r.Record+r.Alert, r.Expr); err != nil {
+				return nil, err
+			}
+		}
 	}
 	head, err := marshal(map[string]any{
 		"apiVersion": "monitoring.coreos.com/v1",
