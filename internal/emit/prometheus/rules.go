@@ -438,10 +438,7 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules, err := marshal(f)
-	if err != nil {
-		return nil, err
-	}
+	rules := f.encode()
 	// every expression goes through the Prometheus parser: an error is a
 	// bug in emac (the file as a whole is checked by rulefmt in the tests
 	// and by promtool in CI)
@@ -474,10 +471,7 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	tb, err := marshal(tests)
-	if err != nil {
-		return nil, err
-	}
+	tb := tests.encode()
 	return []emit.File{
 		{Path: "prometheus/rules.yaml", Data: rules},
 		{Path: "prometheus/prometheusrule.yaml", Data: pr},

@@ -96,7 +96,7 @@ func (p *Plan) Tests(ruleFile string) (*TestFile, error) {
 			if r, ok := p.Required[c]; ok {
 				u = min(u, 1-r)
 			}
-			e[c] = share * u
+			e[c] = round(share * u)
 		}
 		if 1-p.Formulas.Pessimistic.Eval(p.avail(e)) < minTh {
 			healthy = e
