@@ -247,7 +247,7 @@ func TestCompile(t *testing.T) {
 	if !strings.Contains(out, "checkout: ") || !strings.Contains(out, "(FAIL)") {
 		t.Errorf("stdout %q", out)
 	}
-	for _, f := range []string{"prometheus/rules.yaml", "prometheus/rules_test.yaml", "argo/analysistemplate.yaml", "flagger/metrictemplate.yaml"} {
+	for _, f := range []string{"prometheus/rules.yaml", "prometheus/rules_test.yaml", "argo/analysistemplate.yaml"} {
 		if _, err := os.Stat(filepath.Join(dir, "checkout", f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/emit"
 	"github.com/emac-dev/emac/internal/emit/prometheus"
 )
@@ -27,7 +28,7 @@ const (
 	// CanaryLabel is the Prometheus label carrying the pod template hash
 	// Argo Rollouts puts on canary pods (rollouts-pod-template-hash,
 	// relabelled by the usual kubernetes_sd configuration).
-	CanaryLabel = "rollouts_pod_template_hash"
+	CanaryLabel = prometheus.ArgoCanaryLabel
 	Window      = 5 * time.Minute
 	Base        = time.Hour
 )
@@ -64,6 +65,9 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 		return nil, err
 	}
 	j := in.Journey
+	if j.Policy.Rollout == v1alpha1.ProviderFlagger {
+		return nil, nil // the journey is rolled out by the other provider
+	}
 	var comps []string
 	for _, c := range j.ComponentNames() {
 		if p.Measured[c] {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/emit"
 	"github.com/emac-dev/emac/internal/emit/prometheus"
 )
@@ -49,6 +50,9 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 		return nil, err
 	}
 	j := in.Journey
+	if j.Policy.Rollout == v1alpha1.ProviderArgoRollouts {
+		return nil, nil // the journey is rolled out by the other provider
+	}
 	var comps []string
 	for _, c := range j.ComponentNames() {
 		if p.Measured[c] {
@@ -59,8 +63,8 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 		return nil, nil
 	}
 	q, err := p.Gate(prometheus.GateOptions{
-		By:        "pod",
-		Canary:    labels.MustNewMatcher(labels.MatchRegexp, "pod", CanaryPods),
+		By:        prometheus.FlaggerCanaryLabel,
+		Canary:    labels.MustNewMatcher(labels.MatchRegexp, prometheus.FlaggerCanaryLabel, CanaryPods),
 		Component: "{{ variables.component }}",
 		MinCalls:  "0",
 		Base:      Base,

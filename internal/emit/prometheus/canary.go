@@ -8,11 +8,13 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/emac-dev/emac/api/v1alpha1"
 )
 
 // Canary recording: per measured component, its errors and calls over
 // CanaryWindow, broken down by the label that tells canary pods apart
-// (one rule per label of CanaryLabels, marked emac_canary_by). Gates read
+// (one rule per label of Plan.CanaryLabels, marked emac_canary_by). Gates read
 // them, so that one gate serves every component of a journey.
 const (
 	CanaryErrors = "emac:component_canary_errors:window5m"
@@ -21,10 +23,25 @@ const (
 	CanaryWindow = 5 * time.Minute
 )
 
-// CanaryLabels are the labels canary pods are told apart by: the pod
-// template hash Argo Rollouts puts on canary pods, and the pod name
-// Flagger's canaries are matched on.
-var CanaryLabels = []string{"rollouts_pod_template_hash", "pod"}
+// Canary labels: the pod template hash Argo Rollouts puts on canary pods,
+// and the pod name Flagger's canaries are matched on.
+const (
+	ArgoCanaryLabel    = "rollouts_pod_template_hash"
+	FlaggerCanaryLabel = "pod"
+)
+
+// CanaryLabels are the labels the journey's canaries are told apart by:
+// its rollout provider's, or both when the spec names none. Recording by
+// pod costs a series per pod, so it is only done for Flagger.
+func (p *Plan) CanaryLabels() []string {
+	switch p.Journey.Policy.Rollout {
+	case v1alpha1.ProviderArgoRollouts:
+		return []string{ArgoCanaryLabel}
+	case v1alpha1.ProviderFlagger:
+		return []string{FlaggerCanaryLabel}
+	}
+	return []string{ArgoCanaryLabel, FlaggerCanaryLabel}
+}
 
 // grouped rewrites a query so that it keeps label by: every aggregation
 // groups by it too, and the whole is summed by it.
@@ -59,7 +76,7 @@ func grouped(query, by string) (string, error) {
 func (p *Plan) canaryRules(comp string, jl func(...string) map[string]string) ([]Rule, error) {
 	t := p.Journey.Components[comp].Telemetry
 	var out []Rule
-	for _, by := range CanaryLabels {
+	for _, by := range p.CanaryLabels() {
 		g := func(q string) (string, error) {
 			w, err := Windowed(q, CanaryWindow)
 			if err != nil {
@@ -91,7 +108,7 @@ func (p *Plan) canaryRules(comp string, jl func(...string) map[string]string) ([
 
 // GateOptions say how a gate finds the canary.
 type GateOptions struct {
-	// By is the canary label (one of CanaryLabels) and Canary the matcher
+	// By is the canary label (one of Plan.CanaryLabels) and Canary the matcher
 	// selecting the canary's series on it, e.g. the pod template hash
 	// "{{args.canary-hash}}".
 	By     string
