@@ -148,19 +148,40 @@ var windowTemplate = regexp.MustCompile(`\{\{\s*\.window\s*\}\}`)
 // placeholders are replaced; without them, every range of the query (range
 // vectors and subqueries) becomes w. The result is parsed.
 func Windowed(query string, w time.Duration) (string, error) {
-	ws := Window(w)
-	if windowTemplate.MatchString(query) {
-		q := windowTemplate.ReplaceAllString(query, ws)
-		if _, err := parser.ParseExpr(q); err != nil {
-			return "", err
-		}
-		return q, nil
-	}
-	e, err := parser.ParseExpr(query)
+	x, err := newWindower(query)
 	if err != nil {
 		return "", err
 	}
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+	return x.at(w), nil
+}
+
+// windower re-windows one query for many windows, parsing it once.
+type windower struct {
+	template string      // with {{.window}} placeholders, or ""
+	expr     parser.Expr // otherwise, the query, whose ranges at sets
+}
+
+func newWindower(query string) (*windower, error) {
+	if windowTemplate.MatchString(query) {
+		// a window is a duration token wherever the placeholder stands,
+		// so one window parsing means every window does
+		if _, err := parser.ParseExpr(windowTemplate.ReplaceAllString(query, "5m")); err != nil {
+			return nil, err
+		}
+		return &windower{template: query}, nil
+	}
+	e, err := parser.ParseExpr(query)
+	if err != nil {
+		return nil, err
+	}
+	return &windower{expr: e}, nil
+}
+
+func (x *windower) at(w time.Duration) string {
+	if x.template != "" {
+		return windowTemplate.ReplaceAllString(x.template, Window(w))
+	}
+	parser.Inspect(x.expr, func(n parser.Node, _ []parser.Node) error {
 		switch n := n.(type) {
 		case *parser.MatrixSelector:
 			n.Range = w
@@ -169,17 +190,7 @@ func Windowed(query string, w time.Duration) (string, error) {
 		}
 		return nil
 	})
-	return e.String(), nil
-}
-
-// Check parses an expression emac wrote; an error here is a bug in emac.
-func Check(what, expr string) error { return check(what, expr) }
-
-func check(what, expr string) error {
-	if _, err := parser.ParseExpr(expr); err != nil {
-		return fmt.Errorf("emac wrote invalid PromQL for %s: %w\n%s", what, err, expr)
-	}
-	return nil
+	return x.expr.String()
 }
 
 // WithMatcher adds a label matcher to every vector selector of a query.
@@ -195,4 +206,14 @@ func WithMatcher(query string, m *labels.Matcher) (string, error) {
 		return nil
 	})
 	return e.String(), nil
+}
+
+// Check parses an expression emac wrote; an error here is a bug in emac.
+func Check(what, expr string) error { return check(what, expr) }
+
+func check(what, expr string) error {
+	if _, err := parser.ParseExpr(expr); err != nil {
+		return fmt.Errorf("emac wrote invalid PromQL for %s: %w\n%s", what, err, expr)
+	}
+	return nil
 }

@@ -159,24 +159,34 @@ func round(v float64) float64 {
 	return f
 }
 
-// ratio is the PromQL of a component's or journey's error ratio over w.
-func ratio(t *model.Telemetry, w time.Duration) (string, error) {
-	total, err := Windowed(t.Total, w)
-	if err != nil {
-		return "", fmt.Errorf("total query: %w", err)
+// ratios writes the error ratio of a component's or journey's telemetry
+// over any window, each query parsed once.
+type ratios struct{ good, bad, total *windower }
+
+func newRatios(t *model.Telemetry) (*ratios, error) {
+	var r ratios
+	var err error
+	if r.total, err = newWindower(t.Total); err != nil {
+		return nil, fmt.Errorf("total query: %w", err)
 	}
 	if t.Bad != "" {
-		bad, err := Windowed(t.Bad, w)
-		if err != nil {
-			return "", fmt.Errorf("bad query: %w", err)
+		if r.bad, err = newWindower(t.Bad); err != nil {
+			return nil, fmt.Errorf("bad query: %w", err)
 		}
-		return fmt.Sprintf("sum(%s) / sum(%s)", bad, total), nil
+		return &r, nil
 	}
-	good, err := Windowed(t.Good, w)
-	if err != nil {
-		return "", fmt.Errorf("good query: %w", err)
+	if r.good, err = newWindower(t.Good); err != nil {
+		return nil, fmt.Errorf("good query: %w", err)
 	}
-	return fmt.Sprintf("1 - (sum(%s) / sum(%s))", good, total), nil
+	return &r, nil
+}
+
+// at is the error ratio over w.
+func (r *ratios) at(w time.Duration) string {
+	if r.bad != nil {
+		return fmt.Sprintf("sum(%s) / sum(%s)", r.bad.at(w), r.total.at(w))
+	}
+	return fmt.Sprintf("1 - (sum(%s) / sum(%s))", r.good.at(w), r.total.at(w))
 }
 
 // leaves reads availabilities from the recorded component ratios over one
@@ -273,12 +283,12 @@ func (p *Plan) Rules() (*File, error) {
 		if !p.Measured[n] {
 			continue
 		}
+		rs, err := newRatios(j.Components[n].Telemetry)
+		if err != nil {
+			return nil, fmt.Errorf("component %s: %w", n, err)
+		}
 		for _, w := range p.Windows {
-			q, err := ratio(j.Components[n].Telemetry, w)
-			if err != nil {
-				return nil, fmt.Errorf("component %s: %w", n, err)
-			}
-			rec = append(rec, Rule{Record: ComponentErrorRatio + Window(w), Expr: q, Labels: jl(LabelComponent, n)})
+			rec = append(rec, Rule{Record: ComponentErrorRatio + Window(w), Expr: rs.at(w), Labels: jl(LabelComponent, n)})
 		}
 		cr, err := p.canaryRules(n, jl)
 		if err != nil {
@@ -297,16 +307,19 @@ func (p *Plan) Rules() (*File, error) {
 			rec = append(rec, Rule{Record: GroupAvailability + Window(w), Expr: b.String(), Labels: jl(LabelGroup, groupKey(g))})
 		}
 	}
+	var measured *ratios
+	if t := j.Telemetry; t != nil && t.Total != "" && (t.Good != "" || t.Bad != "") {
+		var err error
+		if measured, err = newRatios(t); err != nil {
+			return nil, fmt.Errorf("journey telemetry: %w", err)
+		}
+	}
 	for _, w := range p.Windows {
 		for _, b := range []string{"optimistic", "pessimistic"} {
 			rec = append(rec, Rule{Record: JourneyErrorRatio + Window(w), Expr: p.JourneySLI(b, leaves{p, w}), Labels: jl(LabelBound, b)})
 		}
-		if t := j.Telemetry; t != nil && t.Total != "" && (t.Good != "" || t.Bad != "") {
-			q, err := ratio(t, w)
-			if err != nil {
-				return nil, fmt.Errorf("journey telemetry: %w", err)
-			}
-			rec = append(rec, Rule{Record: JourneyErrorRatio + Window(w), Expr: q, Labels: jl(LabelBound, "measured")})
+		if measured != nil {
+			rec = append(rec, Rule{Record: JourneyErrorRatio + Window(w), Expr: measured.at(w), Labels: jl(LabelBound, "measured")})
 		}
 	}
 	meta := p.metadata(jl)
