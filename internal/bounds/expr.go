@@ -1,6 +1,7 @@
 package bounds
 
 import (
+	"maps"
 	"math"
 	"slices"
 )
@@ -106,12 +107,7 @@ func (x *Expr) Components() []string {
 		}
 	}
 	walk(x)
-	out := make([]string, 0, len(seen))
-	for c := range seen {
-		out = append(out, c)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // The constructors fold constants, so that the expressions stay small.

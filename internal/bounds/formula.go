@@ -169,14 +169,7 @@ func scenarioCombos(base scenario, cl []*cluster, limit int) (out []scenario, ok
 			}
 		}
 		out = append(out, sc)
-		i := 0
-		for ; i < len(cl); i++ {
-			if pick[i]++; pick[i] < len(cl[i].options) {
-				break
-			}
-			pick[i] = 0
-		}
-		if i == len(cl) {
+		if !nextPick(pick, cl) {
 			return out, true
 		}
 	}

@@ -333,6 +333,18 @@ type pessimistic struct {
 	notes      []string
 }
 
+// nextPick advances pick, one option index per cluster, to the next
+// combination; false when every combination has been seen.
+func nextPick(pick []int, cl []*cluster) bool {
+	for i := range cl {
+		if pick[i]++; pick[i] < len(cl[i].options) {
+			return true
+		}
+		pick[i] = 0
+	}
+	return false
+}
+
 // regions is the layout of the pessimistic search: the base scenario (no
 // domain shared; declared and dominated persistence), the nodes crossed by
 // a cluster with latent choices, and the clusters to minimise at each
@@ -504,16 +516,7 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 					best, bestSize, bestPick = v, size, append(bestPick[:0], pick...)
 				}
 			}
-			// next combination
-			i := 0
-			for ; i < len(cl); i++ {
-				pick[i]++
-				if pick[i] < len(cl[i].options) {
-					break
-				}
-				pick[i] = 0
-			}
-			if i == len(cl) {
+			if !nextPick(pick, cl) {
 				break
 			}
 		}

@@ -11,6 +11,7 @@ package prometheus
 
 import (
 	"context"
+	"maps"
 	"fmt"
 	"slices"
 	"strconv"
@@ -239,11 +240,7 @@ func (p *Plan) groups() [][]string {
 	}
 	walk(p.Formulas.Optimistic)
 	walk(p.Formulas.Pessimistic)
-	keys := make([]string, 0, len(seen))
-	for k := range seen {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(seen))
 	out := make([][]string, len(keys))
 	for i, k := range keys {
 		out[i] = seen[k]

@@ -2,6 +2,7 @@ package prometheus
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,17 +51,14 @@ func (w *yamlWriter) kv(indent int, first bool, key, value string) {
 	w.line(indent, key+": "+value)
 }
 
-func (w *yamlWriter) mapping(indent int, key string, m map[string]string) {
+// mapping writes "key:" and the map's entries, sorted, below it; prefix
+// ("- " or "") starts a list item. An empty map writes nothing.
+func (w *yamlWriter) mapping(indent int, prefix, key string, m map[string]string) {
 	if len(m) == 0 {
 		return
 	}
-	w.line(indent, key+":")
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	w.line(indent-len(prefix), prefix+key+":")
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		w.line(indent+2, quoteKey(k)+": "+quote(m[k]))
 	}
 }
@@ -101,8 +99,8 @@ func (f *File) encode() []byte {
 			if r.For != "" {
 				field("for", quote(r.For))
 			}
-			w.mapping(8, "labels", r.Labels)
-			w.mapping(8, "annotations", r.Annotations)
+			w.mapping(8, "", "labels", r.Labels)
+			w.mapping(8, "", "annotations", r.Annotations)
 		}
 	}
 	return []byte(w.b.String())
@@ -140,14 +138,8 @@ func (f *TestFile) encode() []byte {
 				}
 				w.line(8, "exp_alerts:")
 				for _, e := range a.ExpAlerts {
-					w.line(10, "- exp_labels:")
-					for _, k := range sortedKeys(e.ExpLabels) {
-						w.line(14, quoteKey(k)+": "+quote(e.ExpLabels[k]))
-					}
-					w.line(12, "exp_annotations:")
-					for _, k := range sortedKeys(e.ExpAnnotations) {
-						w.line(14, quoteKey(k)+": "+quote(e.ExpAnnotations[k]))
-					}
+					w.mapping(12, "- ", "exp_labels", e.ExpLabels)
+					w.mapping(12, "", "exp_annotations", e.ExpAnnotations)
 				}
 			}
 		}
@@ -165,13 +157,4 @@ func (f *TestFile) encode() []byte {
 		}
 	}
 	return []byte(w.b.String())
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
