@@ -133,15 +133,12 @@ type gateLeaves struct {
 }
 
 func (l gateLeaves) canary(metric string, comp *labels.Matcher) string {
-	vs := &parser.VectorSelector{Name: metric, LabelMatchers: []*labels.Matcher{
-		labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric),
+	return selector(metric,
 		labels.MustNewMatcher(labels.MatchEqual, LabelJourney, l.p.Journey.Name),
 		comp,
 		labels.MustNewMatcher(labels.MatchEqual, LabelComponent, l.o.Component),
 		labels.MustNewMatcher(labels.MatchEqual, LabelBy, l.o.By),
-		l.o.Canary,
-	}}
-	return vs.String()
+		l.o.Canary)
 }
 
 // ratio is the canary's error ratio: errors over calls of its pods.
@@ -169,12 +166,10 @@ func (l gateLeaves) Up(comps []string) string {
 		q[i] = regexp.QuoteMeta(c)
 	}
 	in := labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, strings.Join(q, "|"))
-	rec := &parser.VectorSelector{Name: ComponentErrorRatio + Window(l.w), LabelMatchers: []*labels.Matcher{
-		labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, ComponentErrorRatio+Window(l.w)),
+	rec := selector(ComponentErrorRatio+Window(l.w),
 		labels.MustNewMatcher(labels.MatchEqual, LabelJourney, l.p.Journey.Name),
 		in,
-		labels.MustNewMatcher(labels.MatchNotEqual, LabelComponent, l.o.Component),
-	}}
+		labels.MustNewMatcher(labels.MatchNotEqual, LabelComponent, l.o.Component))
 	return fmt.Sprintf("max((1 - %s) or label_replace(1 - %s, %q, \"canary\", \"\", \"\"))", rec, l.ratio(in), LabelComponent)
 }
 

@@ -32,11 +32,17 @@ const (
 // Selector writes a vector selector with equality matchers, escaped by the
 // Prometheus printer: a label value can never break out of its string.
 func Selector(metric string, match ...string) string {
-	vs := &parser.VectorSelector{Name: metric}
-	vs.LabelMatchers = append(vs.LabelMatchers, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric))
+	var ms []*labels.Matcher
 	for i := 0; i+1 < len(match); i += 2 {
-		vs.LabelMatchers = append(vs.LabelMatchers, labels.MustNewMatcher(labels.MatchEqual, match[i], match[i+1]))
+		ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, match[i], match[i+1]))
 	}
+	return selector(metric, ms...)
+}
+
+// selector writes a vector selector with any matchers.
+func selector(metric string, ms ...*labels.Matcher) string {
+	vs := &parser.VectorSelector{Name: metric, LabelMatchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric)}}
+	vs.LabelMatchers = append(vs.LabelMatchers, ms...)
 	return vs.String()
 }
 
