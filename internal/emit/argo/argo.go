@@ -60,20 +60,15 @@ func TemplateName(journey string) string { return "emac-" + journey }
 
 // Emit writes argo/analysistemplate.yaml and argo/rollout-snippet.yaml.
 func Emit(in *emit.Input) ([]emit.File, error) {
-	p, err := prometheus.NewPlan(context.Background(), in)
-	if err != nil {
-		return nil, err
-	}
 	j := in.Journey
 	if j.Policy.Rollout == v1alpha1.ProviderFlagger {
 		return nil, nil // the journey is rolled out by the other provider
 	}
-	var comps []string
-	for _, c := range j.ComponentNames() {
-		if p.Measured[c] {
-			comps = append(comps, c)
-		}
+	p, err := prometheus.NewPlan(context.Background(), in)
+	if err != nil {
+		return nil, err
 	}
+	comps := p.MeasuredComponents()
 	if len(comps) == 0 {
 		return nil, nil
 	}

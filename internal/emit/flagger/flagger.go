@@ -45,20 +45,15 @@ func TemplateName(journey string) string { return "emac-" + journey }
 
 // Emit writes flagger/metrictemplate.yaml and flagger/canary-analysis.yaml.
 func Emit(in *emit.Input) ([]emit.File, error) {
-	p, err := prometheus.NewPlan(context.Background(), in)
-	if err != nil {
-		return nil, err
-	}
 	j := in.Journey
 	if j.Policy.Rollout == v1alpha1.ProviderArgoRollouts {
 		return nil, nil // the journey is rolled out by the other provider
 	}
-	var comps []string
-	for _, c := range j.ComponentNames() {
-		if p.Measured[c] {
-			comps = append(comps, c)
-		}
+	p, err := prometheus.NewPlan(context.Background(), in)
+	if err != nil {
+		return nil, err
 	}
+	comps := p.MeasuredComponents()
 	if len(comps) == 0 {
 		return nil, nil
 	}

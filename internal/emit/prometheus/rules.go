@@ -215,6 +215,12 @@ func groupKey(comps []string) string {
 	return strings.Join(q, ",")
 }
 
+// MeasuredComponents lists the measured components, sorted: those a
+// canary can be gated on.
+func (p *Plan) MeasuredComponents() []string {
+	return slices.Sorted(maps.Keys(p.Measured))
+}
+
 // measuredAll reports whether every component is measured.
 func (p *Plan) measuredAll(comps []string) bool {
 	for _, c := range comps {
