@@ -162,6 +162,18 @@ const (
 	BoundFloor       = "floor"
 )
 
+// BoundSymbol is the symbol reports write for a bound: A-, A+ or A_floor
+// (A- when the bound is empty, the default).
+func BoundSymbol(bound string) string {
+	switch bound {
+	case BoundOptimistic:
+		return "A+"
+	case BoundFloor:
+		return "A_floor"
+	}
+	return "A-"
+}
+
 // DecisionPolicy selects the bound decisions use and the confidence needed.
 type DecisionPolicy struct {
 	// Availability is the bound compared with the objective: pessimistic

@@ -154,7 +154,7 @@ func Assess(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.Jour
 // decision bound.
 func decide(j *model.Journey, r *bounds.Result) (string, []string) {
 	target := j.Objective.Availability
-	name := map[string]string{"pessimistic": "A-", "optimistic": "A+", "floor": "A_floor"}[r.Bound]
+	name := v1alpha1.BoundSymbol(r.Bound)
 	why := fmt.Sprintf("%s %s", name, fmtP(r.Value))
 	if len(r.Binding) > 0 && r.Bound == "pessimistic" {
 		why += " (binding: " + strings.Join(r.Binding, ", ") + ")"

@@ -268,7 +268,7 @@ func requiredSLO(j *model.Journey, res *v1alpha1.JourneyResult, t target) sloDoc
 			service = c.Service
 		}
 	}
-	bound := boundName(res.Availability.Bound)
+	bound := v1alpha1.BoundSymbol(res.Availability.Bound)
 	recorded := fmt.Sprintf("emac:component_error:ratio_rate%s{emac_journey=%s,emac_component=%s}", promDuration(w), promString(j.Name), promString(t.component))
 	ann := map[string]string{
 		annotationNS + "journey":        j.Name,
@@ -324,17 +324,6 @@ func ratio(t *model.Telemetry, w string) ratioMetric {
 
 func promMetric(q string) *metric {
 	return &metric{MetricSource: metricSource{Type: "Prometheus", Spec: querySpec{Query: q}}}
-}
-
-// boundName is the symbol of a decision bound.
-func boundName(b string) string {
-	switch b {
-	case v1alpha1.BoundOptimistic:
-		return "A+"
-	case v1alpha1.BoundFloor:
-		return "A_floor"
-	}
-	return "A-"
 }
 
 // num writes a probability exactly as computed: the shortest decimal that

@@ -51,7 +51,7 @@ const slothAlert = "EmacRequiredTargetBurn"
 // slothFile holds every feasible required target of the journey.
 func slothFile(j *model.Journey, res *v1alpha1.JourneyResult, targets []target, w time.Duration) slothDoc {
 	doc := slothDoc{Version: "prometheus/v1", Service: j.Name, Labels: map[string]string{"emac_journey": j.Name}}
-	bound := boundName(res.Availability.Bound)
+	bound := v1alpha1.BoundSymbol(res.Availability.Bound)
 	for _, t := range targets {
 		var tel *model.Telemetry
 		if c := j.Components[t.component]; c != nil {

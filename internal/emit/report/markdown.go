@@ -19,7 +19,7 @@ const maxContributors = 10
 func markdown(j *model.Journey, r *Report) []byte {
 	res := &r.Result
 	av := res.Availability
-	bound := boundSymbol(r.Assumptions.DecisionBound)
+	bound := v1alpha1.BoundSymbol(r.Assumptions.DecisionBound)
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 

@@ -228,17 +228,6 @@ func invocationModel(i model.Invocations) string {
 	return v1alpha1.InvocationsUnknown
 }
 
-// boundSymbol is the symbol of a bound.
-func boundSymbol(b string) string {
-	switch b {
-	case v1alpha1.BoundOptimistic:
-		return "A+"
-	case v1alpha1.BoundFloor:
-		return "A_floor"
-	}
-	return "A-"
-}
-
 // provenance lists where each number of the result comes from.
 func provenance(j *model.Journey, res *v1alpha1.JourneyResult) []Provenance {
 	var out []Provenance
@@ -247,7 +236,7 @@ func provenance(j *model.Journey, res *v1alpha1.JourneyResult) []Provenance {
 	}
 	val := func(v float64) *float64 { return &v }
 	av := res.Availability
-	bound := boundSymbol(decisionBound(res))
+	bound := v1alpha1.BoundSymbol(decisionBound(res))
 	target := p8(av.Target)
 
 	objective := "the journey's availability objective"
