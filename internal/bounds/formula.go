@@ -20,6 +20,10 @@ type FormulaOptions struct {
 	// Bounds configures the engine run that picks the scenarios of regions
 	// too large to write out.
 	Bounds Options
+	// Analysis, when the caller has already analysed the journey with
+	// Bounds, gives that scenario (Binding, Persistent) so it is not
+	// searched for again.
+	Analysis *Result
 }
 
 // Formulas are a journey's bounds as functions of its components'
@@ -112,11 +116,10 @@ func Formula(ctx context.Context, j *model.Journey, opts FormulaOptions) (*Formu
 			// too many to write out: the independent scenario and the one
 			// binding at the spec's availabilities
 			if binding == nil {
-				p, err := t.pessimistic(ctx, opts.Bounds.budget())
-				if err != nil {
+				var err error
+				if binding, err = t.binding(ctx, opts); err != nil {
 					return nil, err
 				}
-				binding = &p
 			}
 			sc := rg.base.clone()
 			for _, c := range cl {
@@ -141,6 +144,25 @@ func Formula(ctx context.Context, j *model.Journey, opts FormulaOptions) (*Formu
 	}
 	out.Pessimistic = consts[0]
 	return out, nil
+}
+
+// binding is the scenario attaining A- at the spec's availabilities: the
+// caller's analysis, or a search.
+func (t *tree) binding(ctx context.Context, opts FormulaOptions) (*pessimistic, error) {
+	if a := opts.Analysis; a != nil {
+		var p pessimistic
+		for di, d := range t.domains {
+			if slices.Contains(a.Binding, d.name) {
+				p.shared = append(p.shared, di)
+			}
+		}
+		for _, c := range a.Persistent {
+			p.persistent = append(p.persistent, t.cidx[c])
+		}
+		return &p, nil
+	}
+	p, err := t.pessimistic(ctx, opts.Bounds.budget())
+	return &p, err
 }
 
 // scenarioCombos lists the scenarios of a region: the base with one option

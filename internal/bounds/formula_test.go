@@ -89,5 +89,13 @@ func TestFormulaCapped(t *testing.T) {
 		if got := f.Pessimistic.Eval(a); math.Abs(got-r.Pessimistic) > 1e-9 {
 			t.Errorf("seed %d: capped A- formula = %.12f at the spec's values, engine %.12f", seed, got, r.Pessimistic)
 		}
+		// given the analysis, the same formula
+		g, err := bounds.Formula(context.Background(), j, bounds.FormulaOptions{MaxSize: 50, Analysis: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := g.Pessimistic.Eval(a); math.Abs(got-r.Pessimistic) > 1e-9 {
+			t.Errorf("seed %d: capped A- formula from the analysis = %.12f, engine %.12f", seed, got, r.Pessimistic)
+		}
 	}
 }

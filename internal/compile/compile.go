@@ -83,7 +83,7 @@ func Emit(ctx context.Context, in *emit.Input, opts Options) (*Journey, error) {
 	}
 	j := in.Journey
 	if in.Formulas == nil {
-		f, err := bounds.Formula(ctx, j, bounds.FormulaOptions{MaxSize: prometheus.MaxFormula, Bounds: opts.Check.Bounds})
+		f, err := bounds.Formula(ctx, j, bounds.FormulaOptions{MaxSize: prometheus.MaxFormula, Bounds: opts.Check.Bounds, Analysis: in.Analysis})
 		if err != nil {
 			return nil, fmt.Errorf("journey %s: %w", j.Name, err)
 		}
