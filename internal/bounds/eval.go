@@ -60,8 +60,7 @@ type evaluator struct {
 
 	// per evaluation
 	cross, closeAt [][]int
-	vitalAt        [][]int   // vital variables closing here
-	factor         []float64 // product of (1−p) of vital variables closing here
+	vitalAt        [][]int // vital variables closing here
 	touched        []bool
 	stamp          []int
 	marked         []int
@@ -91,13 +90,12 @@ func newEvaluator(t *tree) *evaluator {
 	e := &evaluator{t: t,
 		cross: make([][]int, n), closeAt: make([][]int, n), vitalAt: make([][]int, n), touched: make([]bool, n),
 		stamp: make([]int, n), isConst: make([]bool, n), constVal: make([]float64, n),
-		base: make([]float64, n), factor: make([]float64, n), seen: make([]int, len(t.comps)), pureRoot: -1,
+		base: make([]float64, n), seen: make([]int, len(t.comps)), pureRoot: -1,
 		seenNode: make([]int, n), nfail: make([]int, n),
 		compGroup: make([]int, len(t.comps)), compPers: make([]int, len(t.comps)), compP: make([]float64, len(t.comps)),
 	}
 	for i := range e.stamp {
 		e.stamp[i] = -1
-		e.factor[i] = 1
 	}
 	return e
 }
@@ -332,7 +330,6 @@ func (e *evaluator) mark(root int) {
 				mark(x)
 				if x == v.close {
 					if v.vital {
-						e.factor[x] *= 1 - v.p
 						e.vitalAt[x] = append(e.vitalAt[x], vi)
 					} else {
 						e.closeAt[x] = append(e.closeAt[x], vi)
@@ -352,10 +349,19 @@ func (e *evaluator) mark(root int) {
 	}
 }
 
+// factor is the product of (1−p) over the vital variables closing at n.
+func (e *evaluator) factor(n int) float64 {
+	f := 1.0
+	for _, v := range e.vitalAt[n] {
+		f *= 1 - e.vars[v].p
+	}
+	return f
+}
+
 // unmark clears what mark laid out.
 func (e *evaluator) unmark() {
 	for _, x := range e.marked {
-		e.touched[x], e.stamp[x], e.factor[x] = false, -1, 1
+		e.touched[x], e.stamp[x] = false, -1
 		e.cross[x], e.closeAt[x], e.vitalAt[x] = e.cross[x][:0], e.closeAt[x][:0], e.vitalAt[x][:0]
 	}
 	e.marked = e.marked[:0]
@@ -374,7 +380,7 @@ func (e *evaluator) value(n int) float64 {
 	t := e.t
 	nd := &t.nodes[n]
 	if nd.op == model.Call {
-		return e.compP[nd.comp] * e.factor[n]
+		return e.compP[nd.comp] * e.factor(n)
 	}
 	d := nd.depth
 	for len(e.buf) <= d {
@@ -385,7 +391,7 @@ func (e *evaluator) value(n int) float64 {
 		e.buf[d] = append(e.buf[d], v)
 	}
 	vals := e.buf[d]
-	r := combine(nd, vals) * e.factor[n]
+	r := combine(nd, vals) * e.factor(n)
 	e.buf[d] = vals[:0]
 	return r
 }
@@ -424,7 +430,7 @@ func (e *evaluator) node(n int) []float64 {
 	}
 	out := make([]float64, 1<<nc)
 	vals := make([]float64, len(nd.children))
-	f := e.factor[n]
+	f := e.factor(n)
 	for w := 0; w < 1<<len(W); w++ {
 		var v float64
 		if nd.op == model.Call {
