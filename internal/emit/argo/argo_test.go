@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/emac-dev/emac/internal/compile"
 	"github.com/emac-dev/emac/internal/emit/argo"
+	"github.com/emac-dev/emac/internal/emit/emittest"
 	"github.com/emac-dev/emac/internal/emit/prometheus"
 )
 
@@ -47,21 +47,7 @@ func TestGolden(t *testing.T) {
 			if len(j.Files) == 0 {
 				t.Fatalf("%s: no files", ex.name)
 			}
-			for _, f := range j.Files {
-				golden := filepath.Join("testdata", ex.name, f.Path)
-				if *update {
-					os.MkdirAll(filepath.Dir(golden), 0o755)
-					os.WriteFile(golden, f.Data, 0o644)
-					continue
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run with -update)", err)
-				}
-				if d := cmp.Diff(string(want), string(f.Data)); d != "" {
-					t.Errorf("%s (-want +got):\n%s", golden, d)
-				}
-			}
+			emittest.Golden(t, filepath.Join("testdata", ex.name), j.Files, *update)
 		}
 	}
 }

@@ -3,14 +3,12 @@ package flagger_test
 import (
 	"context"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/emac-dev/emac/internal/compile"
+	"github.com/emac-dev/emac/internal/emit/emittest"
 	"github.com/emac-dev/emac/internal/emit/flagger"
 )
 
@@ -34,21 +32,7 @@ func TestGolden(t *testing.T) {
 			if len(j.Files) != want {
 				t.Fatalf("%s: %d files, want %d", ex.name, len(j.Files), want)
 			}
-			for _, f := range j.Files {
-				golden := filepath.Join("testdata", ex.name, f.Path)
-				if *update {
-					os.MkdirAll(filepath.Dir(golden), 0o755)
-					os.WriteFile(golden, f.Data, 0o644)
-					continue
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run with -update)", err)
-				}
-				if d := cmp.Diff(string(want), string(f.Data)); d != "" {
-					t.Errorf("%s (-want +got):\n%s", golden, d)
-				}
-			}
+			emittest.Golden(t, filepath.Join("testdata", ex.name), j.Files, *update)
 			// every template selects the canary's pods, never the primary's
 			for _, f := range j.Files {
 				if f.Path == "flagger/metrictemplate.yaml" && !strings.Contains(string(f.Data), `pod=~\"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)\"`) &&

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/emit/emittest"
 	"github.com/emac-dev/emac/internal/spec"
 )
 
@@ -46,36 +46,7 @@ func TestGolden(t *testing.T) {
 			if len(files) == 0 {
 				t.Fatal("no files")
 			}
-			dir := filepath.Join("testdata", "golden", gs.name)
-			if *update {
-				if err := os.RemoveAll(dir); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for _, f := range files {
-				golden := filepath.Join(dir, filepath.FromSlash(f.Path))
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(golden, f.Data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test -update)", err)
-				}
-				if diff := cmp.Diff(string(want), string(f.Data)); diff != "" {
-					t.Errorf("%s (-want +got):\n%s", golden, diff)
-				}
-			}
-			// no golden file is left over from an earlier emitter
-			got, _ := filepath.Glob(filepath.Join(dir, "guards", "*"))
-			if len(got) != len(files) {
-				t.Errorf("%s holds %d files, the emitter writes %d", dir, len(got), len(files))
-			}
+			emittest.Golden(t, filepath.Join("testdata", "golden", gs.name), files, *update)
 		})
 	}
 }

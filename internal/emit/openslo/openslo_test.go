@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +16,7 @@ import (
 	"github.com/emac-dev/emac/examples"
 	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/emit/emittest"
 	"github.com/emac-dev/emac/internal/model"
 	"github.com/emac-dev/emac/internal/service"
 	"github.com/emac-dev/emac/internal/slo"
@@ -97,42 +96,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dir := filepath.Join("testdata", tc.name)
-			if *update {
-				if err := os.RemoveAll(dir); err != nil {
-					t.Fatal(err)
-				}
-				for _, f := range files {
-					p := filepath.Join(dir, filepath.FromSlash(f.Path))
-					if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				return
-			}
-			want := map[string]string{}
-			err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return err
-				}
-				b, err := os.ReadFile(p)
-				rel, _ := filepath.Rel(dir, p)
-				want[filepath.ToSlash(rel)] = string(b)
-				return err
-			})
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			got := map[string]string{}
-			for _, f := range files {
-				got[f.Path] = string(f.Data)
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("files (-want +got):\n%s", diff)
-			}
+			emittest.Golden(t, filepath.Join("testdata", tc.name), files, *update)
 		})
 	}
 }

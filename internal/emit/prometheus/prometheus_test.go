@@ -12,10 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/emac-dev/emac/internal/compile"
 	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/emit/emittest"
 	"github.com/emac-dev/emac/internal/emit/prometheus"
 	"github.com/emac-dev/emac/internal/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
@@ -50,23 +49,7 @@ func TestGolden(t *testing.T) {
 	for _, ex := range examples {
 		t.Run(ex.name, func(t *testing.T) {
 			for _, j := range compiled(t, ex.path) {
-				for _, f := range j.Files {
-					golden := filepath.Join("testdata", ex.name, j.Name, f.Path)
-					if *update {
-						os.MkdirAll(filepath.Dir(golden), 0o755)
-						if err := os.WriteFile(golden, f.Data, 0o644); err != nil {
-							t.Fatal(err)
-						}
-						continue
-					}
-					want, err := os.ReadFile(golden)
-					if err != nil {
-						t.Fatalf("%v (run with -update)", err)
-					}
-					if d := cmp.Diff(string(want), string(f.Data)); d != "" {
-						t.Errorf("%s (-want +got):\n%s", golden, d)
-					}
-				}
+				emittest.Golden(t, filepath.Join("testdata", ex.name, j.Name), j.Files, *update)
 			}
 		})
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -20,6 +19,7 @@ import (
 	"github.com/emac-dev/emac/examples"
 	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/emit/emittest"
 	"github.com/emac-dev/emac/internal/gen"
 	"github.com/emac-dev/emac/internal/model"
 	"github.com/emac-dev/emac/internal/service"
@@ -85,26 +85,6 @@ func everyOperator(t *testing.T) *model.Journey {
 	return j
 }
 
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
-}
-
 // TestGolden compares report.md and report.json of the checkout with
 // testdata/<case>/; go test -update rewrites them.
 func TestGolden(t *testing.T) {
@@ -117,8 +97,8 @@ func TestGolden(t *testing.T) {
 			var paths []string
 			for _, f := range files {
 				paths = append(paths, f.Path)
-				golden(t, filepath.Join("testdata", tc.name, f.Path), f.Data)
 			}
+			emittest.Golden(t, filepath.Join("testdata", tc.name), files, *update)
 			if diff := cmp.Diff([]string{MarkdownPath, JSONPath}, paths); diff != "" {
 				t.Errorf("paths (-want +got):\n%s", diff)
 			}
