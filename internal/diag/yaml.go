@@ -24,3 +24,25 @@ func NodeRange(file string, n *yaml.Node) *Range {
 	}
 	return r
 }
+
+// NodeKind names what a YAML node holds, for messages such as "want a
+// list, got a string".
+func NodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "null"
+		case "!!bool":
+			return "a boolean"
+		case "!!int", "!!float":
+			return "a number"
+		}
+		return "a string"
+	}
+	return "a document"
+}

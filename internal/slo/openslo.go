@@ -72,7 +72,7 @@ func (r *reader) openSLOHead(doc, kindKey *yaml.Node, format string) (o Objectiv
 	_, objs := r.requireSequence(spec, sk, "objectives", what)
 	obj = r.first(objs)
 	if obj != nil && obj.Kind != yaml.MappingNode {
-		r.errorf(obj, "an objective must be a mapping, not %s", kindName(obj))
+		r.errorf(obj, "an objective must be a mapping, not %s", diag.NodeKind(obj))
 		obj = nil
 	}
 	if obj != nil {
@@ -93,7 +93,7 @@ func (r *reader) openSLOv1(doc, kindKey *yaml.Node) {
 	_, tw := r.sequence(spec, "timeWindow")
 	if w := r.first(tw); w != nil {
 		if w.Kind != yaml.MappingNode {
-			r.errorf(w, "a timeWindow must be a mapping, not %s", kindName(w))
+			r.errorf(w, "a timeWindow must be a mapping, not %s", diag.NodeKind(w))
 		} else if s, v := r.requireString(w, w, "duration", "timeWindow"); v != nil {
 			d, err := parseWindow(s, true)
 			if err != nil {
@@ -321,7 +321,7 @@ var v1alphaUnits = []struct {
 // v1alphaWindow reads {count: 30, unit: Day}.
 func (r *reader) v1alphaWindow(w *yaml.Node) time.Duration {
 	if w.Kind != yaml.MappingNode {
-		r.errorf(w, "a timeWindow must be a mapping, not %s", kindName(w))
+		r.errorf(w, "a timeWindow must be a mapping, not %s", diag.NodeKind(w))
 		return 0
 	}
 	ck, cv := r.get(w, "count")

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/emac-dev/emac/internal/diag"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -86,7 +87,7 @@ func (r *reader) pyrraIndicator(ind, at *yaml.Node, o *Objective) {
 		return
 	}
 	if m.Kind != yaml.MappingNode || isNull(m) {
-		r.errorf(valueOr(m, k), "%s must be a mapping, not %s", kind, kindName(m))
+		r.errorf(valueOr(m, k), "%s must be a mapping, not %s", kind, diag.NodeKind(m))
 		return
 	}
 	rate := func(metric string) string { return "sum(rate(" + metric + "[{{.window}}]))" }

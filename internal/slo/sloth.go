@@ -3,6 +3,7 @@ package slo
 import (
 	"fmt"
 
+	"github.com/emac-dev/emac/internal/diag"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -47,7 +48,7 @@ func (r *reader) slothSpec(spec, at *yaml.Node, f slothFields) {
 			return
 		}
 		if e.Kind != yaml.MappingNode {
-			r.errorf(e, "an SLO must be a mapping, not %s", kindName(e))
+			r.errorf(e, "an SLO must be a mapping, not %s", diag.NodeKind(e))
 			continue
 		}
 		n0 := len(r.ds)
@@ -81,7 +82,7 @@ func (r *reader) slothSLI(sli, at *yaml.Node, f slothFields, o *Objective) {
 			return
 		}
 		if ev.Kind != yaml.MappingNode {
-			r.errorf(ev, "events must be a mapping, not %s", kindName(ev))
+			r.errorf(ev, "events must be a mapping, not %s", diag.NodeKind(ev))
 			return
 		}
 		bad, _ := r.requireString(ev, k, f.errorQuery, "events SLI")
@@ -94,7 +95,7 @@ func (r *reader) slothSLI(sli, at *yaml.Node, f slothFields, o *Objective) {
 			return
 		}
 		if raw.Kind != yaml.MappingNode {
-			r.errorf(raw, "raw must be a mapping, not %s", kindName(raw))
+			r.errorf(raw, "raw must be a mapping, not %s", diag.NodeKind(raw))
 			return
 		}
 		q, _ := r.requireString(raw, k, f.errorRatio, "raw SLI")

@@ -112,7 +112,7 @@ func (r *reader) collection(m *yaml.Node, key string, kind yaml.Kind) (k, v *yam
 		return k, nil
 	}
 	if v.Kind != kind {
-		r.errorf(v, "%s must be %s, not %s", key, kindWord(kind), kindName(v))
+		r.errorf(v, "%s must be %s, not %s", key, kindWord(kind), diag.NodeKind(v))
 		return k, nil
 	}
 	return k, v
@@ -149,7 +149,7 @@ func (r *reader) str(m *yaml.Node, key string) (string, *yaml.Node) {
 		return "", v
 	}
 	if v.Kind != yaml.ScalarNode {
-		r.errorf(v, "%s must be a string, not %s", key, kindName(v))
+		r.errorf(v, "%s must be a string, not %s", key, diag.NodeKind(v))
 		return "", nil
 	}
 	return v.Value, v
@@ -177,26 +177,6 @@ func (r *reader) number(n *yaml.Node) (float64, bool) {
 	return f, true
 }
 
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.Tag {
-		case "!!null":
-			return "null"
-		case "!!bool":
-			return "a boolean"
-		case "!!int", "!!float":
-			return "a number"
-		}
-		return "a string"
-	}
-	return "a document"
-}
-
 // name reads metadata.name, the name of OpenSLO and Pyrra objects.
 func (r *reader) name(doc, kindKey *yaml.Node, what string) (string, bool) {
 	mk, md := r.requireMapping(doc, kindKey, "metadata", what)
@@ -209,7 +189,7 @@ func (r *reader) name(doc, kindKey *yaml.Node, what string) (string, bool) {
 		r.missing(mk, md, "name", what+" metadata")
 		return "", false
 	case v.Kind != yaml.ScalarNode:
-		r.errorf(v, "metadata.name must be a string, not %s", kindName(v))
+		r.errorf(v, "metadata.name must be a string, not %s", diag.NodeKind(v))
 		return "", false
 	case strings.TrimSpace(v.Value) == "":
 		r.errorf(v, "%s has an empty metadata.name", what)
@@ -244,7 +224,7 @@ func (r *reader) require(m, at *yaml.Node, key, what string, kind yaml.Kind) (k,
 		r.errorf(k, "%s has no %s", what, key)
 		return k, nil
 	case v.Kind != kind:
-		r.errorf(v, "%s must be %s, not %s", key, kindWord(kind), kindName(v))
+		r.errorf(v, "%s must be %s, not %s", key, kindWord(kind), diag.NodeKind(v))
 		return k, nil
 	}
 	return k, v
@@ -273,7 +253,7 @@ func (r *reader) requireString(m, at *yaml.Node, key, what string) (string, *yam
 		r.errorf(k, "%s has an empty %s", what, key)
 		return "", nil
 	case v.Kind != yaml.ScalarNode:
-		r.errorf(v, "%s must be a string, not %s", key, kindName(v))
+		r.errorf(v, "%s must be a string, not %s", key, diag.NodeKind(v))
 		return "", nil
 	}
 	return v.Value, v

@@ -68,26 +68,6 @@ var (
 	tDuration = reflect.TypeOf(v1alpha1.Duration(0))
 )
 
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.Tag {
-		case "!!null":
-			return "null"
-		case "!!bool":
-			return "a boolean"
-		case "!!int", "!!float":
-			return "a number"
-		}
-		return "a string"
-	}
-	return "a document"
-}
-
 // decode fills v (addressable) from n.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	before := len(*d.diags)
@@ -154,7 +134,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case tRatio:
 		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Tag == "!!bool" {
-			d.errorf(n, "expected a probability such as 0.995 or \"99.5%%\", got %s", kindName(n))
+			d.errorf(n, "expected a probability such as 0.995 or \"99.5%%\", got %s", diag.NodeKind(n))
 			return
 		}
 		r, err := v1alpha1.ParseRatio(n.Value)
@@ -166,7 +146,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case tDuration:
 		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-			d.errorf(n, "expected a duration such as 400ms or 30d, got %s", kindName(n))
+			d.errorf(n, "expected a duration such as 400ms or 30d, got %s", diag.NodeKind(n))
 			return
 		}
 		if n.Tag == "!!int" || n.Tag == "!!float" {
@@ -191,7 +171,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			if n.Tag != "!!null" {
-				d.errorf(n, "expected a mapping, got %s", kindName(n))
+				d.errorf(n, "expected a mapping, got %s", diag.NodeKind(n))
 			}
 			return
 		}
@@ -219,7 +199,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			if n.Tag != "!!null" {
-				d.errorf(n, "expected a list, got %s", kindName(n))
+				d.errorf(n, "expected a list, got %s", diag.NodeKind(n))
 			}
 			return
 		}
@@ -230,7 +210,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(s)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Tag == "!!bool" {
-			d.errorf(n, "expected a string, got %s", kindName(n))
+			d.errorf(n, "expected a string, got %s", diag.NodeKind(n))
 			return
 		}
 		v.SetString(n.Value)
@@ -241,7 +221,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		}
 	case reflect.Int:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-			d.errorf(n, "expected an integer, got %s", kindName(n))
+			d.errorf(n, "expected an integer, got %s", diag.NodeKind(n))
 			return
 		}
 		i, err := strconv.ParseInt(n.Value, 0, 32)
@@ -252,7 +232,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		v.SetInt(i)
 	case reflect.Bool:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-			d.errorf(n, "expected true or false, got %s", kindName(n))
+			d.errorf(n, "expected true or false, got %s", diag.NodeKind(n))
 			return
 		}
 		v.SetBool(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
@@ -263,7 +243,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 
 func (d *decoder) number(n *yaml.Node) (float64, bool) {
 	if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
-		d.errorf(n, "expected a number, got %s", kindName(n))
+		d.errorf(n, "expected a number, got %s", diag.NodeKind(n))
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
@@ -308,7 +288,7 @@ func fields(t reflect.Type) (map[string][]int, []string) {
 func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
 		if n.Tag != "!!null" {
-			d.errorf(n, "expected a mapping, got %s", kindName(n))
+			d.errorf(n, "expected a mapping, got %s", diag.NodeKind(n))
 		}
 		return
 	}
@@ -359,7 +339,7 @@ func where(path string) string {
 func (d *decoder) node(n *yaml.Node, out *v1alpha1.Node, path string) {
 	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
 		if n.Tag == "!!bool" || n.Value == "" {
-			d.errorf(n, "expected a component name or an operator, got %s", kindName(n))
+			d.errorf(n, "expected a component name or an operator, got %s", diag.NodeKind(n))
 			return
 		}
 		out.Call = n.Value
@@ -367,7 +347,7 @@ func (d *decoder) node(n *yaml.Node, out *v1alpha1.Node, path string) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		dg := d.errorf(n, "expected a component name or an operator, got %s", kindName(n))
+		dg := d.errorf(n, "expected a component name or an operator, got %s", diag.NodeKind(n))
 		dg.Detail = "operators: " + strings.Join(v1alpha1.Operators, ", ")
 		if n.Kind == yaml.SequenceNode {
 			dg.Detail = "steps in order are written seq: [...]; " + dg.Detail
@@ -382,7 +362,7 @@ func (d *decoder) node(n *yaml.Node, out *v1alpha1.Node, path string) {
 
 func (d *decoder) branchCase(n *yaml.Node, out *v1alpha1.BranchCase, path string) {
 	if n.Kind != yaml.MappingNode {
-		dg := d.errorf(n, "a branch case is a mapping with a weight and one operator, got %s", kindName(n))
+		dg := d.errorf(n, "a branch case is a mapping with a weight and one operator, got %s", diag.NodeKind(n))
 		dg.Detail = "e.g. {weight: 0.9, call: front}"
 		return
 	}
