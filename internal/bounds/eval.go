@@ -407,43 +407,25 @@ func (e *evaluator) node(n int) []float64 {
 	if len(e.cross[n]) == 0 && len(e.closeAt[n]) == 0 {
 		return []float64{e.value(n)}
 	}
-	t := e.t
-	nd := &t.nodes[n]
-	W := append(append([]int(nil), e.cross[n]...), e.closeAt[n]...)
-	nc := len(e.cross[n])
-	pos := map[int]uint{}
-	for i, v := range W {
-		pos[v] = uint(i)
-	}
-	type child struct {
-		table []float64
-		bits  []uint
-	}
-	kids := make([]child, len(nd.children))
+	nd := &e.t.nodes[n]
+	W, nc, bits := e.layout(n)
+	tables := make([][]float64, len(nd.children))
 	for i, c := range nd.children {
-		kids[i].table = e.node(c)
-		if e.touched[c] && !e.isConst[c] {
-			for _, v := range e.cross[c] {
-				kids[i].bits = append(kids[i].bits, pos[v])
-			}
-		}
+		tables[i] = e.node(c)
 	}
 	out := make([]float64, 1<<nc)
 	vals := make([]float64, len(nd.children))
 	f := e.factor(n)
 	for w := 0; w < 1<<len(W); w++ {
 		var v float64
-		if nd.op == model.Call {
-			v = e.leaf(nd.comp, W, w)
-		} else {
-			for i := range kids {
-				idx := 0
-				for b, p := range kids[i].bits {
-					idx |= (w >> p & 1) << b
-				}
-				vals[i] = kids[i].table[idx]
+		switch {
+		case nd.op != model.Call:
+			for i := range tables {
+				vals[i] = tables[i][childIndex(w, bits[i])]
 			}
 			v = combine(nd, vals)
+		case !e.down(nd.comp, W, w):
+			v = e.compP[nd.comp]
 		}
 		weight := f
 		for b := nc; b < len(W); b++ {
@@ -459,13 +441,47 @@ func (e *evaluator) node(n int) []float64 {
 	return out
 }
 
-func (e *evaluator) leaf(ci int, W []int, w int) float64 {
-	for b, v := range W {
-		if w>>b&1 == 1 && (v == e.compGroup[ci] || v == e.compPers[ci]) {
-			return 0
+// layout is how node n's table is indexed: W lists the variables crossing
+// n (the first nc) and those closing at it, a state w of W being a bit per
+// variable (1: bad); bits[i] places child i's crossing variables in W, so
+// that childIndex(w, bits[i]) is the entry of child i's table for w.
+func (e *evaluator) layout(n int) (W []int, nc int, bits [][]uint) {
+	W = append(append([]int(nil), e.cross[n]...), e.closeAt[n]...)
+	pos := map[int]uint{}
+	for i, v := range W {
+		pos[v] = uint(i)
+	}
+	kids := e.t.nodes[n].children
+	bits = make([][]uint, len(kids))
+	for i, c := range kids {
+		if e.touched[c] && !e.isConst[c] {
+			for _, v := range e.cross[c] {
+				bits[i] = append(bits[i], pos[v])
+			}
 		}
 	}
-	return e.compP[ci]
+	return W, len(e.cross[n]), bits
+}
+
+// childIndex is the entry of a child's table for state w of its parent's
+// variables.
+func childIndex(w int, bits []uint) int {
+	idx := 0
+	for b, p := range bits {
+		idx |= (w >> p & 1) << b
+	}
+	return idx
+}
+
+// down reports whether state w of W holds a bad variable of component ci
+// (its group's cause, or its persistent state down).
+func (e *evaluator) down(ci int, W []int, w int) bool {
+	for b, v := range W {
+		if w>>b&1 == 1 && (v == e.compGroup[ci] || v == e.compPers[ci]) {
+			return true
+		}
+	}
+	return false
 }
 
 // combine applies an operator to independent operand success probabilities.

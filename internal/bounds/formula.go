@@ -287,24 +287,10 @@ func (y *symbolic) node(n int) []*Expr {
 		return []*Expr{y.value(n)}
 	}
 	nd := &y.t.nodes[n]
-	W := append(append([]int(nil), e.cross[n]...), e.closeAt[n]...)
-	nc := len(e.cross[n])
-	pos := map[int]uint{}
-	for i, v := range W {
-		pos[v] = uint(i)
-	}
-	type child struct {
-		table []*Expr
-		bits  []uint
-	}
-	kids := make([]child, len(nd.children))
+	W, nc, bits := e.layout(n)
+	tables := make([][]*Expr, len(nd.children))
 	for i, c := range nd.children {
-		kids[i].table = y.node(c)
-		if e.touched[c] && !e.isConst[c] {
-			for _, v := range e.cross[c] {
-				kids[i].bits = append(kids[i].bits, pos[v])
-			}
-		}
+		tables[i] = y.node(c)
 	}
 	out := make([]*Expr, 1<<nc)
 	for i := range out {
@@ -312,24 +298,16 @@ func (y *symbolic) node(n int) []*Expr {
 	}
 	f := y.factor(n)
 	for w := 0; w < 1<<len(W); w++ {
-		var v *Expr
-		if nd.op == model.Call {
-			v = y.compP[nd.comp]
-			for b, vi := range W {
-				if w>>b&1 == 1 && (vi == e.compGroup[nd.comp] || vi == e.compPers[nd.comp]) {
-					v = num(0)
-				}
-			}
-		} else {
-			vals := make([]*Expr, len(kids))
-			for i := range kids {
-				idx := 0
-				for b, p := range kids[i].bits {
-					idx |= (w >> p & 1) << b
-				}
-				vals[i] = kids[i].table[idx]
+		v := num(0)
+		switch {
+		case nd.op != model.Call:
+			vals := make([]*Expr, len(tables))
+			for i := range tables {
+				vals[i] = tables[i][childIndex(w, bits[i])]
 			}
 			v = y.combine(nd, vals)
+		case !e.down(nd.comp, W, w):
+			v = y.compP[nd.comp]
 		}
 		weight := f
 		for b := nc; b < len(W); b++ {
