@@ -22,6 +22,16 @@ func (t *tree) independent() scenario {
 	return s
 }
 
+// apply shares the option's domains and makes its components persistent.
+func (s scenario) apply(o option) {
+	for _, di := range o.shared {
+		s.shared[di] = true
+	}
+	for _, ci := range o.persistent {
+		s.persistent[ci] = true
+	}
+}
+
 func (s scenario) clone() scenario {
 	return scenario{shared: append([]bool(nil), s.shared...), persistent: append([]bool(nil), s.persistent...)}
 }

@@ -182,13 +182,7 @@ func scenarioCombos(base scenario, cl []*cluster, limit int) (out []scenario, ok
 	for {
 		sc := base.clone()
 		for i, c := range cl {
-			o := c.options[pick[i]]
-			for _, di := range o.shared {
-				sc.shared[di] = true
-			}
-			for _, ci := range o.persistent {
-				sc.persistent[ci] = true
-			}
+			sc.apply(c.options[pick[i]])
 		}
 		out = append(out, sc)
 		if !nextPick(pick, cl) {

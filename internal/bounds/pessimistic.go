@@ -490,11 +490,8 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 			for i, c := range cl {
 				o := c.options[pick[i]]
 				groups, ids = append(groups, o.groups...), append(ids, o.ids...)
-				for _, di := range o.shared {
-					sc.shared[di] = true
-				}
+				sc.apply(o)
 				for _, ci := range o.persistent {
-					sc.persistent[ci] = true
 					pers = binary.AppendUvarint(pers, uint64(ci))
 				}
 				size += o.size()
@@ -525,13 +522,7 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 		}
 		consts[s] = best
 		for i, c := range cl {
-			o := c.options[bestPick[i]]
-			for _, di := range o.shared {
-				chosen.shared[di] = true
-			}
-			for _, ci := range o.persistent {
-				chosen.persistent[ci] = true
-			}
+			chosen.apply(c.options[bestPick[i]])
 		}
 	}
 	res.value = consts[0]
