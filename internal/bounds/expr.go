@@ -80,6 +80,55 @@ func (x *Expr) Eval(a func(comp string) float64) float64 {
 	panic("bounds: unknown expression op")
 }
 
+// Fold returns the expression with every subtree that reads only fixed
+// components (those fixed reports a value for) replaced by its value, so
+// that a writer never has to treat an operation on numbers as a vector.
+// Shared subtrees stay shared; x is unchanged. The values are those Eval
+// gives.
+func (x *Expr) Fold(fixed func(comp string) (float64, bool)) *Expr {
+	done := map[*Expr]*Expr{}
+	var fold func(*Expr) *Expr
+	fold = func(y *Expr) *Expr {
+		if f, ok := done[y]; ok {
+			return f
+		}
+		f := y
+		switch y.Op {
+		case ExprAvail:
+			if v, ok := fixed(y.Comp); ok {
+				f = num(v)
+			}
+		case ExprUp:
+			all := true
+			for _, c := range y.Comps {
+				_, ok := fixed(c)
+				all = all && ok
+			}
+			if all {
+				f = num(y.Eval(func(c string) float64 { v, _ := fixed(c); return v }))
+			}
+		case ExprConst:
+		default:
+			args := make([]*Expr, len(y.Args))
+			changed, constant := false, true
+			for i, z := range y.Args {
+				args[i] = fold(z)
+				changed = changed || args[i] != z
+				constant = constant && args[i].Op == ExprConst
+			}
+			switch {
+			case constant:
+				f = num((&Expr{Op: y.Op, Value: y.Value, Args: args}).Eval(nil))
+			case changed:
+				f = &Expr{Op: y.Op, Value: y.Value, Args: args}
+			}
+		}
+		done[y] = f
+		return f
+	}
+	return fold(x)
+}
+
 // Size is the number of nodes of the expression written out as a tree.
 func (x *Expr) Size() int {
 	n := 1

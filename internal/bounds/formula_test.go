@@ -99,3 +99,65 @@ func TestFormulaCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestFold: folding a formula with some components fixed keeps its value
+// at every availability of the others, and leaves no operation whose
+// operands are all numbers.
+func TestFold(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	ctx := context.Background()
+	for _, j := range oracleJourneys(80, 1<<20) {
+		f, err := bounds.Formula(ctx, j, bounds.FormulaOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fixedSet := map[string]bool{}
+		for _, c := range j.ComponentNames() {
+			fixedSet[c] = r.IntN(2) == 0
+		}
+		fixed := func(c string) (float64, bool) { return j.Components[c].Availability, fixedSet[c] }
+		for _, x := range []*bounds.Expr{f.Optimistic, f.Pessimistic} {
+			y := x.Fold(fixed)
+			var walk func(*bounds.Expr)
+			walk = func(z *bounds.Expr) {
+				switch z.Op {
+				case bounds.ExprConst:
+				case bounds.ExprAvail:
+					if fixedSet[z.Comp] {
+						t.Errorf("%s: fixed %s left in the folded formula", describeJourney(j), z.Comp)
+					}
+				case bounds.ExprUp:
+				default:
+					constant := true
+					for _, a := range z.Args {
+						constant = constant && a.Op == bounds.ExprConst
+						walk(a)
+					}
+					if constant {
+						t.Errorf("%s: an operation on numbers only was left unfolded", describeJourney(j))
+					}
+				}
+			}
+			walk(y)
+			for range 3 {
+				a := func(c string) float64 {
+					if fixedSet[c] {
+						return j.Components[c].Availability
+					}
+					return r.Float64()
+				}
+				vals := map[string]float64{}
+				memo := func(c string) float64 {
+					if v, ok := vals[c]; ok {
+						return v
+					}
+					vals[c] = a(c)
+					return vals[c]
+				}
+				if got, want := y.Eval(memo), x.Eval(memo); got != want {
+					t.Errorf("%s: folded %v, unfolded %v", describeJourney(j), got, want)
+				}
+			}
+		}
+	}
+}

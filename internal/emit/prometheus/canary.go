@@ -128,9 +128,13 @@ type GateOptions struct {
 // holds two matchers on emac_component, the component's name and the
 // gate's placeholder, so it matches only when the two are equal.
 type gateLeaves struct {
-	leaves
+	p *Plan
 	o GateOptions
 }
+
+func (l gateLeaves) By() string { return "" }
+
+func (l gateLeaves) Const(v float64) string { return "vector(" + number(v) + ")" }
 
 func (l gateLeaves) canary(metric string, comp *labels.Matcher) string {
 	return selector(metric,
@@ -148,10 +152,10 @@ func (l gateLeaves) ratio(comp *labels.Matcher) string {
 
 func (l gateLeaves) Avail(c string) string {
 	if !l.p.Measured[c] {
-		return l.leaves.Avail(c)
+		return number(l.p.Journey.Components[c].Availability)
 	}
 	me := labels.MustNewMatcher(labels.MatchEqual, LabelComponent, c)
-	rec := Selector(ComponentErrorRatio+Window(l.w), LabelJourney, l.p.Journey.Name, LabelComponent, c)
+	rec := Selector(ComponentErrorRatio+Window(l.o.Base), LabelJourney, l.p.Journey.Name, LabelComponent, c)
 	return fmt.Sprintf("(1 - sum(%s or on() %s))", l.ratio(me), rec)
 }
 
@@ -166,7 +170,7 @@ func (l gateLeaves) Up(comps []string) string {
 		q[i] = regexp.QuoteMeta(c)
 	}
 	in := labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, strings.Join(q, "|"))
-	rec := selector(ComponentErrorRatio+Window(l.w),
+	rec := selector(ComponentErrorRatio+Window(l.o.Base),
 		labels.MustNewMatcher(labels.MatchEqual, LabelJourney, l.p.Journey.Name),
 		in,
 		labels.MustNewMatcher(labels.MatchNotEqual, LabelComponent, l.o.Component))
@@ -182,7 +186,7 @@ func (p *Plan) Gate(o GateOptions) (string, error) {
 	if len(p.Measured) == 0 {
 		return "", fmt.Errorf("no component has telemetry: a canary cannot be measured")
 	}
-	l := gateLeaves{leaves: leaves{p, o.Base}, o: o}
+	l := gateLeaves{p: p, o: o}
 	calls := l.canary(CanaryCalls, labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, ".+"))
-	return fmt.Sprintf("(%s) and on() (sum(%s) > %s)", vector(p.Formulas.Pessimistic, l), calls, o.MinCalls), nil
+	return fmt.Sprintf("(%s) and on() (sum(%s) > %s)", vector(p.pessimistic, l), calls, o.MinCalls), nil
 }

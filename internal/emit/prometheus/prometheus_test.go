@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/emac-dev/emac/internal/emit/emittest"
 	"github.com/emac-dev/emac/internal/emit/prometheus"
 	"github.com/emac-dev/emac/internal/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -41,6 +43,7 @@ var examples = []struct{ name, path string }{
 	{"checkout", "../../../examples/native/checkout.yaml"},
 	{"checkout-intent", "../../../examples/checkout/spec/emac.checkout.yaml"},
 	{"every-operator", "testdata/every-operator.yaml"},
+	{"unmeasured", "testdata/unmeasured.yaml"},
 }
 
 // TestGolden compares the emitted files with testdata/<example>/; run with
@@ -201,6 +204,9 @@ func TestNoInjection(t *testing.T) {
 				if vs, ok := n.(*parser.VectorSelector); ok {
 					for _, m := range vs.LabelMatchers {
 						m.Value = strings.ReplaceAll(m.Value, strconv.Quote(evil), strconv.Quote("x"))
+						if m.Type == labels.MatchRegexp {
+							m.Value = strings.ReplaceAll(m.Value, regexp.QuoteMeta(evil), "x")
+						}
 						if m.Value == evil {
 							m.Value = "x"
 						}

@@ -22,11 +22,20 @@ const (
 	LabelJourney        = "emac_journey"
 	LabelComponent      = "emac_component"
 	LabelBound          = "emac_bound"
+	LabelWindow         = "emac_window"
+	// ComponentAvailability is 1 − a component's error ratio over each
+	// window, labelled emac_window, so that the journey formulas read every
+	// window at once: they are written out once, not once per window.
+	ComponentAvailability = "emac:component_availability:ratio"
 	// GroupAvailability records the largest availability among a shared
-	// group's members (emac_group: the members, quoted, comma-separated), which the
-	// pessimistic SLI reads many times.
-	GroupAvailability = "emac:journey_group_availability:ratio_rate" // + window
+	// group's members (emac_group: the members, quoted, comma-separated)
+	// over each window, which the pessimistic formula reads many times.
+	GroupAvailability = "emac:journey_group_availability:ratio"
 	LabelGroup        = "emac_group"
+	// JourneyAvailability is the journey formula under each bound over
+	// each window (emac_bound, emac_window); the journey SLIs are read from
+	// it, one window each.
+	JourneyAvailability = "emac:journey_availability:ratio"
 )
 
 // Selector writes a vector selector with equality matchers, escaped by the
@@ -47,14 +56,19 @@ func selector(metric string, ms ...*labels.Matcher) string {
 }
 
 // Leaves says how a formula's leaves are written in PromQL: each as a
-// vector with one sample and no labels, so that arithmetic between them
-// matches one to one.
+// vector with the same labels (none, or one sample per window), so that
+// arithmetic between them matches one to one.
 type Leaves interface {
 	// Avail is the availability of a component.
 	Avail(comp string) string
 	// Up is the largest availability among a group's members, or "" to
 	// write it out as the maximum over the members.
 	Up(comps []string) string
+	// By is the label the leaves carry ("" for none): aggregations over
+	// operands keep it.
+	By() string
+	// Const writes a number as a vector with the leaves' labels.
+	Const(v float64) string
 }
 
 // Render writes a bounds formula as PromQL. Every operation is
@@ -123,6 +137,9 @@ func render(b *strings.Builder, x *bounds.Expr, l Leaves) {
 // labelled with its position so that `or` keeps every one.
 func aggregate(b *strings.Builder, agg, label string, args []*bounds.Expr, l Leaves) {
 	b.WriteString(agg)
+	if by := l.By(); by != "" {
+		b.WriteString(" by (" + by + ") ")
+	}
 	b.WriteByte('(')
 	for i, y := range args {
 		if i > 0 {
@@ -134,11 +151,11 @@ func aggregate(b *strings.Builder, agg, label string, args []*bounds.Expr, l Lea
 }
 
 // vector writes an operand that must be a vector: a bare number (a
-// constant, or a leaf written as one) becomes vector(number).
+// constant, or a leaf written as one) becomes one with the leaves' labels.
 func vector(x *bounds.Expr, l Leaves) string {
 	s := Render(x, l)
-	if _, err := strconv.ParseFloat(s, 64); err == nil {
-		return "vector(" + s + ")"
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		return l.Const(v)
 	}
 	return s
 }

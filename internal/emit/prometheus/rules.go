@@ -13,11 +13,13 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
@@ -95,7 +97,10 @@ type Plan struct {
 	// Result is the contract-mode check result, for the metadata series.
 	Result *v1alpha1.JourneyResult
 
-	alerting []Group // the alert group, once Rules has built it
+	// the formulas with unmeasured components folded into numbers: what
+	// the rules and gates write
+	optimistic, pessimistic *bounds.Expr
+	alerting                []Group // the alert group, once Rules has built it
 }
 
 // NewPlan prepares the rules of a journey.
@@ -128,6 +133,8 @@ func NewPlan(ctx context.Context, in *emit.Input) (*Plan, error) {
 			p.Measured[n] = true
 		}
 	}
+	fixed := func(c string) (float64, bool) { return j.Components[c].Availability, !p.Measured[c] }
+	p.optimistic, p.pessimistic = f.Optimistic.Fold(fixed), f.Pessimistic.Fold(fixed)
 	if in.Result != nil {
 		for _, q := range in.Result.Required {
 			if q.Availability != nil && p.Measured[q.Component] {
@@ -190,11 +197,17 @@ func (r *ratios) at(w time.Duration) string {
 	return fmt.Sprintf("1 - (sum(%s) / sum(%s))", r.good.at(w), r.total.at(w))
 }
 
-// leaves reads availabilities from the recorded component ratios over one
-// window; unmeasured components are constants.
-type leaves struct {
-	p *Plan
-	w time.Duration
+// leaves reads availabilities from the per-window availability series:
+// each leaf is a vector with one sample per window, labelled emac_window,
+// so that a formula written once computes every window. Unmeasured
+// components are constants.
+type leaves struct{ p *Plan }
+
+func (l leaves) Avail(c string) string {
+	if !l.p.Measured[c] {
+		return number(l.p.Journey.Components[c].Availability)
+	}
+	return "sum by (" + LabelWindow + ") (" + Selector(ComponentAvailability, LabelJourney, l.p.Journey.Name, LabelComponent, c) + ")"
 }
 
 // Up reads the group's recorded availability.
@@ -202,7 +215,22 @@ func (l leaves) Up(comps []string) string {
 	if !l.p.measuredAll(comps) {
 		return ""
 	}
-	return fmt.Sprintf("sum(%s)", Selector(GroupAvailability+Window(l.w), LabelJourney, l.p.Journey.Name, LabelGroup, groupKey(comps)))
+	return "sum by (" + LabelWindow + ") (" + Selector(GroupAvailability, LabelJourney, l.p.Journey.Name, LabelGroup, groupKey(comps)) + ")"
+}
+
+func (l leaves) By() string { return LabelWindow }
+
+// Const is v in every window there is data for, or in every window when
+// no component is measured (the formulas are then constants).
+func (l leaves) Const(v float64) string {
+	if len(l.p.Measured) == 0 {
+		ws := make([]string, len(l.p.Windows))
+		for i, w := range l.p.Windows {
+			ws[i] = fmt.Sprintf("label_replace(vector(%s), %q, %q, \"\", \"\")", number(v), LabelWindow, Window(w))
+		}
+		return "(" + strings.Join(ws, " or ") + ")"
+	}
+	return fmt.Sprintf("(0 * count by (%s) (%s) + %s)", LabelWindow, Selector(ComponentAvailability, LabelJourney, l.p.Journey.Name), number(v))
 }
 
 // groupKey is a group's label value: its members, each quoted, so that no
@@ -244,8 +272,8 @@ func (p *Plan) groups() [][]string {
 			walk(y)
 		}
 	}
-	walk(p.Formulas.Optimistic)
-	walk(p.Formulas.Pessimistic)
+	walk(p.optimistic)
+	walk(p.pessimistic)
 	keys := slices.Sorted(maps.Keys(seen))
 	out := make([][]string, len(keys))
 	for i, k := range keys {
@@ -254,21 +282,13 @@ func (p *Plan) groups() [][]string {
 	return out
 }
 
-func (l leaves) Avail(c string) string {
-	if !l.p.Measured[c] {
-		return number(l.p.Journey.Components[c].Availability)
-	}
-	return fmt.Sprintf("(1 - sum(%s))", Selector(ComponentErrorRatio+Window(l.w), LabelJourney, l.p.Journey.Name, LabelComponent, c))
-}
-
-// JourneySLI is the PromQL of the journey's error ratio over w under one
-// bound (optimistic or pessimistic), given how leaves are read.
-func (p *Plan) JourneySLI(bound string, l Leaves) string {
-	f := p.Formulas.Pessimistic
+// formula is the folded formula of a bound ("optimistic" or
+// "pessimistic").
+func (p *Plan) formula(bound string) *bounds.Expr {
 	if bound == "optimistic" {
-		f = p.Formulas.Optimistic
+		return p.optimistic
 	}
-	return "1 - " + vector(f, l)
+	return p.pessimistic
 }
 
 // Rules builds the rule file.
@@ -299,16 +319,26 @@ func (p *Plan) Rules() (*File, error) {
 		}
 		rec = append(rec, cr...)
 	}
-	for _, g := range p.groups() {
+	// the formulas read every window at once: availabilities labelled
+	// by window, then the formulas, then each window's SLI read back
+	if len(p.Measured) > 0 {
 		for _, w := range p.Windows {
-			var parts []*bounds.Expr
-			for _, c := range g {
-				parts = append(parts, &bounds.Expr{Op: bounds.ExprAvail, Comp: c})
-			}
-			var b strings.Builder
-			aggregate(&b, "max", "emac_member", parts, leaves{p, w})
-			rec = append(rec, Rule{Record: GroupAvailability + Window(w), Expr: b.String(), Labels: jl(LabelGroup, groupKey(g))})
+			rec = append(rec, Rule{Record: ComponentAvailability,
+				Expr:   "1 - " + Selector(ComponentErrorRatio+Window(w), LabelJourney, j.Name),
+				Labels: jl(LabelWindow, Window(w))})
 		}
+	}
+	for _, g := range p.groups() {
+		q := make([]string, len(g))
+		for i, c := range g {
+			q[i] = regexp.QuoteMeta(c)
+		}
+		members := selector(ComponentAvailability, labels.MustNewMatcher(labels.MatchEqual, LabelJourney, j.Name),
+			labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, strings.Join(q, "|")))
+		rec = append(rec, Rule{Record: GroupAvailability, Expr: "max by (" + LabelWindow + ") (" + members + ")", Labels: jl(LabelGroup, groupKey(g))})
+	}
+	for _, b := range []string{"optimistic", "pessimistic"} {
+		rec = append(rec, Rule{Record: JourneyAvailability, Expr: vector(p.formula(b), leaves{p}), Labels: jl(LabelBound, b)})
 	}
 	var measured *ratios
 	if t := j.Telemetry; t != nil && t.Total != "" && (t.Good != "" || t.Bad != "") {
@@ -318,9 +348,9 @@ func (p *Plan) Rules() (*File, error) {
 		}
 	}
 	for _, w := range p.Windows {
-		for _, b := range []string{"optimistic", "pessimistic"} {
-			rec = append(rec, Rule{Record: JourneyErrorRatio + Window(w), Expr: p.JourneySLI(b, leaves{p, w}), Labels: jl(LabelBound, b)})
-		}
+		rec = append(rec, Rule{Record: JourneyErrorRatio + Window(w),
+			Expr:   fmt.Sprintf("1 - sum without (%s) (%s)", LabelWindow, Selector(JourneyAvailability, LabelJourney, j.Name, LabelWindow, Window(w))),
+			Labels: jl()})
 		if measured != nil {
 			rec = append(rec, Rule{Record: JourneyErrorRatio + Window(w), Expr: measured.at(w), Labels: jl(LabelBound, "measured")})
 		}
