@@ -17,6 +17,7 @@ import (
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/diag"
 	"github.com/emac-dev/emac/internal/model"
+	"github.com/emac-dev/emac/internal/promql"
 	"github.com/emac-dev/emac/internal/slo"
 )
 
@@ -544,7 +545,24 @@ func (l *loader) telemetry(d *document, p string, t *v1alpha1.Telemetry) *model.
 	case t.Total != "" && t.Good == "" && t.Bad == "":
 		l.diags.Errorf(d.at(p), "telemetry has a total but no good or bad query")
 	}
-	return &model.Telemetry{Good: strings.TrimSpace(t.Good), Bad: strings.TrimSpace(t.Bad), Total: strings.TrimSpace(t.Total), LatencyHistogram: strings.TrimSpace(t.LatencyHistogram)}
+	tel := &model.Telemetry{Good: strings.TrimSpace(t.Good), Bad: strings.TrimSpace(t.Bad), Total: strings.TrimSpace(t.Total), LatencyHistogram: strings.TrimSpace(t.LatencyHistogram)}
+	l.queries(tel, func(key string) *diag.Range { return d.at(p + "." + key) }, "")
+	return tel
+}
+
+// queries reports the telemetry queries emac cannot build ratios from:
+// those the Prometheus parser rejects, and those that are not instant
+// vectors. at is where a query is written; of names its source when it
+// comes from another file.
+func (l *loader) queries(t *model.Telemetry, at func(key string) *diag.Range, of string) {
+	for _, q := range []struct{ key, query string }{{"good", t.Good}, {"bad", t.Bad}, {"total", t.Total}, {"latencyHistogram", t.LatencyHistogram}} {
+		if q.query == "" {
+			continue
+		}
+		if _, err := promql.Parse(q.query); err != nil {
+			l.diags.Errorf(at(q.key), "the %s query%s is not usable PromQL", q.key, of).Detail = err.Error()
+		}
+	}
 }
 
 func (l *loader) domains(d *document, j *model.Journey, decl, local map[string]v1alpha1.FailureDomain) {
@@ -775,6 +793,7 @@ func (l *loader) sloRef(e *entry, c *model.Component) {
 	c.Source = fmt.Sprintf("%s %s (%s)", obj.Format, obj.Name, src)
 	if e.def.Telemetry == nil && (obj.Good != "" || obj.Bad != "") {
 		c.Telemetry = &model.Telemetry{Good: strings.TrimSpace(obj.Good), Bad: strings.TrimSpace(obj.Bad), Total: strings.TrimSpace(obj.Total)}
+		l.queries(c.Telemetry, func(string) *diag.Range { return d.at(p) }, fmt.Sprintf(" of SLO %s (%s)", obj.Name, src))
 	}
 	if e.def.Span == nil {
 		c.Service = obj.Service

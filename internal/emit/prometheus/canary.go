@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 )
@@ -43,58 +42,21 @@ func (p *Plan) CanaryLabels() []string {
 	return []string{ArgoCanaryLabel, FlaggerCanaryLabel}
 }
 
-// grouped rewrites a query so that it keeps label by: every aggregation
-// groups by it too, and the whole is summed by it.
-func grouped(query, by string) (string, error) {
-	e, err := parser.ParseExpr(query)
-	if err != nil {
-		return "", err
-	}
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		a, ok := n.(*parser.AggregateExpr)
-		if !ok {
-			return nil
-		}
-		i := -1
-		for k, g := range a.Grouping {
-			if g == by {
-				i = k
-			}
-		}
-		switch {
-		case a.Without && i >= 0:
-			a.Grouping = append(a.Grouping[:i], a.Grouping[i+1:]...)
-		case !a.Without && i < 0:
-			a.Grouping = append(a.Grouping, by)
-		}
-		return nil
-	})
-	return fmt.Sprintf("sum by (%s) (%s)", by, e), nil
-}
-
 // canaryRules records a component's canary errors and calls.
-func (p *Plan) canaryRules(comp string, jl func(...string) map[string]string) ([]Rule, error) {
-	t := p.Journey.Components[comp].Telemetry
+func (p *Plan) canaryRules(comp string, rs *ratios, jl func(...string) map[string]string) ([]Rule, error) {
 	var out []Rule
 	for _, by := range p.CanaryLabels() {
-		g := func(q string) (string, error) {
-			w, err := Windowed(q, CanaryWindow)
-			if err != nil {
-				return "", err
-			}
-			return grouped(w, by)
-		}
-		total, err := g(t.Total)
+		total, err := rs.total.grouped(CanaryWindow, by)
 		if err != nil {
 			return nil, fmt.Errorf("total query: %w", err)
 		}
 		var errs string
-		if t.Bad != "" {
-			if errs, err = g(t.Bad); err != nil {
+		if rs.bad != nil {
+			if errs, err = rs.bad.grouped(CanaryWindow, by); err != nil {
 				return nil, fmt.Errorf("bad query: %w", err)
 			}
 		} else {
-			good, err := g(t.Good)
+			good, err := rs.good.grouped(CanaryWindow, by)
 			if err != nil {
 				return nil, fmt.Errorf("good query: %w", err)
 			}

@@ -2,7 +2,7 @@ package prometheus
 
 import (
 	"fmt"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/emac-dev/emac/internal/bounds"
+	"github.com/emac-dev/emac/internal/promql"
 )
 
 // Names of the series emac records (SPEC §6: fixed, dashboards and other
@@ -165,8 +166,6 @@ func number(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 // Window formats a duration the way Prometheus writes ranges (5m, 1d).
 func Window(d time.Duration) string { return pmodel.Duration(d).String() }
 
-var windowTemplate = regexp.MustCompile(`\{\{\s*\.window\s*\}\}`)
-
 // Windowed returns query with its range set to w: "{{.window}}"
 // placeholders are replaced; without them, every range of the query (range
 // vectors and subqueries) becomes w. The result is parsed.
@@ -185,26 +184,29 @@ type windower struct {
 }
 
 func newWindower(query string) (*windower, error) {
-	if windowTemplate.MatchString(query) {
-		// a window is a duration token wherever the placeholder stands,
-		// so one window parsing means every window does
-		if _, err := parser.ParseExpr(windowTemplate.ReplaceAllString(query, "5m")); err != nil {
-			return nil, err
-		}
-		return &windower{template: query}, nil
-	}
-	e, err := parser.ParseExpr(query)
+	e, err := promql.Parse(query)
 	if err != nil {
 		return nil, err
+	}
+	if promql.Window.MatchString(query) {
+		// a window is a duration token wherever the placeholder stands,
+		// so one window parsing means every window does
+		return &windower{template: query}, nil
 	}
 	return &windower{expr: e}, nil
 }
 
 func (x *windower) at(w time.Duration) string {
 	if x.template != "" {
-		return windowTemplate.ReplaceAllString(x.template, Window(w))
+		return promql.Window.ReplaceAllString(x.template, Window(w))
 	}
-	parser.Inspect(x.expr, func(n parser.Node, _ []parser.Node) error {
+	setRange(x.expr, w)
+	return x.expr.String()
+}
+
+// setRange sets every range of e (range vectors and subqueries) to w.
+func setRange(e parser.Expr, w time.Duration) {
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 		switch n := n.(type) {
 		case *parser.MatrixSelector:
 			n.Range = w
@@ -213,7 +215,47 @@ func (x *windower) at(w time.Duration) string {
 		}
 		return nil
 	})
-	return x.expr.String()
+}
+
+// grouped is the query over w rewritten to keep label by: every
+// aggregation groups by it too, and the whole is summed by it.
+func (x *windower) grouped(w time.Duration, by string) (string, error) {
+	e := x.expr
+	if x.template != "" {
+		var err error
+		if e, err = parser.ParseExpr(x.at(w)); err != nil {
+			return "", err
+		}
+	} else {
+		setRange(e, w)
+	}
+	// the tree is shared by every window: its groupings are put back
+	type saved struct {
+		a        *parser.AggregateExpr
+		grouping []string
+	}
+	var undo []saved
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		a, ok := n.(*parser.AggregateExpr)
+		if !ok {
+			return nil
+		}
+		i := slices.Index(a.Grouping, by)
+		switch {
+		case a.Without && i >= 0:
+			undo = append(undo, saved{a, a.Grouping})
+			a.Grouping = slices.Delete(slices.Clone(a.Grouping), i, i+1)
+		case !a.Without && i < 0:
+			undo = append(undo, saved{a, a.Grouping})
+			a.Grouping = append(slices.Clone(a.Grouping), by)
+		}
+		return nil
+	})
+	out := fmt.Sprintf("sum by (%s) (%s)", by, e)
+	for _, u := range undo {
+		u.a.Grouping = u.grouping
+	}
+	return out, nil
 }
 
 // WithMatcher adds a label matcher to every vector selector of a query.
