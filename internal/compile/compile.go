@@ -15,6 +15,7 @@ import (
 	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/emit"
 	"github.com/emac-dev/emac/internal/emit/prometheus"
+	"github.com/emac-dev/emac/internal/model"
 	"github.com/emac-dev/emac/internal/service"
 )
 
@@ -58,6 +59,7 @@ func Compile(ctx context.Context, paths []string, opts Options) (*Result, error)
 	if rep.Diagnostics.HasErrors() {
 		return res, nil
 	}
+	ins := make([]*emit.Input, len(rep.Journeys))
 	for i, j := range rep.Journeys {
 		in := &emit.Input{Journey: j, Result: &rep.Result.Journeys[i], Analysis: rep.Analyses[i], Namespace: "default"}
 		if i < len(rep.Specs) && rep.Specs[i] != nil {
@@ -66,13 +68,48 @@ func Compile(ctx context.Context, paths []string, opts Options) (*Result, error)
 				in.Namespace = ns
 			}
 		}
-		cj, err := Emit(ctx, in, opts)
-		if err != nil {
-			return nil, err
-		}
-		res.Journeys = append(res.Journeys, *cj)
+		ins[i] = in
+	}
+	if res.Journeys, err = EmitAll(ctx, ins, opts); err != nil {
+		return nil, err
 	}
 	return res, nil
+}
+
+// Journeys analyses and compiles journeys that are already loaded (from
+// the API server, or generated), opts.Check.Parallelism at a time, in the
+// order given.
+func Journeys(ctx context.Context, js []*model.Journey, namespace string, opts Options) ([]Journey, error) {
+	as, err := service.AssessAll(ctx, js, opts.Check)
+	if err != nil {
+		return nil, err
+	}
+	ins := make([]*emit.Input, len(js))
+	for i, a := range as {
+		if a.Err != nil {
+			return nil, fmt.Errorf("journey %s: %w", js[i].Name, a.Err)
+		}
+		ins[i] = &emit.Input{Journey: js[i], Result: a.Result, Analysis: a.Analysis, Namespace: namespace}
+	}
+	return EmitAll(ctx, ins, opts)
+}
+
+// EmitAll runs the emitters on analysed journeys, opts.Check.Parallelism
+// at a time; the journeys are in the order of ins.
+func EmitAll(ctx context.Context, ins []*emit.Input, opts Options) ([]Journey, error) {
+	out := make([]Journey, len(ins))
+	err := service.Each(ctx, len(ins), opts.Check.Parallelism, func(ctx context.Context, i int) error {
+		cj, err := Emit(ctx, ins[i], opts)
+		if err != nil {
+			return err
+		}
+		out[i] = *cj
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Emit runs the emitters on one analysed journey.

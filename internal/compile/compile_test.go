@@ -8,7 +8,10 @@ import (
 	"testing"
 
 	"github.com/emac-dev/emac/internal/compile"
+	"github.com/emac-dev/emac/internal/gen"
 	"github.com/emac-dev/emac/internal/kubetest"
+	"github.com/emac-dev/emac/internal/model"
+	"github.com/emac-dev/emac/internal/service"
 )
 
 func TestMain(m *testing.M) { kubetest.Main(m) }
@@ -83,6 +86,41 @@ func TestDeterministic(t *testing.T) {
 				if f.Path != g.Path || !bytes.Equal(f.Data, g.Data) {
 					t.Errorf("%s: %s differs between two runs", in, f.Path)
 				}
+			}
+		}
+	}
+}
+
+// TestParallel: compiling journeys on several CPUs gives, in the same
+// order, the bytes compiling them one at a time gives (run with -race to
+// check that emitters share nothing).
+func TestParallel(t *testing.T) {
+	var js []*model.Journey
+	for seed := range uint64(6) {
+		js = append(js, measured(gen.Realistic(seed+1, 20, 4)))
+	}
+	ctx := context.Background()
+	one, err := compile.Journeys(ctx, js, "default", compile.Options{Check: service.Options{Parallelism: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	many, err := compile.Journeys(ctx, js, "default", compile.Options{Check: service.Options{Parallelism: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(one) != len(js) || len(many) != len(js) {
+		t.Fatalf("got %d and %d journeys, want %d", len(one), len(many), len(js))
+	}
+	for i := range one {
+		if one[i].Name != js[i].Name || many[i].Name != js[i].Name {
+			t.Errorf("journey %d: %s and %s, want %s", i, one[i].Name, many[i].Name, js[i].Name)
+		}
+		if len(one[i].Files) != len(many[i].Files) {
+			t.Fatalf("%s: %d files, then %d", js[i].Name, len(one[i].Files), len(many[i].Files))
+		}
+		for k, f := range one[i].Files {
+			if g := many[i].Files[k]; f.Path != g.Path || !bytes.Equal(f.Data, g.Data) {
+				t.Errorf("%s: %s differs between one and four at a time", js[i].Name, f.Path)
 			}
 		}
 	}

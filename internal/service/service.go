@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/emac-dev/emac/internal/diag"
 	"github.com/emac-dev/emac/internal/model"
 	"github.com/emac-dev/emac/internal/spec"
+	"golang.org/x/sync/errgroup"
 )
 
 // Options configure a check; the zero value is the default.
@@ -24,6 +26,9 @@ type Options struct {
 	Bounds bounds.Options
 	// Down forces components or failure domains down (what-if).
 	Down []string
+	// Parallelism is how many journeys are analysed at once; 0 means one
+	// per CPU (GOMAXPROCS).
+	Parallelism int
 }
 
 // Report is the outcome of checking some inputs.
@@ -48,21 +53,65 @@ func Check(ctx context.Context, paths []string, opts Options) (*Report, error) {
 		return rep, nil
 	}
 	rep.Journeys, rep.Specs = b.Journeys, b.Specs
-	for _, j := range b.Journeys {
-		r, a, err := Assess(ctx, j, opts)
-		if err != nil {
+	as, err := AssessAll(ctx, b.Journeys, opts)
+	if err != nil {
+		return rep, err
+	}
+	for i, a := range as {
+		if a.Err != nil {
 			var ue *bounds.UnknownError
-			if errors.As(err, &ue) {
-				dg := rep.Diagnostics.Errorf(nil, "--down %s: %v", ue.Name, err)
+			if errors.As(a.Err, &ue) {
+				dg := rep.Diagnostics.Errorf(nil, "--down %s: %v", ue.Name, a.Err)
 				dg.Detail = diag.DidYouMean(ue.Name, ue.Candidates)
 				continue
 			}
-			return rep, fmt.Errorf("journey %s: %w", j.Name, err)
+			return rep, fmt.Errorf("journey %s: %w", b.Journeys[i].Name, a.Err)
 		}
-		rep.Result.Journeys = append(rep.Result.Journeys, *r)
-		rep.Analyses = append(rep.Analyses, a)
+		rep.Result.Journeys = append(rep.Result.Journeys, *a.Result)
+		rep.Analyses = append(rep.Analyses, a.Analysis)
 	}
 	return rep, nil
+}
+
+// Assessment is the outcome of assessing one journey.
+type Assessment struct {
+	Result   *v1alpha1.JourneyResult
+	Analysis *bounds.Result
+	Err      error
+}
+
+// AssessAll assesses journeys, opts.Parallelism at a time: journeys are
+// independent, and a directory of specs is analysed on every CPU. The
+// outcomes are in the order of js; the error is the context's.
+func AssessAll(ctx context.Context, js []*model.Journey, opts Options) ([]Assessment, error) {
+	out := make([]Assessment, len(js))
+	err := Each(ctx, len(js), opts.Parallelism, func(ctx context.Context, i int) error {
+		r, a, err := Assess(ctx, js[i], opts)
+		out[i] = Assessment{Result: r, Analysis: a, Err: err}
+		return ctx.Err()
+	})
+	return out, err
+}
+
+// Each calls f(ctx, i) for every i < n, at most parallelism at a time (0:
+// GOMAXPROCS), and returns the first error; after one, the calls not yet
+// started are not made.
+func Each(ctx context.Context, n, parallelism int, f func(ctx context.Context, i int) error) error {
+	if parallelism <= 0 {
+		parallelism = runtime.GOMAXPROCS(0)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism)
+	for i := range n {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return f(gctx, i) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // Evaluate computes a journey's bounds, contributors, required targets and
