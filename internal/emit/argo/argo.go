@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/prometheus/model/labels"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
@@ -74,7 +73,7 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	}
 	q, err := p.Gate(prometheus.GateOptions{
 		By:        CanaryLabel,
-		Canary:    labels.MustNewMatcher(labels.MatchEqual, CanaryLabel, "{{args.canary-hash}}"),
+		Canary:    "{{args.canary-hash}}",
 		Component: "{{args.component}}",
 		MinCalls:  "{{args.min-calls}}",
 		Base:      Base,

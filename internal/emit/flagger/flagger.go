@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/prometheus/model/labels"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
@@ -26,11 +25,8 @@ import (
 // Defaults of the templates.
 const (
 	DefaultAddress = "http://prometheus.monitoring.svc:9090"
-	// CanaryPods matches the canary's pods the way Flagger's own metric
-	// templates do: the target's pods, not the primary's.
-	CanaryPods = "{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
-	Window     = 5 * time.Minute
-	Base       = time.Hour
+	Window         = 5 * time.Minute
+	Base           = time.Hour
 )
 
 type object struct {
@@ -59,7 +55,7 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	}
 	q, err := p.Gate(prometheus.GateOptions{
 		By:        prometheus.FlaggerCanaryLabel,
-		Canary:    labels.MustNewMatcher(labels.MatchRegexp, prometheus.FlaggerCanaryLabel, CanaryPods),
+		Canary:    "{{ target }}",
 		Component: "{{ variables.component }}",
 		MinCalls:  "0",
 		Base:      Base,

@@ -12,13 +12,16 @@ import (
 )
 
 // Canary recording: per measured component, its errors and calls over
-// CanaryWindow, broken down by the label that tells canary pods apart
-// (one rule per label of Plan.CanaryLabels, marked emac_canary_by). Gates read
-// them, so that one gate serves every component of a journey.
+// CanaryWindow, broken down by emac_canary, the canary a pod belongs to,
+// read from the label that tells canary pods apart (one rule per label of
+// Plan.CanaryLabels, marked emac_canary_by). Gates read them, so that one
+// gate serves every component of a journey, and match the canary by
+// equality.
 const (
 	CanaryErrors = "emac:component_canary_errors:window5m"
 	CanaryCalls  = "emac:component_canary_calls:window5m"
 	LabelBy      = "emac_canary_by"
+	LabelCanary  = "emac_canary"
 	CanaryWindow = 5 * time.Minute
 )
 
@@ -28,6 +31,16 @@ const (
 	ArgoCanaryLabel    = "rollouts_pod_template_hash"
 	FlaggerCanaryLabel = "pod"
 )
+
+// canaryOf is the pattern that reads a canary from its label: Argo's hash
+// as it is; from a pod name, its workload — the name less the ReplicaSet
+// hash and pod suffix, which is what Flagger's own templates match
+// ({{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)), so that a Canary's target
+// equals it for the canary's pods and never for the primary's.
+var canaryOf = map[string]string{
+	ArgoCanaryLabel:    "(.+)",
+	FlaggerCanaryLabel: "(.+)-[0-9a-zA-Z]+-[0-9a-zA-Z]+",
+}
 
 // CanaryLabels are the labels the journey's canaries are told apart by:
 // its rollout provider's, or both when the spec names none. Recording by
@@ -62,19 +75,22 @@ func (p *Plan) canaryRules(comp string, rs *ratios, jl func(...string) map[strin
 			}
 			errs = total + " - " + good
 		}
+		canary := func(q string) string {
+			return fmt.Sprintf("sum by (%s) (label_replace(%s, %q, \"$1\", %q, %q))", LabelCanary, q, LabelCanary, by, canaryOf[by])
+		}
 		labels := jl(LabelComponent, comp, LabelBy, by)
-		out = append(out, Rule{Record: CanaryErrors, Expr: errs, Labels: labels}, Rule{Record: CanaryCalls, Expr: total, Labels: labels})
+		out = append(out, Rule{Record: CanaryErrors, Expr: canary(errs), Labels: labels}, Rule{Record: CanaryCalls, Expr: canary(total), Labels: labels})
 	}
 	return out, nil
 }
 
 // GateOptions say how a gate finds the canary.
 type GateOptions struct {
-	// By is the canary label (one of Plan.CanaryLabels) and Canary the matcher
-	// selecting the canary's series on it, e.g. the pod template hash
-	// "{{args.canary-hash}}".
+	// By is the canary label (one of Plan.CanaryLabels) and Canary the
+	// canary's emac_canary, usually a placeholder: the pod template hash
+	// "{{args.canary-hash}}", or Flagger's "{{ target }}".
 	By     string
-	Canary *labels.Matcher
+	Canary string
 	// Component is the canary's component, usually a placeholder the gate
 	// fills in, e.g. "{{args.component}}".
 	Component string
@@ -104,7 +120,7 @@ func (l gateLeaves) canary(metric string, comp *labels.Matcher) string {
 		comp,
 		labels.MustNewMatcher(labels.MatchEqual, LabelComponent, l.o.Component),
 		labels.MustNewMatcher(labels.MatchEqual, LabelBy, l.o.By),
-		l.o.Canary)
+		labels.MustNewMatcher(labels.MatchEqual, LabelCanary, l.o.Canary))
 }
 
 // ratio is the canary's error ratio: errors over calls of its pods.
