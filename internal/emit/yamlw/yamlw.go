@@ -1,0 +1,281 @@
+// Package yamlw writes emac's artifacts as YAML. The artifacts are large
+// (PromQL formulas of tens of kilobytes, dozens of files per journey) and
+// of plain shapes — structs with yaml tags, string-keyed maps, slices,
+// strings, numbers, booleans — and a general YAML emitter spent most of
+// `emac compile` on them. Output is block style with two-space indents,
+// map keys sorted, struct fields in order; every string reads back as
+// itself (tested by decoding with yaml.v3).
+package yamlw
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Marshal writes v as one YAML document.
+func Marshal(v any) ([]byte, error) {
+	var w writer
+	if err := w.value(0, reflect.ValueOf(v), false); err != nil {
+		return nil, err
+	}
+	return w.b, nil
+}
+
+type writer struct{ b []byte }
+
+func (w *writer) indent(n int) {
+	for range n {
+		w.b = append(w.b, ' ')
+	}
+}
+
+// value writes v at indent; inline says the cursor is after "key:" or
+// "- " on the current line.
+func (w *writer) value(indent int, v reflect.Value, inline bool) error {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			w.scalar(inline, "null")
+			return nil
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.String:
+		if !utf8.ValidString(v.String()) {
+			return fmt.Errorf("yamlw: %q is not UTF-8", v.String())
+		}
+		w.scalar(inline, Quote(v.String()))
+	case reflect.Bool:
+		w.scalar(inline, strconv.FormatBool(v.Bool()))
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		w.scalar(inline, strconv.FormatInt(v.Int(), 10))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		w.scalar(inline, strconv.FormatUint(v.Uint(), 10))
+	case reflect.Float32, reflect.Float64:
+		w.scalar(inline, Float(v.Float()))
+	case reflect.Slice, reflect.Array:
+		if v.Len() == 0 {
+			w.scalar(inline, "[]")
+			return nil
+		}
+		if inline {
+			w.b = append(w.b, '\n')
+		}
+		for i := range v.Len() {
+			w.indent(indent)
+			w.b = append(w.b, "- "...)
+			if err := w.item(indent+2, v.Index(i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if v.Type().Key().Kind() != reflect.String {
+			return fmt.Errorf("yamlw: map key type %s", v.Type().Key())
+		}
+		keys := make([]string, 0, v.Len())
+		for _, k := range v.MapKeys() {
+			if !utf8.ValidString(k.String()) {
+				return fmt.Errorf("yamlw: key %q is not UTF-8", k.String())
+			}
+			keys = append(keys, k.String())
+		}
+		slices.Sort(keys)
+		if len(keys) == 0 {
+			w.scalar(inline, "{}")
+			return nil
+		}
+		return w.fields(indent, inline, len(keys), func(i int) (string, reflect.Value) {
+			return keys[i], v.MapIndex(reflect.ValueOf(keys[i]).Convert(v.Type().Key()))
+		})
+	case reflect.Struct:
+		var names []string
+		var vals []reflect.Value
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = strings.ToLower(f.Name)
+			}
+			fv := v.Field(i)
+			if opts == "omitempty" && fv.IsZero() || opts == "omitempty" && (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice) && fv.Len() == 0 {
+				continue
+			}
+			names, vals = append(names, name), append(vals, fv)
+		}
+		if len(names) == 0 {
+			w.scalar(inline, "{}")
+			return nil
+		}
+		return w.fields(indent, inline, len(names), func(i int) (string, reflect.Value) { return names[i], vals[i] })
+	default:
+		return fmt.Errorf("yamlw: cannot write a %s", v.Kind())
+	}
+	return nil
+}
+
+// item writes a sequence item after "- ": a mapping starts on the same
+// line.
+func (w *writer) item(indent int, v reflect.Value) error {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			break
+		}
+		v = v.Elem()
+	}
+	if (v.Kind() == reflect.Map || v.Kind() == reflect.Struct) && !v.IsZero() {
+		return w.value(indent, v, false)
+	}
+	return w.value(indent, v, true)
+}
+
+// fields writes mapping entries; the first continues a "- " line.
+func (w *writer) fields(indent int, inline bool, n int, at func(int) (string, reflect.Value)) error {
+	if inline {
+		w.b = append(w.b, '\n')
+	}
+	for i := range n {
+		k, fv := at(i)
+		if i > 0 || inline || !w.afterDash() {
+			w.indent(indent)
+		}
+		key := Key(k)
+		if len(key) > 1000 {
+			// an implicit key is at most 1024 characters: make it explicit
+			w.b = append(w.b, "? "...)
+			w.b = append(w.b, key...)
+			w.b = append(w.b, '\n')
+			w.indent(indent)
+		} else {
+			w.b = append(w.b, key...)
+		}
+		w.b = append(w.b, ':')
+		if err := w.value(indent+2, fv, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// afterDash reports whether the cursor follows a "- ".
+func (w *writer) afterDash() bool {
+	return len(w.b) >= 2 && w.b[len(w.b)-1] == ' ' && w.b[len(w.b)-2] == '-'
+}
+
+func (w *writer) scalar(inline bool, s string) {
+	if inline && !w.afterDash() {
+		w.b = append(w.b, ' ')
+	}
+	w.b = append(w.b, s...)
+	w.b = append(w.b, '\n')
+}
+
+// Float writes a number the shortest way that reads back as v.
+func Float(v float64) string {
+	switch {
+	case v != v:
+		return ".nan"
+	case v > 1.7976931348623157e308:
+		return ".inf"
+	case v < -1.7976931348623157e308:
+		return "-.inf"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// Key writes a mapping key: like any string, plain when unambiguous.
+func Key(k string) string { return Quote(k) }
+
+// Quote writes s as a YAML scalar that reads back as the string s: plain
+// when that is unambiguous, single-quoted when it is printable on one
+// line (only ' needs escaping, PromQL's double quotes read as they are),
+// double-quoted with JSON escapes otherwise.
+func Quote(s string) string {
+	if plain(s) {
+		return s
+	}
+	printable := utf8.ValidString(s)
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			printable = false
+			break
+		}
+	}
+	if printable {
+		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		case r <= 0xFFFF:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08X`, r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// plain reports whether s can be written unquoted: words, paths, URLs,
+// versions — nothing YAML would read as another type or as syntax.
+func plain(s string) bool {
+	if s == "" || reserved(s) || len(s) > 200 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case c >= '0' && c <= '9', c == '.', c == '/', c == '-':
+			if i == 0 && (c == '-' || c == '.') {
+				return false
+			}
+		case c == ':':
+			// "http://x" is plain; "a: b" and a trailing ":" are not
+			if i == len(s)-1 || s[i+1] == ' ' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	// a number, or anything a YAML 1.1 reader might take for one
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return false
+	}
+	if c := s[0]; c >= '0' && c <= '9' {
+		return false
+	}
+	return true
+}
+
+// reserved are the words YAML reads as booleans or null.
+func reserved(s string) bool {
+	switch strings.ToLower(s) {
+	case "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~":
+		return true
+	}
+	return false
+}
