@@ -14,11 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/emit"
 	"github.com/emac-dev/emac/internal/emit/prometheus"
+	"github.com/emac-dev/emac/internal/emit/yamlw"
 )
 
 // Defaults of the templates' arguments and measurement.
@@ -148,16 +147,16 @@ func check(q string) error {
 }
 
 func marshalAll(docs []any) ([]byte, error) {
-	var b strings.Builder
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	for _, d := range docs {
-		if err := enc.Encode(d); err != nil {
+	var out []byte
+	for i, d := range docs {
+		b, err := yamlw.Marshal(d)
+		if err != nil {
 			return nil, err
 		}
+		if i > 0 {
+			out = append(out, "---\n"...)
+		}
+		out = append(out, b...)
 	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return []byte(b.String()), nil
+	return out, nil
 }

@@ -15,11 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/emit"
 	"github.com/emac-dev/emac/internal/emit/prometheus"
+	"github.com/emac-dev/emac/internal/emit/yamlw"
 )
 
 // Defaults of the templates.
@@ -67,10 +66,7 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	if err := prometheus.Check("the Flagger gate", r.Replace(q)); err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(object{
+	tmpl, err := yamlw.Marshal(object{
 		APIVersion: "flagger.app/v1beta1", Kind: "MetricTemplate",
 		Metadata: map[string]any{"name": TemplateName(j.Name), "namespace": in.Namespace,
 			"labels": map[string]string{"app.kubernetes.io/managed-by": "emac", "emac.dev/journey": j.Name}},
@@ -78,10 +74,8 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 			"provider": map[string]string{"type": "prometheus", "address": DefaultAddress},
 			"query":    q,
 		},
-	}); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	target := strconv.FormatFloat(j.Objective.Availability, 'g', -1, 64)
@@ -106,7 +100,7 @@ spec:
         interval: 5m
 `, j.Name, strings.Join(comps, ", "), j.Name, TemplateName(j.Name), in.Namespace, comps[0], target)
 	return []emit.File{
-		{Path: "flagger/metrictemplate.yaml", Data: []byte(b.String())},
+		{Path: "flagger/metrictemplate.yaml", Data: tmpl},
 		{Path: "flagger/canary-analysis.yaml", Data: []byte(snippet)},
 	}, nil
 }

@@ -50,7 +50,6 @@
 package openslo
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,10 +58,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	yaml "go.yaml.in/yaml/v3"
-
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/emit/yamlw"
 	"github.com/emac-dev/emac/internal/model"
 )
 
@@ -350,17 +348,11 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// marshal writes a header comment and v as YAML with two-space indents.
+// marshal writes a header comment and v as YAML.
 func marshal(header string, v any) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString(header)
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
+	b, err := yamlw.Marshal(v)
+	if err != nil {
 		return nil, fmt.Errorf("openslo: %w", err)
 	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("openslo: %w", err)
-	}
-	return b.Bytes(), nil
+	return append([]byte(header), b...), nil
 }
