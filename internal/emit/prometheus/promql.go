@@ -77,29 +77,49 @@ type Leaves interface {
 // several scenarios are aggregations over the operands, each given its own
 // label first so that `or` keeps them all.
 func Render(x *bounds.Expr, l Leaves) string {
+	r := newRenderer(l)
 	var b strings.Builder
-	render(&b, x, l)
+	r.render(&b, x)
 	return b.String()
 }
 
-func render(b *strings.Builder, x *bounds.Expr, l Leaves) {
+// renderer writes formulas over one set of leaves, each leaf's text
+// written once however often the formula reads it.
+type renderer struct {
+	l     Leaves
+	avail map[string]string
+	up    map[*bounds.Expr]string
+}
+
+func newRenderer(l Leaves) *renderer {
+	return &renderer{l: l, avail: map[string]string{}, up: map[*bounds.Expr]string{}}
+}
+
+func (r *renderer) render(b *strings.Builder, x *bounds.Expr) {
 	switch x.Op {
 	case bounds.ExprConst:
 		b.WriteString(number(x.Value))
 	case bounds.ExprAvail:
-		b.WriteString(l.Avail(x.Comp))
+		b.WriteString(r.leaf(x.Comp))
 	case bounds.ExprUp:
-		if u := l.Up(x.Comps); u != "" {
-			b.WriteString(u)
+		if s, ok := r.up[x]; ok {
+			b.WriteString(s)
 			return
 		}
-		parts := make([]*bounds.Expr, len(x.Comps))
-		for i, c := range x.Comps {
-			parts[i] = &bounds.Expr{Op: bounds.ExprAvail, Comp: c}
+		s := r.l.Up(x.Comps)
+		if s == "" {
+			parts := make([]*bounds.Expr, len(x.Comps))
+			for i, c := range x.Comps {
+				parts[i] = &bounds.Expr{Op: bounds.ExprAvail, Comp: c}
+			}
+			var ub strings.Builder
+			r.aggregate(&ub, "max", "emac_member", parts)
+			s = ub.String()
 		}
-		aggregate(b, "max", "emac_member", parts, l)
+		r.up[x] = s
+		b.WriteString(s)
 	case bounds.ExprMin:
-		aggregate(b, "min", "emac_scenario", x.Args, l)
+		r.aggregate(b, "min", "emac_scenario", x.Args)
 	case bounds.ExprAdd, bounds.ExprMul:
 		op := " + "
 		if x.Op == bounds.ExprMul {
@@ -110,7 +130,7 @@ func render(b *strings.Builder, x *bounds.Expr, l Leaves) {
 			if i > 0 {
 				b.WriteString(op)
 			}
-			render(b, y, l)
+			r.render(b, y)
 		}
 		b.WriteByte(')')
 	case bounds.ExprSub, bounds.ExprDiv:
@@ -119,13 +139,13 @@ func render(b *strings.Builder, x *bounds.Expr, l Leaves) {
 			op = " / "
 		}
 		b.WriteByte('(')
-		render(b, x.Args[0], l)
+		r.render(b, x.Args[0])
 		b.WriteString(op)
-		render(b, x.Args[1], l)
+		r.render(b, x.Args[1])
 		b.WriteByte(')')
 	case bounds.ExprPow:
 		b.WriteByte('(')
-		render(b, x.Args[0], l)
+		r.render(b, x.Args[0])
 		b.WriteString(" ^ ")
 		b.WriteString(number(x.Value))
 		b.WriteByte(')')
@@ -134,11 +154,11 @@ func render(b *strings.Builder, x *bounds.Expr, l Leaves) {
 	}
 }
 
-// aggregate writes agg over operands that are label-less vectors: each is
-// labelled with its position so that `or` keeps every one.
-func aggregate(b *strings.Builder, agg, label string, args []*bounds.Expr, l Leaves) {
+// aggregate writes agg over operands that are vectors with the leaves'
+// labels: each is labelled with its position so that `or` keeps every one.
+func (r *renderer) aggregate(b *strings.Builder, agg, label string, args []*bounds.Expr) {
 	b.WriteString(agg)
-	if by := l.By(); by != "" {
+	if by := r.l.By(); by != "" {
 		b.WriteString(" by (" + by + ") ")
 	}
 	b.WriteByte('(')
@@ -146,19 +166,45 @@ func aggregate(b *strings.Builder, agg, label string, args []*bounds.Expr, l Lea
 		if i > 0 {
 			b.WriteString(" or ")
 		}
-		fmt.Fprintf(b, "label_replace(%s, %q, \"%d\", \"\", \"\")", vector(y, l), label, i)
+		b.WriteString("label_replace(")
+		r.vector(b, y)
+		b.WriteString(`, "` + label + `", "` + strconv.Itoa(i) + `", "", "")`)
 	}
 	b.WriteByte(')')
 }
 
-// vector writes an operand that must be a vector: a bare number (a
-// constant, or a leaf written as one) becomes one with the leaves' labels.
-func vector(x *bounds.Expr, l Leaves) string {
-	s := Render(x, l)
-	if v, err := strconv.ParseFloat(s, 64); err == nil {
-		return l.Const(v)
+// vector writes an operand that must be a vector: a number becomes one
+// with the leaves' labels.
+func (r *renderer) vector(b *strings.Builder, x *bounds.Expr) {
+	if x.Op == bounds.ExprConst {
+		b.WriteString(r.l.Const(x.Value))
+		return
+	}
+	if x.Op == bounds.ExprAvail {
+		// a component read as a constant
+		if v, err := strconv.ParseFloat(r.leaf(x.Comp), 64); err == nil {
+			b.WriteString(r.l.Const(v))
+			return
+		}
+	}
+	r.render(b, x)
+}
+
+// leaf is a component's availability as the leaves write it.
+func (r *renderer) leaf(c string) string {
+	s, ok := r.avail[c]
+	if !ok {
+		s = r.l.Avail(c)
+		r.avail[c] = s
 	}
 	return s
+}
+
+// vector writes a whole formula as a vector.
+func vector(x *bounds.Expr, l Leaves) string {
+	var b strings.Builder
+	newRenderer(l).vector(&b, x)
+	return b.String()
 }
 
 func number(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
