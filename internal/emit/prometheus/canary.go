@@ -11,18 +11,18 @@ import (
 	"github.com/emac-dev/emac/api/v1alpha1"
 )
 
-// Canary recording: per measured component, its errors and calls over
-// CanaryWindow, broken down by emac_canary, the canary a pod belongs to,
+// Canary recording: per measured component, its error ratio and calls
+// over CanaryWindow, broken down by emac_canary, the canary a pod belongs to,
 // read from the label that tells canary pods apart (one rule per label of
 // Plan.CanaryLabels, marked emac_canary_by). Gates read them, so that one
 // gate serves every component of a journey, and match the canary by
 // equality.
 const (
-	CanaryErrors = "emac:component_canary_errors:window5m"
-	CanaryCalls  = "emac:component_canary_calls:window5m"
-	LabelBy      = "emac_canary_by"
-	LabelCanary  = "emac_canary"
-	CanaryWindow = 5 * time.Minute
+	CanaryErrorRatio = "emac:component_canary_error:ratio_window5m"
+	CanaryCalls      = "emac:component_canary_calls:window5m"
+	LabelBy          = "emac_canary_by"
+	LabelCanary      = "emac_canary"
+	CanaryWindow     = 5 * time.Minute
 )
 
 // Canary labels: the pod template hash Argo Rollouts puts on canary pods,
@@ -79,7 +79,9 @@ func (p *Plan) canaryRules(comp string, rs *ratios, jl func(...string) map[strin
 			return fmt.Sprintf("sum by (%s) (label_replace(%s, %q, \"$1\", %q, %q))", LabelCanary, q, LabelCanary, by, canaryOf[by])
 		}
 		labels := jl(LabelComponent, comp, LabelBy, by)
-		out = append(out, Rule{Record: CanaryErrors, Expr: canary(errs), Labels: labels}, Rule{Record: CanaryCalls, Expr: canary(total), Labels: labels})
+		out = append(out,
+			Rule{Record: CanaryErrorRatio, Expr: canary(errs) + " / " + canary(total), Labels: labels},
+			Rule{Record: CanaryCalls, Expr: canary(total), Labels: labels})
 	}
 	return out, nil
 }
@@ -123,10 +125,9 @@ func (l gateLeaves) canary(metric string, comp *labels.Matcher) string {
 		labels.MustNewMatcher(labels.MatchEqual, LabelCanary, l.o.Canary))
 }
 
-// ratio is the canary's error ratio: errors over calls of its pods.
-func (l gateLeaves) ratio(comp *labels.Matcher) string {
-	return fmt.Sprintf("(sum(%s) / sum(%s))", l.canary(CanaryErrors, comp), l.canary(CanaryCalls, comp))
-}
+// ratio is the canary's recorded error ratio: errors over calls of its
+// pods.
+func (l gateLeaves) ratio(comp *labels.Matcher) string { return l.canary(CanaryErrorRatio, comp) }
 
 func (l gateLeaves) Avail(c string) string {
 	if !l.p.Measured[c] {
@@ -152,7 +153,7 @@ func (l gateLeaves) Up(comps []string) string {
 		labels.MustNewMatcher(labels.MatchEqual, LabelJourney, l.p.Journey.Name),
 		in,
 		labels.MustNewMatcher(labels.MatchNotEqual, LabelComponent, l.o.Component))
-	return fmt.Sprintf("max((1 - %s) or label_replace(1 - %s, %q, \"canary\", \"\", \"\"))", rec, l.ratio(in), LabelComponent)
+	return fmt.Sprintf("max((1 - %s) or label_replace(1 - sum(%s), %q, \"canary\", \"\", \"\"))", rec, l.ratio(in), LabelComponent)
 }
 
 // Gate writes the gate query of the journey: its pessimistic availability
