@@ -22,6 +22,9 @@ fuzz:
 	$(GO) test ./internal/spec -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/slo -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/model -run '^$$' -fuzz '^FuzzParseFlow$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/emit/prometheus -run '^$$' -fuzz '^FuzzWindowed$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/emit/prometheus -run '^$$' -fuzz '^FuzzGrouped$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/emit/yamlw -run '^$$' -fuzz '^FuzzQuote$$' -fuzztime $(FUZZTIME)
 
 bench:
 	bench/run
