@@ -32,6 +32,10 @@ type tree struct {
 	gen         int
 	above       [][]hop
 	aboveDone   []bool
+	// the pessimistic search's regions by budget: they depend on the
+	// flow's structure only, not on availabilities, so the many
+	// minimisations of required targets share them (read-only)
+	regionsByBudget map[int64]regions
 
 	// exhaustive turns the pessimistic search's pruning off (tests).
 	exhaustive bool

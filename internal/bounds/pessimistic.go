@@ -356,6 +356,19 @@ type regions struct {
 }
 
 func (t *tree) regions(budget int64) regions {
+	if rg, ok := t.regionsByBudget[budget]; ok {
+		return rg
+	}
+	if t.regionsByBudget == nil {
+		t.regionsByBudget = map[int64]regions{}
+	}
+	rg := t.findRegions(budget)
+	t.regionsByBudget[budget] = rg
+	return rg
+}
+
+// findRegions computes regions(budget).
+func (t *tree) findRegions(budget int64) regions {
 	base := t.independent()
 	for ci := range t.comps {
 		if t.multi(ci) && t.inv[ci] == model.InvocationsUnknown && t.persistentWorse(ci) {
