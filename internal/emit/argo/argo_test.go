@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,13 +93,7 @@ func gate(t *testing.T) (query, success, failure string) {
 // canary calls, or naming a component that has none, the query has no
 // sample, which Argo calls Inconclusive.
 func TestGateQuery(t *testing.T) {
-	pt, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool not found: apt-get install prometheus")
-		}
-		t.Skip("promtool not found")
-	}
+	emittest.Promtool(t)
 	q, success, failure := gate(t)
 	if success != "len(result) > 0 && result[0] >= 0.995" || failure != "len(result) > 0 && result[0] < 0.995" {
 		t.Errorf("conditions %q / %q", success, failure)
@@ -138,44 +130,17 @@ func TestGateQuery(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			query := strings.NewReplacer("{{args.canary-hash}}", "abc123", "{{args.min-calls}}", c.minCalls, "{{args.component}}", c.component).Replace(q)
-			var in []string
-			series := func(s string, perMin int) {
-				in = append(in, fmt.Sprintf("      - {series: '%s', values: '0+%dx30'}", s, perMin))
-			}
+			in := map[string]string{}
 			if c.good+c.bad > 0 {
-				series(`payment_requests_total{provider="paya",result="success",rollouts_pod_template_hash="abc123"}`, c.good)
-				series(`payment_requests_total{provider="paya",result="error",rollouts_pod_template_hash="abc123"}`, c.bad)
+				in[`payment_requests_total{provider="paya",result="success",rollouts_pod_template_hash="abc123"}`] = fmt.Sprintf("0+%dx30", c.good)
+				in[`payment_requests_total{provider="paya",result="error",rollouts_pod_template_hash="abc123"}`] = fmt.Sprintf("0+%dx30", c.bad)
 			}
 			// the stable components' recorded ratios (their raw series
 			// are absent, so the rules record nothing over them)
 			for comp, e := range map[string]string{"front": "0.0005", "cart": "0.001", "pricing": "0.001", "payb": "0.005"} {
-				in = append(in, fmt.Sprintf("      - {series: '%s', values: '%s+0x30'}",
-					prometheus.Selector("emac:component_error:ratio_rate1h", "emac_journey", "checkout", "emac_component", comp), e))
+				in[prometheus.Selector("emac:component_error:ratio_rate1h", "emac_journey", "checkout", "emac_component", comp)] = e + "+0x30"
 			}
-			exp := "        exp_samples: []"
-			if c.want >= 0 {
-				query = fmt.Sprintf("abs((%s) - %v) < bool 1e-9", query, c.want)
-				exp = "        exp_samples:\n          - {labels: '{}', value: 1}"
-			}
-			test := fmt.Sprintf(`rule_files: [rules.yaml]
-evaluation_interval: 1m
-tests:
-  - interval: 1m
-    input_series:
-%s
-    promql_expr_test:
-      - expr: '%s'
-        eval_time: 20m
-%s
-`, strings.Join(in, "\n"), strings.ReplaceAll(query, "'", "''"), exp)
-			dir := t.TempDir()
-			os.WriteFile(filepath.Join(dir, "rules.yaml"), rules, 0o644)
-			os.WriteFile(filepath.Join(dir, "gate_test.yaml"), []byte(test), 0o644)
-			cmd := exec.Command(pt, "test", "rules", "gate_test.yaml")
-			cmd.Dir = dir
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("promtool: %v\n%s", err, out)
-			}
+			emittest.Gate(t, rules, in, query, c.want)
 		})
 	}
 	if aMinus(0.999) < 0.995 || aMinus(0.95) >= 0.995 {

@@ -1,5 +1,5 @@
-// Package emittest holds what the emitters' tests share: their golden
-// files.
+// Package emittest holds what the emitters' tests share: golden files,
+// and promtool to run rules and gate queries in Prometheus' engine.
 package emittest
 
 import (

@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,13 +48,7 @@ func TestGolden(t *testing.T) {
 // of the canary's pods (the Canary target's, never the primary's). With no
 // canary data the query has no sample.
 func TestGateQuery(t *testing.T) {
-	pt, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool not found: apt-get install prometheus")
-		}
-		t.Skip("promtool not found")
-	}
+	emittest.Promtool(t)
 	r, err := compile.Compile(context.Background(), []string{"../../../examples/native/checkout.yaml"}, compile.Options{Emitters: []compile.Emitter{}})
 	if err != nil || r.Check.Diagnostics.HasErrors() {
 		t.Fatalf("%v %v", err, r.Check.Diagnostics)
@@ -105,10 +97,10 @@ func TestGateQuery(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			query := strings.NewReplacer("{{ target }}", "paya", "{{ variables.component }}", "paya").Replace(q)
-			var in []string
+			in := map[string]string{}
 			series := func(pod, result string, perMin int) {
 				if perMin > 0 {
-					in = append(in, fmt.Sprintf(`      - {series: 'payment_requests_total{provider="paya",result="%s",pod="%s"}', values: '0+%dx30'}`, result, pod, perMin))
+					in[fmt.Sprintf(`payment_requests_total{provider="paya",result="%s",pod="%s"}`, result, pod)] = fmt.Sprintf("0+%dx30", perMin)
 				}
 			}
 			series("paya-7d9f8b6c4-x2x4z", "success", c.canary.good)
@@ -116,33 +108,9 @@ func TestGateQuery(t *testing.T) {
 			series("paya-primary-5c8d7f9b-k8s2p", "success", c.primary.good)
 			series("paya-primary-5c8d7f9b-k8s2p", "error", c.primary.bad)
 			for comp, e := range map[string]string{"front": "0.0005", "cart": "0.001", "pricing": "0.001", "payb": "0.005"} {
-				in = append(in, fmt.Sprintf("      - {series: '%s', values: '%s+0x30'}",
-					prometheus.Selector("emac:component_error:ratio_rate1h", "emac_journey", "checkout", "emac_component", comp), e))
+				in[prometheus.Selector("emac:component_error:ratio_rate1h", "emac_journey", "checkout", "emac_component", comp)] = e + "+0x30"
 			}
-			exp := "        exp_samples: []"
-			if c.want >= 0 {
-				query = fmt.Sprintf("abs((%s) - %v) < bool 1e-9", query, c.want)
-				exp = "        exp_samples:\n          - {labels: '{}', value: 1}"
-			}
-			test := fmt.Sprintf(`rule_files: [rules.yaml]
-evaluation_interval: 1m
-tests:
-  - interval: 1m
-    input_series:
-%s
-    promql_expr_test:
-      - expr: '%s'
-        eval_time: 20m
-%s
-`, strings.Join(in, "\n"), strings.ReplaceAll(query, "'", "''"), exp)
-			dir := t.TempDir()
-			os.WriteFile(filepath.Join(dir, "rules.yaml"), rules, 0o644)
-			os.WriteFile(filepath.Join(dir, "gate_test.yaml"), []byte(test), 0o644)
-			cmd := exec.Command(pt, "test", "rules", "gate_test.yaml")
-			cmd.Dir = dir
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("promtool: %v\n%s", err, out)
-			}
+			emittest.Gate(t, rules, in, query, c.want)
 		})
 	}
 }

@@ -88,19 +88,6 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// promtool returns Debian's promtool, or skips (fails under CI).
-func promtool(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool not found: apt-get install prometheus")
-		}
-		t.Skip("promtool not found (apt-get install prometheus)")
-	}
-	return p
-}
-
 func write(t *testing.T, dir string, files []emit.File) {
 	t.Helper()
 	for _, f := range files {
@@ -115,7 +102,7 @@ func write(t *testing.T, dir string, files []emit.File) {
 // TestPromtool runs `promtool check rules` and the generated `promtool test
 // rules` on every example.
 func TestPromtool(t *testing.T) {
-	pt := promtool(t)
+	pt := emittest.Promtool(t)
 	for _, ex := range examples {
 		for _, j := range compiled(t, ex.path) {
 			dir := t.TempDir()
@@ -137,7 +124,7 @@ func TestPromtool(t *testing.T) {
 // TestHeldOut runs promtool tests written by hand against the SPEC names
 // (testdata/heldout/*_test.yaml) on the checkout's rules.
 func TestHeldOut(t *testing.T) {
-	pt := promtool(t)
+	pt := emittest.Promtool(t)
 	tests, _ := filepath.Glob("testdata/heldout/*_test.yaml")
 	if len(tests) == 0 {
 		t.Fatal("no held-out tests")

@@ -20,11 +20,11 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/emit/yamlw"
 	"github.com/emac-dev/emac/internal/model"
 )
 
@@ -497,7 +497,10 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules := f.encode()
+	rules, err := yamlw.Marshal(f)
+	if err != nil {
+		return nil, err
+	}
 	// every expression goes through the Prometheus parser: an error is a
 	// bug in emac (the file as a whole is checked by rulefmt in the tests
 	// and by promtool in CI)
@@ -511,7 +514,7 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 			}
 		}
 	}
-	head, err := marshal(map[string]any{
+	head, err := yamlw.Marshal(map[string]any{
 		"apiVersion": "monitoring.coreos.com/v1",
 		"kind":       "PrometheusRule",
 		"metadata": map[string]any{"name": "emac-" + p.Journey.Name, "namespace": in.Namespace,
@@ -533,23 +536,13 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	tb := tests.encode()
+	tb, err := yamlw.Marshal(tests)
+	if err != nil {
+		return nil, err
+	}
 	return []emit.File{
 		{Path: "prometheus/rules.yaml", Data: rules},
 		{Path: "prometheus/prometheusrule.yaml", Data: pr},
 		{Path: "prometheus/rules_test.yaml", Data: tb},
 	}, nil
-}
-
-func marshal(v any) ([]byte, error) {
-	var b strings.Builder
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return []byte(b.String()), nil
 }
