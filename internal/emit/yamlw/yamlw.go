@@ -205,14 +205,7 @@ func Quote(s string) string {
 	if plain(s) {
 		return s
 	}
-	printable := utf8.ValidString(s)
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			printable = false
-			break
-		}
-	}
-	if printable {
+	if printable(s) {
 		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 	}
 	var b strings.Builder
@@ -238,6 +231,27 @@ func Quote(s string) string {
 	return b.String()
 }
 
+// printable reports whether s is valid UTF-8 made of printable characters
+// only; ASCII, the common case, is checked byte by byte.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 {
+			if !utf8.ValidString(s[i:]) {
+				return false
+			}
+			for _, r := range s[i:] {
+				if !unicode.IsPrint(r) {
+					return false
+				}
+			}
+			return true
+		} else if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // plain reports whether s can be written unquoted: words, paths, URLs,
 // versions — nothing YAML would read as another type or as syntax.
 func plain(s string) bool {
@@ -261,10 +275,9 @@ func plain(s string) bool {
 			return false
 		}
 	}
-	// a number, or anything a YAML 1.1 reader might take for one
-	if _, err := strconv.ParseFloat(s, 64); err == nil {
-		return false
-	}
+	// a number, or anything a YAML 1.1 reader might take for one (the
+	// characters above leave only those starting with a digit, and
+	// .inf/.nan, which start with a dot)
 	if c := s[0]; c >= '0' && c <= '9' {
 		return false
 	}
@@ -273,9 +286,13 @@ func plain(s string) bool {
 
 // reserved are the words YAML reads as booleans or null.
 func reserved(s string) bool {
-	switch strings.ToLower(s) {
-	case "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~":
-		return true
+	if len(s) > 5 {
+		return false
+	}
+	for _, w := range [...]string{"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"} {
+		if strings.EqualFold(s, w) {
+			return true
+		}
 	}
 	return false
 }
