@@ -63,25 +63,30 @@ func (p *Plan) canaryRules(comp string, rs *ratios, jl func(...string) map[strin
 		if err != nil {
 			return nil, fmt.Errorf("total query: %w", err)
 		}
-		var errs string
+		canary := func(q string) string {
+			return fmt.Sprintf("sum by (%s) (label_replace(%s, %q, \"$1\", %q, %q))", LabelCanary, q, LabelCanary, by, canaryOf[by])
+		}
+		// the ratio divides by the calls just recorded, so that the total
+		// query is evaluated once
+		calls := fmt.Sprintf("on(%s) %s", LabelCanary, Selector(CanaryCalls, LabelJourney, p.Journey.Name, LabelComponent, comp, LabelBy, by))
+		var ratio string
 		if rs.bad != nil {
-			if errs, err = rs.bad.grouped(CanaryWindow, by); err != nil {
+			bad, err := rs.bad.grouped(CanaryWindow, by)
+			if err != nil {
 				return nil, fmt.Errorf("bad query: %w", err)
 			}
+			ratio = canary(bad) + " / " + calls
 		} else {
 			good, err := rs.good.grouped(CanaryWindow, by)
 			if err != nil {
 				return nil, fmt.Errorf("good query: %w", err)
 			}
-			errs = total + " - " + good
-		}
-		canary := func(q string) string {
-			return fmt.Sprintf("sum by (%s) (label_replace(%s, %q, \"$1\", %q, %q))", LabelCanary, q, LabelCanary, by, canaryOf[by])
+			ratio = "1 - (" + canary(good) + " / " + calls + ")"
 		}
 		labels := jl(LabelComponent, comp, LabelBy, by)
 		out = append(out,
-			Rule{Record: CanaryErrorRatio, Expr: canary(errs) + " / " + canary(total), Labels: labels},
-			Rule{Record: CanaryCalls, Expr: canary(total), Labels: labels})
+			Rule{Record: CanaryCalls, Expr: canary(total), Labels: labels},
+			Rule{Record: CanaryErrorRatio, Expr: ratio, Labels: labels})
 	}
 	return out, nil
 }
