@@ -185,13 +185,13 @@ func (t *tree) value(ctx context.Context, bound string, budget int64) (float64, 
 // required finds the least x in [lo, hi] at which the bound reaches target,
 // set(x) putting x in place (set(cur) restores the tree); ok is false when
 // even hi misses. sc is the scenario attaining A- at cur (nil for the other
-// bounds, which take one evaluation each: plain bisection).
+// bounds, which take one evaluation each: a plain bracketing search).
 //
 // A- is a minimum over scenarios, so the value of any one scenario is an
 // upper bound on it: bisecting that value gives an x below which A- cannot
 // reach the target. One full minimisation at x then confirms it, or names
 // the scenario binding there, from which the search continues upwards.
-// Most targets cost one minimisation instead of one per bisection step.
+// Most targets cost one minimisation instead of one per search step.
 func (t *tree) required(ctx context.Context, bound string, set func(float64), cur, lo, hi, target float64, budget int64, sc *scenario) (float64, bool, error) {
 	defer set(cur)
 	at := func(x float64) (float64, *scenario, error) {
@@ -338,18 +338,48 @@ func (r *Result) required(ctx context.Context, t *tree, target float64, budget i
 
 // smallest finds the least x in (lo, hi] with f(x) ≥ target, f being
 // non-decreasing and f(lo) < target, to within 1e-10; hi is returned when
-// f(hi) misses too.
+// f(hi) misses too. It keeps the bracket f(lo) < target ≤ f(hi) and
+// narrows it by false position with the Illinois modification (a stale end
+// has its weight halved), every fourth step a bisection, and no point
+// closer than half the tolerance to an end, so that the bracket closes on
+// both sides: about ten evaluations instead of bisection's 34.
 func smallest(f func(float64) (float64, error), lo, hi, target float64) (float64, error) {
-	for i := 0; i < 64 && hi-lo > 1e-10; i++ {
-		mid := (lo + hi) / 2
-		v, err := f(mid)
+	const tol = 1e-10
+	if hi-lo <= tol {
+		return hi, nil
+	}
+	fh, err := f(hi)
+	if err != nil || fh < target {
+		return hi, err
+	}
+	fl, err := f(lo)
+	if err != nil {
+		return 0, err
+	}
+	gl, gh := fl-target, fh-target // gl < 0 ≤ gh
+	side := 0
+	for i := 0; i < 200 && hi-lo > tol; i++ {
+		x := lo + (hi-lo)*(-gl)/(gh-gl)
+		if i%4 == 3 || !(gh > gl) {
+			x = (lo + hi) / 2
+		}
+		x = min(max(x, lo+tol/2), hi-tol/2)
+		v, err := f(x)
 		if err != nil {
 			return 0, err
 		}
 		if v >= target {
-			hi = mid
+			hi, gh = x, v-target
+			if side == 1 {
+				gl /= 2
+			}
+			side = 1
 		} else {
-			lo = mid
+			lo, gl = x, v-target
+			if side == -1 {
+				gh /= 2
+			}
+			side = -1
 		}
 	}
 	return hi, nil

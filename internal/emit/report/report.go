@@ -288,7 +288,7 @@ func provenance(j *model.Journey, res *v1alpha1.JourneyResult) []Provenance {
 			continue
 		}
 		add("domains["+d.Name+"].required", d.Required,
-			fmt.Sprintf("computed by emac: bisection on %s over the common-cause availability (1 − c) of %s for the smallest keeping %s ≥ %s, rounded up at the 10th decimal", bound, d.Name, bound, target))
+			fmt.Sprintf("computed by emac: a bracketing search (to 1e-10) on %s over the common-cause availability (1 − c) of %s for the smallest keeping %s ≥ %s, rounded up at the 10th decimal", bound, d.Name, bound, target))
 	}
 	for _, c := range res.Components {
 		add("components["+c.Name+"].availability", val(c.Availability), componentSource(res.Mode, c.Source))
@@ -298,7 +298,7 @@ func provenance(j *model.Journey, res *v1alpha1.JourneyResult) []Provenance {
 
 // requiredMethod says how a feasible required target was found.
 func requiredMethod(bound, comp, target string) string {
-	s := fmt.Sprintf("bisection on %s for the smallest availability of %s keeping %s ≥ %s, the other components unchanged, rounded up at the 10th decimal", bound, comp, bound, target)
+	s := fmt.Sprintf("a bracketing search (to 1e-10) on %s for the smallest availability of %s keeping %s ≥ %s, the other components unchanged, rounded up at the 10th decimal", bound, comp, bound, target)
 	if bound == "A-" {
 		s += "; each step evaluates the scenario binding at the candidate and one full minimisation confirms the answer"
 	}
