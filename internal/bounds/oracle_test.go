@@ -681,6 +681,9 @@ func TestOracleRequired(t *testing.T) {
 	if testing.Short() {
 		n = 60
 	}
+	if v, err := strconv.Atoi(os.Getenv("EMAC_ORACLE_N")); err == nil && v > 0 {
+		n = v
+	}
 	checked, inner := 0, 0
 	aMinus := func(j *model.Journey, comp string, a float64) float64 {
 		c := j.Clone()
