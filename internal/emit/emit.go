@@ -34,6 +34,22 @@ type Input struct {
 	Formulas *bounds.Formulas
 }
 
+// Object is a Kubernetes object as emitters write it (yamlw field order:
+// apiVersion, kind, metadata, spec).
+type Object struct {
+	APIVersion string         `yaml:"apiVersion"`
+	Kind       string         `yaml:"kind"`
+	Metadata   map[string]any `yaml:"metadata"`
+	Spec       any            `yaml:"spec"`
+}
+
+// Metadata is the metadata of an object emac writes for a journey: its
+// name, namespace and the labels saying emac manages it for the journey.
+func Metadata(name, namespace, journey string) map[string]any {
+	return map[string]any{"name": name, "namespace": namespace,
+		"labels": map[string]string{"app.kubernetes.io/managed-by": "emac", "emac.dev/journey": journey}}
+}
+
 // File is one artifact, at a slash-separated path relative to the
 // journey's output directory (DIR/<journey>/).
 type File struct {

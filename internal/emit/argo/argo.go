@@ -31,13 +31,6 @@ const (
 	Base        = time.Hour
 )
 
-type object struct {
-	APIVersion string         `yaml:"apiVersion"`
-	Kind       string         `yaml:"kind"`
-	Metadata   map[string]any `yaml:"metadata"`
-	Spec       any            `yaml:"spec"`
-}
-
 type arg struct {
 	Name  string  `yaml:"name"`
 	Value *string `yaml:"value,omitempty"`
@@ -80,15 +73,11 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := check(q); err != nil {
-		return nil, err
-	}
 	target := strconv.FormatFloat(j.Objective.Availability, 'g', -1, 64)
 	addr, minCalls := DefaultAddress, "0"
-	tmpl, err := marshalAll([]any{object{
+	tmpl, err := yamlw.Marshal(emit.Object{
 		APIVersion: "argoproj.io/v1alpha1", Kind: "AnalysisTemplate",
-		Metadata: map[string]any{"name": TemplateName(j.Name), "namespace": in.Namespace,
-			"labels": map[string]string{"app.kubernetes.io/managed-by": "emac", "emac.dev/journey": j.Name}},
+		Metadata: emit.Metadata(TemplateName(j.Name), in.Namespace, j.Name),
 		Spec: map[string]any{
 			"args": []arg{{Name: "prometheus-address", Value: &addr}, {Name: "component"}, {Name: "canary-hash"}, {Name: "min-calls", Value: &minCalls}},
 			"metrics": []metric{{
@@ -106,7 +95,7 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 				}},
 			}},
 		},
-	}})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -138,25 +127,4 @@ func snippetFor(journey string, comps []string) string {
 	b.WriteString("        - setWeight: 50\n        - pause: {duration: 10m}\n")
 	b.WriteString(step)
 	return b.String()
-}
-
-// check parses a gate query with Argo's placeholders filled in.
-func check(q string) error {
-	r := strings.NewReplacer("{{args.canary-hash}}", "abc123", "{{args.min-calls}}", "0", "{{args.component}}", "c")
-	return prometheus.Check("the Argo gate", r.Replace(q))
-}
-
-func marshalAll(docs []any) ([]byte, error) {
-	var out []byte
-	for i, d := range docs {
-		b, err := yamlw.Marshal(d)
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 {
-			out = append(out, "---\n"...)
-		}
-		out = append(out, b...)
-	}
-	return out, nil
 }

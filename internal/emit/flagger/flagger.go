@@ -28,13 +28,6 @@ const (
 	Base           = time.Hour
 )
 
-type object struct {
-	APIVersion string         `yaml:"apiVersion"`
-	Kind       string         `yaml:"kind"`
-	Metadata   map[string]any `yaml:"metadata"`
-	Spec       any            `yaml:"spec"`
-}
-
 // TemplateName names the journey's MetricTemplate.
 func TemplateName(journey string) string { return "emac-" + journey }
 
@@ -62,14 +55,9 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := strings.NewReplacer("{{ target }}", "podinfo", "{{ variables.component }}", "c")
-	if err := prometheus.Check("the Flagger gate", r.Replace(q)); err != nil {
-		return nil, err
-	}
-	tmpl, err := yamlw.Marshal(object{
+	tmpl, err := yamlw.Marshal(emit.Object{
 		APIVersion: "flagger.app/v1beta1", Kind: "MetricTemplate",
-		Metadata: map[string]any{"name": TemplateName(j.Name), "namespace": in.Namespace,
-			"labels": map[string]string{"app.kubernetes.io/managed-by": "emac", "emac.dev/journey": j.Name}},
+		Metadata: emit.Metadata(TemplateName(j.Name), in.Namespace, j.Name),
 		Spec: map[string]any{
 			"provider": map[string]string{"type": "prometheus", "address": DefaultAddress},
 			"query":    q,

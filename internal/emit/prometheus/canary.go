@@ -2,8 +2,6 @@ package prometheus
 
 import (
 	"fmt"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -149,11 +147,7 @@ func (l gateLeaves) Up(comps []string) string {
 	if !l.p.measuredAll(comps) {
 		return ""
 	}
-	q := make([]string, len(comps))
-	for i, c := range comps {
-		q[i] = regexp.QuoteMeta(c)
-	}
-	in := labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, strings.Join(q, "|"))
+	in := anyOf(comps)
 	rec := selector(ComponentErrorRatio+Window(l.o.Base),
 		labels.MustNewMatcher(labels.MatchEqual, LabelJourney, l.p.Journey.Name),
 		in,
@@ -161,8 +155,8 @@ func (l gateLeaves) Up(comps []string) string {
 	return fmt.Sprintf("max((1 - %s) or label_replace(1 - sum(%s), %q, \"canary\", \"\", \"\"))", rec, l.ratio(in), LabelComponent)
 }
 
-// Gate writes the gate query of the journey: its pessimistic availability
-// with the named component's calls taken from its canary. It has no sample
+// Gate writes the gate query of the journey, parsed: its pessimistic
+// availability with the named component's calls taken from its canary. It has no sample
 // when the canary made at most MinCalls calls, or when the placeholder
 // names no measured component of the journey, so that a gate reads "no
 // data" then, never success.
@@ -172,5 +166,11 @@ func (p *Plan) Gate(o GateOptions) (string, error) {
 	}
 	l := gateLeaves{p: p, o: o}
 	calls := l.canary(CanaryCalls, labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, ".+"))
-	return fmt.Sprintf("(%s) and on() (sum(%s) > %s)", vector(p.pessimistic, l), calls, o.MinCalls), nil
+	q := fmt.Sprintf("(%s) and on() (sum(%s) > ", vector(p.pessimistic, l), calls)
+	// the placeholders of By, Canary and Component stand in label values,
+	// where any text parses; MinCalls stands for a number
+	if err := check("the gate", q+"0)"); err != nil {
+		return "", err
+	}
+	return q + o.MinCalls + ")", nil
 }

@@ -2,6 +2,7 @@ package prometheus
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +48,16 @@ func Selector(metric string, match ...string) string {
 		ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, match[i], match[i+1]))
 	}
 	return selector(metric, ms...)
+}
+
+// anyOf matches emac_component against any of comps, each taken
+// literally.
+func anyOf(comps []string) *labels.Matcher {
+	q := make([]string, len(comps))
+	for i, c := range comps {
+		q[i] = regexp.QuoteMeta(c)
+	}
+	return labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, strings.Join(q, "|"))
 }
 
 // selector writes a vector selector with any matchers.
@@ -319,9 +330,7 @@ func WithMatcher(query string, m *labels.Matcher) (string, error) {
 	return e.String(), nil
 }
 
-// Check parses an expression emac wrote; an error here is a bug in emac.
-func Check(what, expr string) error { return check(what, expr) }
-
+// check parses an expression emac wrote; an error here is a bug in emac.
 func check(what, expr string) error {
 	if _, err := parser.ParseExpr(expr); err != nil {
 		return fmt.Errorf("emac wrote invalid PromQL for %s: %w\n%s", what, err, expr)

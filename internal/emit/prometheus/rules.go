@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -342,12 +341,7 @@ func (p *Plan) Rules() (*File, error) {
 		}
 	}
 	for _, g := range p.groups() {
-		q := make([]string, len(g))
-		for i, c := range g {
-			q[i] = regexp.QuoteMeta(c)
-		}
-		members := selector(ComponentAvailability, labels.MustNewMatcher(labels.MatchEqual, LabelJourney, j.Name),
-			labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, strings.Join(q, "|")))
+		members := selector(ComponentAvailability, labels.MustNewMatcher(labels.MatchEqual, LabelJourney, j.Name), anyOf(g))
 		rec = append(rec, Rule{Record: GroupAvailability, Expr: "max by (" + LabelWindow + ") (" + members + ")", Labels: jl(LabelGroup, groupKey(g))})
 	}
 	for _, b := range []string{"optimistic", "pessimistic"} {
