@@ -3,6 +3,7 @@
 package emittest
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -11,7 +12,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/emac-dev/emac/examples"
 	"github.com/emac-dev/emac/internal/emit"
+	"github.com/emac-dev/emac/internal/model"
+	"github.com/emac-dev/emac/internal/service"
+	"github.com/emac-dev/emac/internal/spec"
 )
 
 // Golden compares files with the directory dir: every file there, none
@@ -54,4 +59,30 @@ func Golden(t testing.TB, dir string, files []emit.File, update bool) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("%s (-want +got; go test -update rewrites it):\n%s", dir, diff)
 	}
+}
+
+// Input analyses a journey built in code as `emac compile` does.
+func Input(t testing.TB, j *model.Journey) *emit.Input {
+	t.Helper()
+	res, an, err := service.Assess(context.Background(), j, service.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &emit.Input{Journey: j, Result: res, Analysis: an, Namespace: "default"}
+}
+
+// Example loads an example embedded in package examples and analyses its
+// first journey as `emac compile` does, with its spec and namespace.
+func Example(t testing.TB, path string) *emit.Input {
+	t.Helper()
+	b, ds := spec.Load(context.Background(), []string{path}, spec.Options{FS: examples.FS})
+	if ds.HasErrors() {
+		t.Fatalf("load %s: %v", path, ds.Err())
+	}
+	in := Input(t, b.Journeys[0])
+	in.Spec = b.Specs[0]
+	if ns := in.Spec.Metadata.Namespace; ns != "" {
+		in.Namespace = ns
+	}
+	return in
 }

@@ -2,7 +2,6 @@ package openslo
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"math"
 	"path/filepath"
@@ -14,13 +13,10 @@ import (
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/examples"
-	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/emit"
 	"github.com/emac-dev/emac/internal/emit/emittest"
 	"github.com/emac-dev/emac/internal/model"
-	"github.com/emac-dev/emac/internal/service"
 	"github.com/emac-dev/emac/internal/slo"
-	"github.com/emac-dev/emac/internal/spec"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -30,39 +26,6 @@ var update = flag.Bool("update", false, "rewrite golden files")
 var checkouts = []struct{ name, path string }{
 	{"intent", examples.Checkout},
 	{"native", "native/checkout.yaml"},
-}
-
-// checkoutInput loads an embedded example and evaluates it as emac compile
-// does.
-func checkoutInput(t *testing.T, p string) *emit.Input {
-	t.Helper()
-	ctx := context.Background()
-	b, ds := spec.Load(ctx, []string{p}, spec.Options{FS: examples.FS})
-	if ds.HasErrors() {
-		t.Fatalf("load %s: %v", p, ds.Err())
-	}
-	j := b.Journeys[0]
-	in := journeyInput(t, j)
-	in.Spec = b.Specs[0]
-	if ns := in.Spec.Metadata.Namespace; ns != "" {
-		in.Namespace = ns
-	}
-	return in
-}
-
-// journeyInput evaluates a journey built in code.
-func journeyInput(t *testing.T, j *model.Journey) *emit.Input {
-	t.Helper()
-	ctx := context.Background()
-	res, err := service.Evaluate(ctx, j, service.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	an, err := bounds.Analyze(ctx, j, bounds.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &emit.Input{Journey: j, Result: res, Analysis: an, Namespace: "default"}
 }
 
 // everyOperator is a journey over all eleven operators whose names need
@@ -92,7 +55,7 @@ func everyOperator(t *testing.T) *model.Journey {
 func TestGolden(t *testing.T) {
 	for _, tc := range checkouts {
 		t.Run(tc.name, func(t *testing.T) {
-			files, err := Emit(checkoutInput(t, tc.path))
+			files, err := Emit(emittest.Example(t, tc.path))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +66,7 @@ func TestGolden(t *testing.T) {
 
 // TestFiles: which files the checkout gets, in order.
 func TestFiles(t *testing.T) {
-	files, err := Emit(checkoutInput(t, examples.Checkout))
+	files, err := Emit(emittest.Example(t, examples.Checkout))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +105,7 @@ func read(t *testing.T, f emit.File) []readBack {
 // the journey's objective, the required targets and the queries emac
 // meant.
 func TestReadBack(t *testing.T) {
-	intent := checkoutInput(t, examples.Checkout)
+	intent := emittest.Example(t, examples.Checkout)
 	required := map[string]float64{}
 	for _, q := range intent.Result.Required {
 		if q.Availability != nil {
@@ -177,7 +140,7 @@ func TestReadBack(t *testing.T) {
 			"openslo/required/payb.yaml": {pay("payb", payb)},
 			"sloth/required.yaml":        {recorded("paya", paya), recorded("payb", payb)},
 		}},
-		{"native", checkoutInput(t, "native/checkout.yaml"), map[string][]readBack{
+		{"native", emittest.Example(t, "native/checkout.yaml"), map[string][]readBack{
 			"openslo/journey.yaml": {{Name: "checkout", Service: "checkout", Format: slo.FormatOpenSLOv1, Target: 0.995, Window: 720,
 				Good: `1 - emac:journey_error:ratio_rate30d{emac_journey="checkout",emac_bound="pessimistic"}`}},
 			"openslo/required/paya.yaml": {pay("paya", paya)},
@@ -205,7 +168,7 @@ func TestReadBack(t *testing.T) {
 // escaping and telemetry of every shape, emits files that all read back,
 // one required SLO per feasible target, with the window substituted.
 func TestEveryOperator(t *testing.T) {
-	in := journeyInput(t, everyOperator(t))
+	in := emittest.Input(t, everyOperator(t))
 	files, err := Emit(in)
 	if err != nil {
 		t.Fatal(err)
@@ -256,8 +219,8 @@ func TestEveryOperator(t *testing.T) {
 // the same bytes.
 func TestDeterministic(t *testing.T) {
 	for _, mk := range []func() *emit.Input{
-		func() *emit.Input { return checkoutInput(t, examples.Checkout) },
-		func() *emit.Input { return journeyInput(t, everyOperator(t)) },
+		func() *emit.Input { return emittest.Example(t, examples.Checkout) },
+		func() *emit.Input { return emittest.Input(t, everyOperator(t)) },
 	} {
 		a, err := Emit(mk())
 		if err != nil {

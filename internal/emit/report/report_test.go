@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -17,13 +16,10 @@ import (
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/examples"
-	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/emit"
 	"github.com/emac-dev/emac/internal/emit/emittest"
 	"github.com/emac-dev/emac/internal/gen"
 	"github.com/emac-dev/emac/internal/model"
-	"github.com/emac-dev/emac/internal/service"
-	"github.com/emac-dev/emac/internal/spec"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -32,37 +28,6 @@ var update = flag.Bool("update", false, "rewrite golden files")
 var checkouts = []struct{ name, path string }{
 	{"intent", examples.Checkout},
 	{"native", "native/checkout.yaml"},
-}
-
-// checkoutInput loads an embedded example and evaluates it as emac compile
-// does.
-func checkoutInput(t *testing.T, p string) *emit.Input {
-	t.Helper()
-	b, ds := spec.Load(context.Background(), []string{p}, spec.Options{FS: examples.FS})
-	if ds.HasErrors() {
-		t.Fatalf("load %s: %v", p, ds.Err())
-	}
-	in := journeyInput(t, b.Journeys[0])
-	in.Spec = b.Specs[0]
-	if ns := in.Spec.Metadata.Namespace; ns != "" {
-		in.Namespace = ns
-	}
-	return in
-}
-
-// journeyInput evaluates a journey built in code.
-func journeyInput(t *testing.T, j *model.Journey) *emit.Input {
-	t.Helper()
-	ctx := context.Background()
-	res, err := service.Evaluate(ctx, j, service.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	an, err := bounds.Analyze(ctx, j, bounds.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &emit.Input{Journey: j, Result: res, Analysis: an, Namespace: "default"}
 }
 
 // everyOperator is a journey over all eleven operators, with component
@@ -90,7 +55,7 @@ func everyOperator(t *testing.T) *model.Journey {
 func TestGolden(t *testing.T) {
 	for _, tc := range checkouts {
 		t.Run(tc.name, func(t *testing.T) {
-			files, err := Emit(checkoutInput(t, tc.path))
+			files, err := Emit(emittest.Example(t, tc.path))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +88,7 @@ func emitFiles(t *testing.T, in *emit.Input) map[string][]byte {
 // provenance entry for every number of the result, and the same Mermaid
 // source as report.md.
 func TestJSON(t *testing.T) {
-	for _, in := range []*emit.Input{checkoutInput(t, examples.Checkout), journeyInput(t, everyOperator(t))} {
+	for _, in := range []*emit.Input{emittest.Example(t, examples.Checkout), emittest.Input(t, everyOperator(t))} {
 		files := emitFiles(t, in)
 		var got Report
 		dec := json.NewDecoder(bytes.NewReader(files[JSONPath]))
@@ -184,7 +149,7 @@ func TestJSON(t *testing.T) {
 
 // TestAssumptions: multiply-invoked components and declared domains.
 func TestAssumptions(t *testing.T) {
-	in := journeyInput(t, everyOperator(t))
+	in := emittest.Input(t, everyOperator(t))
 	got := build(in.Journey, in.Result).Assumptions
 	// db is unknown and called from two places in series: A- is free to
 	// take it either way, and the result says which.
@@ -312,11 +277,11 @@ func checkMermaid(src string, j *model.Journey) error {
 // random journeys.
 func TestMermaid(t *testing.T) {
 	inputs := map[string]*emit.Input{
-		"checkout": checkoutInput(t, examples.Checkout),
-		"every-op": journeyInput(t, everyOperator(t)),
+		"checkout": emittest.Example(t, examples.Checkout),
+		"every-op": emittest.Input(t, everyOperator(t)),
 	}
 	for seed := uint64(1); seed <= 20; seed++ {
-		inputs[fmt.Sprintf("random-%d", seed)] = journeyInput(t, gen.Random(seed, gen.RandomOptions{Leaves: 12, Domains: 3}))
+		inputs[fmt.Sprintf("random-%d", seed)] = emittest.Input(t, gen.Random(seed, gen.RandomOptions{Leaves: 12, Domains: 3}))
 	}
 	for name, in := range inputs {
 		if err := checkMermaid(flowchart(in.Journey, in.Result), in.Journey); err != nil {
@@ -357,7 +322,7 @@ func TestCheckMermaid(t *testing.T) {
 // TestEveryOperator: a journey over every operator emits, and the chart
 // shows each operator with its parameters.
 func TestEveryOperator(t *testing.T) {
-	files := emitFiles(t, journeyInput(t, everyOperator(t)))
+	files := emitFiles(t, emittest.Input(t, everyOperator(t)))
 	for _, want := range []string{
 		`(["seq"])`, `(["all"])`, `(["race<br/>hedge after 50ms"])`, `-->|"+50ms"|`, `(["fallback"])`,
 		`(["quorum<br/>2 of 3"])`, `(["branch"])`, `-->|"90%"|`, `-->|"10%"|`,
@@ -376,9 +341,9 @@ func TestEveryOperator(t *testing.T) {
 // same bytes.
 func TestDeterministic(t *testing.T) {
 	for _, mk := range []func() *emit.Input{
-		func() *emit.Input { return checkoutInput(t, examples.Checkout) },
-		func() *emit.Input { return journeyInput(t, everyOperator(t)) },
-		func() *emit.Input { return journeyInput(t, gen.Random(7, gen.RandomOptions{Leaves: 16, Domains: 4})) },
+		func() *emit.Input { return emittest.Example(t, examples.Checkout) },
+		func() *emit.Input { return emittest.Input(t, everyOperator(t)) },
+		func() *emit.Input { return emittest.Input(t, gen.Random(7, gen.RandomOptions{Leaves: 16, Domains: 4})) },
 	} {
 		a, b := emitFiles(t, mk()), emitFiles(t, mk())
 		if diff := cmp.Diff(a, b); diff != "" {
@@ -402,7 +367,7 @@ func TestLatency(t *testing.T) {
 			"## Latency\n\nObjective: p99 ≤ 400ms. Independent estimate: 210ms. Upper bound: 350ms. Status: met.\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := checkoutInput(t, "native/checkout.yaml")
+			in := emittest.Example(t, "native/checkout.yaml")
 			in.Result.Latency = tc.lat
 			md := string(emitFiles(t, in)[MarkdownPath])
 			if tc.want == "" {
