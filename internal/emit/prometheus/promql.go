@@ -315,21 +315,6 @@ func (x *windower) grouped(w time.Duration, by string) (string, error) {
 	return out, nil
 }
 
-// WithMatcher adds a label matcher to every vector selector of a query.
-func WithMatcher(query string, m *labels.Matcher) (string, error) {
-	e, err := parser.ParseExpr(query)
-	if err != nil {
-		return "", err
-	}
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		if vs, ok := n.(*parser.VectorSelector); ok {
-			vs.LabelMatchers = append(vs.LabelMatchers, m)
-		}
-		return nil
-	})
-	return e.String(), nil
-}
-
 // check parses an expression emac wrote; an error here is a bug in emac.
 func check(what, expr string) error {
 	if _, err := parser.ParseExpr(expr); err != nil {
