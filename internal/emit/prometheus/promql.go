@@ -238,7 +238,14 @@ func Windowed(query string, w time.Duration) (string, error) {
 type windower struct {
 	template string      // with {{.window}} placeholders, or ""
 	expr     parser.Expr // otherwise, the query, whose ranges at sets
+	// printed is expr written out once with every range at sentinel, when
+	// the sentinel's text stands nowhere else: each window is then a
+	// substitution, not another walk of the Prometheus printer
+	printed string
 }
+
+// sentinel is a range no query writes (1y2w3d4h5m6s7ms).
+const sentinel = 365*24*time.Hour + 17*24*time.Hour + 4*time.Hour + 5*time.Minute + 6*time.Second + 7*time.Millisecond
 
 func newWindower(query string) (*windower, error) {
 	e, err := promql.Parse(query)
@@ -250,28 +257,38 @@ func newWindower(query string) (*windower, error) {
 		// so one window parsing means every window does
 		return &windower{template: query}, nil
 	}
-	return &windower{expr: e}, nil
+	x := &windower{expr: e}
+	if n := setRange(e, sentinel); strings.Count(e.String(), Window(sentinel)) == n {
+		x.printed = e.String()
+	}
+	return x, nil
 }
 
 func (x *windower) at(w time.Duration) string {
-	if x.template != "" {
+	switch {
+	case x.template != "":
 		return promql.Window.ReplaceAllString(x.template, Window(w))
+	case x.printed != "":
+		return strings.ReplaceAll(x.printed, Window(sentinel), Window(w))
 	}
 	setRange(x.expr, w)
 	return x.expr.String()
 }
 
-// setRange sets every range of e (range vectors and subqueries) to w.
-func setRange(e parser.Expr, w time.Duration) {
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		switch n := n.(type) {
+// setRange sets every range of e (range vectors and subqueries) to w and
+// counts them.
+func setRange(e parser.Expr, w time.Duration) int {
+	n := 0
+	parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {
+		switch node := node.(type) {
 		case *parser.MatrixSelector:
-			n.Range = w
+			node.Range, n = w, n+1
 		case *parser.SubqueryExpr:
-			n.Range = w
+			node.Range, n = w, n+1
 		}
 		return nil
 	})
+	return n
 }
 
 // grouped is the query over w rewritten to keep label by: every
