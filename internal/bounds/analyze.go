@@ -164,7 +164,9 @@ func (e *evaluator) scenarioValue(s scenario) float64 {
 func (t *tree) value(ctx context.Context, bound string, budget int64) (float64, *scenario, error) {
 	switch bound {
 	case "optimistic":
-		return newEvaluator(t).scenarioValue(t.independent()), nil, nil
+		e := t.evaluator()
+		defer t.release(e)
+		return e.scenarioValue(t.independent()), nil, nil
 	case "floor":
 		return t.floor(0), nil, nil
 	}
@@ -213,7 +215,8 @@ func (t *tree) required(ctx context.Context, bound string, set func(float64), cu
 		x, err := smallest(full, lo, hi, target)
 		return x, err == nil, err
 	}
-	e := newEvaluator(t)
+	e := t.evaluator()
+	defer t.release(e)
 	for range 64 {
 		s := *sc
 		one := func(x float64) (float64, error) {

@@ -36,6 +36,9 @@ type tree struct {
 	// flow's structure only, not on availabilities, so the many
 	// minimisations of required targets share them (read-only)
 	regionsByBudget map[int64]regions
+	// spare evaluators: the searches for required targets run a
+	// minimisation per step, each needing one
+	spare []*evaluator
 
 	// exhaustive turns the pessimistic search's pruning off (tests).
 	exhaustive bool

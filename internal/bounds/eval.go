@@ -110,6 +110,21 @@ func newEvaluator(t *tree) *evaluator {
 	return e
 }
 
+// evaluator is a spare evaluator of t, or a new one; release gives it
+// back. Every evaluation sets its scenario and prepares its root, so a
+// spare carries nothing over but its buffers.
+func (t *tree) evaluator() *evaluator {
+	if n := len(t.spare); n > 0 {
+		e := t.spare[n-1]
+		t.spare = t.spare[:n-1]
+		return e
+	}
+	return newEvaluator(t)
+}
+
+// release returns e, whose constant marks are all cleared, to the spares.
+func (t *tree) release(e *evaluator) { t.spare = append(t.spare, e) }
+
 // prepare computes the values of the subtree at root with every component
 // at its own availability and no latent state, honouring constant nodes.
 // It must run again whenever availabilities or constants change.

@@ -429,7 +429,7 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 	rg := t.regions(budget)
 	base, crossed, pending := rg.base, rg.crossed, rg.pending
 	n := len(t.nodes)
-	e := newEvaluator(t)
+	e := t.evaluator()
 	consts := map[int]float64{}
 	chosen := base.clone()
 	// separators bottom-up: pre-order indices reversed visit children first
@@ -538,6 +538,7 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 			chosen.apply(c.options[bestPick[i]])
 		}
 	}
+	t.release(e) // (not on errors above: constant marks may remain)
 	res.value = consts[0]
 	for di := range t.domains {
 		if chosen.shared[di] {

@@ -9,6 +9,8 @@
 package emit
 
 import (
+	"sync"
+
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/model"
@@ -32,6 +34,30 @@ type Input struct {
 	// Formulas are the journey's bounds as PromQL-ready expressions; nil
 	// until computed (the Prometheus emitters compute them when missing).
 	Formulas *bounds.Formulas
+
+	mu   sync.Mutex
+	memo map[any]any
+}
+
+// Memo is what build gives for this input under key, built once: what one
+// emitter derives and others read too (the rules' plan, which the rollout
+// gates are written from). key is a type of the deriving package, as for
+// context values.
+func (in *Input) Memo(key any, build func() (any, error)) (any, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if v, ok := in.memo[key]; ok {
+		return v, nil
+	}
+	v, err := build()
+	if err != nil {
+		return nil, err
+	}
+	if in.memo == nil {
+		in.memo = map[any]any{}
+	}
+	in.memo[key] = v
+	return v, nil
 }
 
 // Object is a Kubernetes object as emitters write it (yamlw field order:

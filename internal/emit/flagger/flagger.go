@@ -37,7 +37,7 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	if j.Policy.Rollout == v1alpha1.ProviderArgoRollouts {
 		return nil, nil // the journey is rolled out by the other provider
 	}
-	p, err := prometheus.NewPlan(context.Background(), in)
+	p, err := prometheus.PlanOf(context.Background(), in)
 	if err != nil {
 		return nil, err
 	}

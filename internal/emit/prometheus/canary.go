@@ -168,9 +168,18 @@ func (p *Plan) Gate(o GateOptions) (string, error) {
 	calls := l.canary(CanaryCalls, labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, ".+"))
 	q := fmt.Sprintf("(%s) and on() (sum(%s) > ", vector(p.pessimistic, l), calls)
 	// the placeholders of By, Canary and Component stand in label values,
-	// where any text parses; MinCalls stands for a number
-	if err := check("the gate", q+"0)"); err != nil {
-		return "", err
+	// where any text parses; MinCalls stands for a number. One gate per
+	// base window is parsed: the others differ in label values only.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.gateChecked[o.Base] {
+		if err := check("the gate", q+"0)"); err != nil {
+			return "", err
+		}
+		if p.gateChecked == nil {
+			p.gateChecked = map[time.Duration]bool{}
+		}
+		p.gateChecked[o.Base] = true
 	}
 	return q + o.MinCalls + ")", nil
 }

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -103,7 +104,24 @@ type Plan struct {
 	// the formulas with unmeasured components folded into numbers: what
 	// the rules and gates write
 	optimistic, pessimistic *bounds.Expr
-	alerting                []Group // the alert group, once Rules has built it
+	alerting                []Group             // the alert group, once Rules has built it
+	ratioSeries             map[string][]string // component → its error ratios' selectors, the tests' inputs
+
+	mu sync.Mutex
+	// gates whose text was parsed, by base window: gates differ otherwise
+	// only in label values, which the Prometheus printer escapes
+	gateChecked map[time.Duration]bool
+}
+
+type planKey struct{}
+
+// PlanOf is the input's plan, prepared once for every emitter reading it.
+func PlanOf(ctx context.Context, in *emit.Input) (*Plan, error) {
+	p, err := in.Memo(planKey{}, func() (any, error) { return NewPlan(ctx, in) })
+	if err != nil {
+		return nil, err
+	}
+	return p.(*Plan), nil
 }
 
 // NewPlan prepares the rules of a journey.
@@ -483,7 +501,7 @@ func (p *Plan) alerts(jl func(...string) map[string]string) []Rule {
 // Emit writes prometheus/rules.yaml, prometheus/prometheusrule.yaml and
 // prometheus/rules_test.yaml.
 func Emit(in *emit.Input) ([]emit.File, error) {
-	p, err := NewPlan(context.Background(), in)
+	p, err := PlanOf(context.Background(), in)
 	if err != nil {
 		return nil, err
 	}

@@ -177,9 +177,20 @@ func (p *Plan) inputs(e map[string]float64) []Series {
 		if !ok {
 			continue
 		}
-		for _, w := range p.Windows {
-			out = append(out, Series{Series: Selector(ComponentErrorRatio+Window(w), LabelJourney, p.Journey.Name, LabelComponent, c),
-				Values: number(v) + "+0x60"})
+		sel, ok := p.ratioSeries[c]
+		if !ok {
+			// every test feeds the same series: written once
+			sel = make([]string, len(p.Windows))
+			for i, w := range p.Windows {
+				sel[i] = Selector(ComponentErrorRatio+Window(w), LabelJourney, p.Journey.Name, LabelComponent, c)
+			}
+			if p.ratioSeries == nil {
+				p.ratioSeries = map[string][]string{}
+			}
+			p.ratioSeries[c] = sel
+		}
+		for _, s := range sel {
+			out = append(out, Series{Series: s, Values: number(v) + "+0x60"})
 		}
 	}
 	return out
