@@ -10,6 +10,7 @@
 package prometheus
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -537,12 +538,17 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	}
 	// the spec is the rule file itself, indented: encoding it again would
 	// double the emitter's work
-	pr := append(head, "spec:\n"...)
-	for _, line := range strings.SplitAfter(string(rules), "\n") {
-		if line != "" && line != "\n" {
+	pr := make([]byte, 0, len(head)+len("spec:\n")+len(rules)+2*bytes.Count(rules, []byte("\n")))
+	pr = append(append(pr, head...), "spec:\n"...)
+	for rest := rules; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line = rest[:i+1]
+		}
+		if line[0] != '\n' {
 			pr = append(pr, "  "...)
 		}
-		pr = append(pr, line...)
+		pr, rest = append(pr, line...), rest[len(line):]
 	}
 	tests, err := p.Tests("rules.yaml")
 	if err != nil {

@@ -13,18 +13,33 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
 
 // Marshal writes v as one YAML document.
 func Marshal(v any) ([]byte, error) {
-	var w writer
-	if err := w.value(0, reflect.ValueOf(v), false); err != nil {
+	bp := buffers.Get().(*[]byte)
+	w := writer{b: (*bp)[:0]}
+	err := w.value(0, reflect.ValueOf(v), false)
+	// the result is copied out at its size: growing a buffer by doubling
+	// for every file was most of what compiling allocated
+	out := slices.Clone(w.b)
+	if cap(w.b) <= maxPooled {
+		*bp = w.b
+		buffers.Put(bp)
+	}
+	if err != nil {
 		return nil, err
 	}
-	return w.b, nil
+	return out, nil
 }
+
+// buffers are Marshal's scratch buffers, kept up to maxPooled bytes.
+var buffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooled = 4 << 20
 
 type writer struct{ b []byte }
 
@@ -49,7 +64,7 @@ func (w *writer) value(indent int, v reflect.Value, inline bool) error {
 		if !utf8.ValidString(v.String()) {
 			return fmt.Errorf("yamlw: %q is not UTF-8", v.String())
 		}
-		w.scalar(inline, Quote(v.String()))
+		w.quoted(inline, v.String())
 	case reflect.Bool:
 		w.scalar(inline, strconv.FormatBool(v.Bool()))
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -150,15 +165,14 @@ func (w *writer) fields(indent int, inline bool, n int, at func(int) (string, re
 		if i > 0 || inline || !w.afterDash() {
 			w.indent(indent)
 		}
-		key := Key(k)
-		if len(key) > 1000 {
+		start := len(w.b)
+		w.b = appendQuote(w.b, k)
+		if len(w.b)-start > 1000 {
 			// an implicit key is at most 1024 characters: make it explicit
-			w.b = append(w.b, "? "...)
-			w.b = append(w.b, key...)
+			w.b = append(w.b[:start], "? "...)
+			w.b = appendQuote(w.b, k)
 			w.b = append(w.b, '\n')
 			w.indent(indent)
-		} else {
-			w.b = append(w.b, key...)
 		}
 		w.b = append(w.b, ':')
 		if err := w.value(indent+2, fv, true); err != nil {
@@ -178,6 +192,15 @@ func (w *writer) scalar(inline bool, s string) {
 		w.b = append(w.b, ' ')
 	}
 	w.b = append(w.b, s...)
+	w.b = append(w.b, '\n')
+}
+
+// quoted writes a string scalar.
+func (w *writer) quoted(inline bool, s string) {
+	if inline && !w.afterDash() {
+		w.b = append(w.b, ' ')
+	}
+	w.b = appendQuote(w.b, s)
 	w.b = append(w.b, '\n')
 }
 
@@ -201,34 +224,46 @@ func Key(k string) string { return Quote(k) }
 // when that is unambiguous, single-quoted when it is printable on one
 // line (only ' needs escaping, PromQL's double quotes read as they are),
 // double-quoted with JSON escapes otherwise.
-func Quote(s string) string {
+func Quote(s string) string { return string(appendQuote(nil, s)) }
+
+// appendQuote appends Quote(s) to b.
+func appendQuote(b []byte, s string) []byte {
 	if plain(s) {
-		return s
+		return append(b, s...)
 	}
 	if printable(s) {
-		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+		b = append(b, '\'')
+		for {
+			i := strings.IndexByte(s, '\'')
+			if i < 0 {
+				break
+			}
+			b = append(b, s[:i+1]...)
+			b = append(b, '\'')
+			s = s[i+1:]
+		}
+		b = append(b, s...)
+		return append(b, '\'')
 	}
-	var b strings.Builder
-	b.WriteByte('"')
+	b = append(b, '"')
 	for _, r := range s {
 		switch {
 		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
+			b = append(b, '\\')
+			b = utf8.AppendRune(b, r)
 		case r == '\n':
-			b.WriteString(`\n`)
+			b = append(b, `\n`...)
 		case r == '\t':
-			b.WriteString(`\t`)
+			b = append(b, `\t`...)
 		case unicode.IsPrint(r):
-			b.WriteRune(r)
+			b = utf8.AppendRune(b, r)
 		case r <= 0xFFFF:
-			fmt.Fprintf(&b, `\u%04X`, r)
+			b = fmt.Appendf(b, `\u%04X`, r)
 		default:
-			fmt.Fprintf(&b, `\U%08X`, r)
+			b = fmt.Appendf(b, `\U%08X`, r)
 		}
 	}
-	b.WriteByte('"')
-	return b.String()
+	return append(b, '"')
 }
 
 // printable reports whether s is valid UTF-8 made of printable characters
