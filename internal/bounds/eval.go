@@ -93,6 +93,31 @@ type evaluator struct {
 
 	// fails' scratch, per node
 	seenNode, nfail, span []int
+
+	// arenas for the tables and layouts of one evaluation (reset by
+	// eval): a table per touched node, allocated alone, was most of the
+	// engine's garbage
+	floats []float64
+	ints   []int
+	uints  []uint
+	tabs   [][]float64
+	bitss  [][]uint
+	vpos   []uint // a variable's place in the layout being built
+}
+
+// reset empties the arenas; what they handed out must be dead.
+func (e *evaluator) reset() {
+	e.floats, e.ints, e.uints, e.tabs, e.bitss = e.floats[:0], e.ints[:0], e.uints[:0], e.tabs[:0], e.bitss[:0]
+}
+
+// grow extends s by n zero values, returning the extended slice and the
+// new part (which stays valid when a later grow moves s).
+func grow[T any](s []T, n int) ([]T, []T) {
+	s = slices.Grow(s, n)
+	s = s[:len(s)+n]
+	part := s[len(s)-n : len(s) : len(s)]
+	clear(part)
+	return s, part
 }
 
 func newEvaluator(t *tree) *evaluator {
@@ -322,6 +347,7 @@ func (e *evaluator) fails(v *latent) bool {
 // current scenario; nodes marked constant are taken as given, and prepare
 // must have run for root.
 func (e *evaluator) eval(root int) float64 {
+	e.reset()
 	e.mark(root)
 	r := e.value(root)
 	e.unmark()
@@ -423,23 +449,22 @@ func (e *evaluator) value(n int) float64 {
 
 // node returns the table of n over its crossing variables.
 func (e *evaluator) node(n int) []float64 {
-	if e.isConst[n] {
-		return []float64{e.constVal[n]}
-	}
-	if !e.touched[n] {
-		return []float64{e.base[n]}
-	}
-	if len(e.cross[n]) == 0 && len(e.closeAt[n]) == 0 {
-		return []float64{e.value(n)}
+	if e.isConst[n] || !e.touched[n] || len(e.cross[n]) == 0 && len(e.closeAt[n]) == 0 {
+		var one []float64
+		e.floats, one = grow(e.floats, 1)
+		one[0] = e.value(n)
+		return one
 	}
 	nd := &e.t.nodes[n]
 	W, nc, bits := e.layout(n)
-	tables := make([][]float64, len(nd.children))
+	var tables [][]float64
+	e.tabs, tables = grow(e.tabs, len(nd.children))
 	for i, c := range nd.children {
 		tables[i] = e.node(c)
 	}
-	out := make([]float64, 1<<nc)
-	vals := make([]float64, len(nd.children))
+	var out, vals []float64
+	e.floats, out = grow(e.floats, 1<<nc)
+	e.floats, vals = grow(e.floats, len(nd.children))
 	f := e.factor(n)
 	for w := 0; w < 1<<len(W); w++ {
 		var v float64
@@ -471,21 +496,28 @@ func (e *evaluator) node(n int) []float64 {
 // variable (1: bad); bits[i] places child i's crossing variables in W, so
 // that childIndex(w, bits[i]) is the entry of child i's table for w.
 func (e *evaluator) layout(n int) (W []int, nc int, bits [][]uint) {
-	W = append(append([]int(nil), e.cross[n]...), e.closeAt[n]...)
-	pos := map[int]uint{}
+	nc = len(e.cross[n])
+	e.ints, W = grow(e.ints, nc+len(e.closeAt[n]))
+	copy(W, e.cross[n])
+	copy(W[nc:], e.closeAt[n])
+	for len(e.vpos) < len(e.vars) {
+		e.vpos = append(e.vpos, 0)
+	}
 	for i, v := range W {
-		pos[v] = uint(i)
+		e.vpos[v] = uint(i)
 	}
 	kids := e.t.nodes[n].children
-	bits = make([][]uint, len(kids))
+	e.bitss, bits = grow(e.bitss, len(kids))
 	for i, c := range kids {
 		if e.touched[c] && !e.isConst[c] {
-			for _, v := range e.cross[c] {
-				bits[i] = append(bits[i], pos[v])
+			// a child's crossing variables cross n or close at it
+			e.uints, bits[i] = grow(e.uints, len(e.cross[c]))
+			for k, v := range e.cross[c] {
+				bits[i][k] = e.vpos[v]
 			}
 		}
 	}
-	return W, len(e.cross[n]), bits
+	return W, nc, bits
 }
 
 // childIndex is the entry of a child's table for state w of its parent's

@@ -238,6 +238,7 @@ func (y *symbolic) scenarioExpr(sc scenario, root int) *Expr {
 			y.compP[ci] = num(1)
 		}
 	}
+	e.reset()
 	e.mark(root)
 	x := y.value(root)
 	e.unmark()
