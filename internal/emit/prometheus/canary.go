@@ -119,24 +119,19 @@ func (l gateLeaves) By() string { return "" }
 
 func (l gateLeaves) Const(v float64) string { return "vector(" + number(v) + ")" }
 
-func (l gateLeaves) canary(metric string, comp *labels.Matcher) string {
-	return selector(metric,
-		labels.MustNewMatcher(labels.MatchEqual, LabelJourney, l.p.Journey.Name),
-		comp,
-		labels.MustNewMatcher(labels.MatchEqual, LabelComponent, l.o.Component),
-		labels.MustNewMatcher(labels.MatchEqual, LabelBy, l.o.By),
-		labels.MustNewMatcher(labels.MatchEqual, LabelCanary, l.o.Canary))
+func (l gateLeaves) canary(metric string, comp matcher) string {
+	return selector(metric, eq(LabelJourney, l.p.Journey.Name), comp, eq(LabelComponent, l.o.Component), eq(LabelBy, l.o.By), eq(LabelCanary, l.o.Canary))
 }
 
 // ratio is the canary's recorded error ratio: errors over calls of its
 // pods.
-func (l gateLeaves) ratio(comp *labels.Matcher) string { return l.canary(CanaryErrorRatio, comp) }
+func (l gateLeaves) ratio(comp matcher) string { return l.canary(CanaryErrorRatio, comp) }
 
 func (l gateLeaves) Avail(c string) string {
 	if !l.p.Measured[c] {
 		return number(l.p.Journey.Components[c].Availability)
 	}
-	me := labels.MustNewMatcher(labels.MatchEqual, LabelComponent, c)
+	me := eq(LabelComponent, c)
 	rec := Selector(ComponentErrorRatio+Window(l.o.Base), LabelJourney, l.p.Journey.Name, LabelComponent, c)
 	return fmt.Sprintf("(1 - sum(%s or on() %s))", l.ratio(me), rec)
 }
@@ -149,9 +144,7 @@ func (l gateLeaves) Up(comps []string) string {
 	}
 	in := anyOf(comps)
 	rec := selector(ComponentErrorRatio+Window(l.o.Base),
-		labels.MustNewMatcher(labels.MatchEqual, LabelJourney, l.p.Journey.Name),
-		in,
-		labels.MustNewMatcher(labels.MatchNotEqual, LabelComponent, l.o.Component))
+		eq(LabelJourney, l.p.Journey.Name), in, matcher{LabelComponent, labels.MatchNotEqual, l.o.Component})
 	return fmt.Sprintf("max((1 - %s) or label_replace(1 - sum(%s), %q, \"canary\", \"\", \"\"))", rec, l.ratio(in), LabelComponent)
 }
 
@@ -165,7 +158,7 @@ func (p *Plan) Gate(o GateOptions) (string, error) {
 		return "", fmt.Errorf("no component has telemetry: a canary cannot be measured")
 	}
 	l := gateLeaves{p: p, o: o}
-	calls := l.canary(CanaryCalls, labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, ".+"))
+	calls := l.canary(CanaryCalls, matcher{LabelComponent, labels.MatchRegexp, ".+"})
 	q := fmt.Sprintf("(%s) and on() (sum(%s) > ", vector(p.pessimistic, l), calls)
 	// the placeholders of By, Canary and Component stand in label values,
 	// where any text parses; MinCalls stands for a number. One gate per

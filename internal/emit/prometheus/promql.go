@@ -40,31 +40,83 @@ const (
 	JourneyAvailability = "emac:journey_availability:ratio"
 )
 
-// Selector writes a vector selector with equality matchers, escaped by the
-// Prometheus printer: a label value can never break out of its string.
+// Selector writes a vector selector with equality matchers, escaped as
+// the Prometheus printer escapes them: a label value can never break out
+// of its string.
 func Selector(metric string, match ...string) string {
-	var ms []*labels.Matcher
+	ms := make([]matcher, 0, len(match)/2)
 	for i := 0; i+1 < len(match); i += 2 {
-		ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, match[i], match[i+1]))
+		ms = append(ms, matcher{match[i], labels.MatchEqual, match[i+1]})
 	}
 	return selector(metric, ms...)
 }
 
+// matcher is a label matcher to print: labels.Matcher without the
+// compiled regular expression, which printing does not need.
+type matcher struct {
+	name  string
+	typ   labels.MatchType
+	value string
+}
+
+func eq(name, value string) matcher { return matcher{name, labels.MatchEqual, value} }
+
 // anyOf matches emac_component against any of comps, each taken
 // literally.
-func anyOf(comps []string) *labels.Matcher {
+func anyOf(comps []string) matcher {
 	q := make([]string, len(comps))
 	for i, c := range comps {
 		q[i] = regexp.QuoteMeta(c)
 	}
-	return labels.MustNewMatcher(labels.MatchRegexp, LabelComponent, strings.Join(q, "|"))
+	return matcher{LabelComponent, labels.MatchRegexp, strings.Join(q, "|")}
 }
 
-// selector writes a vector selector with any matchers.
-func selector(metric string, ms ...*labels.Matcher) string {
-	vs := &parser.VectorSelector{Name: metric, LabelMatchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric)}}
-	vs.LabelMatchers = append(vs.LabelMatchers, ms...)
-	return vs.String()
+// selector writes a vector selector with any matchers: the text of
+// parser.VectorSelector's String (matchers sorted, names quoted when not
+// identifiers, values Go-quoted), which FuzzSelector holds it to, without
+// building the matchers the printer needs.
+func selector(metric string, ms ...matcher) string {
+	if len(ms) == 0 {
+		return metric
+	}
+	texts := make([]string, len(ms))
+	size := len(metric) + 2
+	for i, m := range ms {
+		var b []byte
+		if quoteName(m.name) {
+			b = strconv.AppendQuote(b, m.name)
+		} else {
+			b = append(b, m.name...)
+		}
+		b = append(b, m.typ.String()...)
+		texts[i] = string(strconv.AppendQuote(b, m.value))
+		size += len(texts[i]) + 1
+	}
+	slices.Sort(texts)
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString(metric)
+	b.WriteByte('{')
+	for i, t := range texts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(t)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// quoteName reports whether the printer quotes a label name: when it is
+// not an identifier.
+func quoteName(name string) bool {
+	for i, c := range name {
+		if c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9') {
+			continue
+		}
+		return true
+	}
+	return len(name) == 0
 }
 
 // Leaves says how a formula's leaves are written in PromQL: each as a
@@ -221,7 +273,28 @@ func vector(x *bounds.Expr, l Leaves) string {
 func number(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 // Window formats a duration the way Prometheus writes ranges (5m, 1d).
-func Window(d time.Duration) string { return pmodel.Duration(d).String() }
+func Window(d time.Duration) string {
+	// the standard windows, written thousands of times per journey
+	switch d {
+	case 5 * time.Minute:
+		return "5m"
+	case 30 * time.Minute:
+		return "30m"
+	case time.Hour:
+		return "1h"
+	case 2 * time.Hour:
+		return "2h"
+	case 6 * time.Hour:
+		return "6h"
+	case day:
+		return "1d"
+	case 3 * day:
+		return "3d"
+	case 30 * day:
+		return "30d"
+	}
+	return pmodel.Duration(d).String()
+}
 
 // Windowed returns query with its range set to w: "{{.window}}"
 // placeholders are replaced; without them, every range of the query (range

@@ -20,7 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/bounds"
@@ -360,7 +359,7 @@ func (p *Plan) Rules() (*File, error) {
 		}
 	}
 	for _, g := range p.groups() {
-		members := selector(ComponentAvailability, labels.MustNewMatcher(labels.MatchEqual, LabelJourney, j.Name), anyOf(g))
+		members := selector(ComponentAvailability, eq(LabelJourney, j.Name), anyOf(g))
 		rec = append(rec, Rule{Record: GroupAvailability, Expr: "max by (" + LabelWindow + ") (" + members + ")", Labels: jl(LabelGroup, groupKey(g))})
 	}
 	for _, b := range []string{"optimistic", "pessimistic"} {
