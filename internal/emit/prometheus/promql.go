@@ -317,8 +317,12 @@ type windower struct {
 	printed string
 }
 
-// sentinel is a range no query writes (1y2w3d4h5m6s7ms).
-const sentinel = 365*24*time.Hour + 17*24*time.Hour + 4*time.Hour + 5*time.Minute + 6*time.Second + 7*time.Millisecond
+// sentinel is a range no query writes, and sentinelText how Prometheus
+// writes it (TestWindow holds them together).
+const (
+	sentinel     = 365*24*time.Hour + 17*24*time.Hour + 4*time.Hour + 5*time.Minute + 6*time.Second + 7*time.Millisecond
+	sentinelText = "382d4h5m6s7ms"
+)
 
 func newWindower(query string) (*windower, error) {
 	e, err := promql.Parse(query)
@@ -331,8 +335,9 @@ func newWindower(query string) (*windower, error) {
 		return &windower{template: query}, nil
 	}
 	x := &windower{expr: e}
-	if n := setRange(e, sentinel); strings.Count(e.String(), Window(sentinel)) == n {
-		x.printed = e.String()
+	n := setRange(e, sentinel)
+	if s := e.String(); strings.Count(s, sentinelText) == n {
+		x.printed = s
 	}
 	return x, nil
 }
@@ -342,7 +347,7 @@ func (x *windower) at(w time.Duration) string {
 	case x.template != "":
 		return promql.Window.ReplaceAllString(x.template, Window(w))
 	case x.printed != "":
-		return strings.ReplaceAll(x.printed, Window(sentinel), Window(w))
+		return strings.ReplaceAll(x.printed, sentinelText, Window(w))
 	}
 	setRange(x.expr, w)
 	return x.expr.String()

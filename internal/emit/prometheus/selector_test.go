@@ -37,4 +37,7 @@ func TestWindow(t *testing.T) {
 			t.Errorf("Window(%v) = %q, want %q", d, got, want)
 		}
 	}
+	if got := Window(sentinel); got != sentinelText {
+		t.Errorf("Window(sentinel) = %q, want sentinelText %q", got, sentinelText)
+	}
 }
