@@ -160,8 +160,9 @@ func (e *evaluator) scenarioValue(s scenario) float64 {
 }
 
 // value is the given bound for the tree's current availabilities, with
-// the scenario attaining it.
-func (t *tree) value(ctx context.Context, bound string, budget int64) (float64, *scenario, error) {
+// the scenario attaining it. A pessimistic value at or above cutoff may be
+// given as the cutoff, with no scenario.
+func (t *tree) value(ctx context.Context, bound string, budget int64, cutoff float64) (float64, *scenario, error) {
 	switch bound {
 	case "optimistic":
 		e := t.evaluator()
@@ -170,9 +171,9 @@ func (t *tree) value(ctx context.Context, bound string, budget int64) (float64, 
 	case "floor":
 		return t.floor(0), nil, nil
 	}
-	p, err := t.pessimistic(ctx, budget)
-	if err != nil {
-		return 0, nil, err
+	p, err := t.minimise(ctx, budget, cutoff)
+	if err != nil || p.above {
+		return p.value, nil, err
 	}
 	s := t.independent()
 	for _, di := range p.shared {
@@ -196,12 +197,15 @@ func (t *tree) value(ctx context.Context, bound string, budget int64) (float64, 
 // Most targets cost one minimisation instead of one per search step.
 func (t *tree) required(ctx context.Context, bound string, set func(float64), cur, lo, hi, target float64, budget int64, sc *scenario) (float64, bool, error) {
 	defer set(cur)
+	// at confirms x: only whether A- reaches the target matters, and
+	// which scenario binds when it does not
 	at := func(x float64) (float64, *scenario, error) {
 		set(x)
-		return t.value(ctx, bound, budget)
+		return t.value(ctx, bound, budget, target)
 	}
 	full := func(x float64) (float64, error) {
-		v, _, err := at(x)
+		set(x)
+		v, _, err := t.value(ctx, bound, budget, math.Inf(1))
 		return v, err
 	}
 	if sc == nil {

@@ -330,6 +330,7 @@ type pessimistic struct {
 	persistent []int // components persistent in it
 	scenarios  int64
 	pruned     int64 // scenarios a lower bound ruled out
+	above      bool  // minimise: every scenario is at or above the cutoff
 	notes      []string
 }
 
@@ -425,6 +426,15 @@ func (t *tree) findRegions(budget int64) regions {
 // is the minimum for the whole journey. Regions whose scenarios exceed the
 // budget fall back to the association bound, which is sound.
 func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, error) {
+	return t.minimise(ctx, budget, math.Inf(1))
+}
+
+// minimise is pessimistic, told that only a value below cutoff matters:
+// when every scenario of the root's region is at or above it, res.above
+// is set and res.value is the cutoff, not the minimum. Scenarios the
+// bound puts above the cutoff are then pruned from the start, which is
+// what confirming a required target needs.
+func (t *tree) minimise(ctx context.Context, budget int64, cutoff float64) (pessimistic, error) {
 	res := pessimistic{exact: true}
 	rg := t.regions(budget)
 	base, crossed, pending := rg.base, rg.crossed, rg.pending
@@ -487,6 +497,11 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 		}
 		e.prepare(s)
 		best, bestSize := 2.0, 0
+		if s == 0 && cutoff < best {
+			// a scenario counts below the cutoff only (the tolerance
+			// below is 1e-15 either way)
+			best = cutoff + 1e-15
+		}
 		var bestPick []int
 		pick := make([]int, len(cl))
 		cache := &boundCache{values: map[string]float64{}}
@@ -532,6 +547,12 @@ func (t *tree) pessimistic(ctx context.Context, budget int64) (pessimistic, erro
 		}
 		for x := s + 1; x < t.nodes[s].end; x++ {
 			e.isConst[x] = false
+		}
+		if bestPick == nil {
+			// nothing below the cutoff (only the root's region has one)
+			t.release(e)
+			res.value, res.above = cutoff, true
+			return res, nil
 		}
 		consts[s] = best
 		for i, c := range cl {
