@@ -9,6 +9,7 @@ package yamlw
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -41,7 +42,44 @@ var buffers = sync.Pool{New: func() any { return new([]byte) }}
 
 const maxPooled = 4 << 20
 
-type writer struct{ b []byte }
+type writer struct {
+	b      []byte
+	fields map[reflect.Type][]field // struct layouts met so far
+}
+
+// field is a struct field written as a mapping entry.
+type field struct {
+	index     int
+	name      string
+	omitempty bool
+}
+
+// layout lists the fields of struct type t that are written.
+func (w *writer) layout(t reflect.Type) []field {
+	if fs, ok := w.fields[t]; ok {
+		return fs
+	}
+	var fs []field
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fs = append(fs, field{index: i, name: name, omitempty: opts == "omitempty"})
+	}
+	if w.fields == nil {
+		w.fields = map[reflect.Type][]field{}
+	}
+	w.fields[t] = fs
+	return fs
+}
 
 func (w *writer) indent(n int) {
 	for range n {
@@ -92,6 +130,22 @@ func (w *writer) value(indent int, v reflect.Value, inline bool) error {
 		if v.Type().Key().Kind() != reflect.String {
 			return fmt.Errorf("yamlw: map key type %s", v.Type().Key())
 		}
+		if m, ok := v.Interface().(map[string]string); ok {
+			// labels and annotations: most maps written
+			keys := slices.Sorted(maps.Keys(m))
+			for _, k := range keys {
+				if !utf8.ValidString(k) {
+					return fmt.Errorf("yamlw: key %q is not UTF-8", k)
+				}
+			}
+			if len(keys) == 0 {
+				w.scalar(inline, "{}")
+				return nil
+			}
+			return w.entries(indent, inline, len(keys), func(i int) (string, reflect.Value) {
+				return keys[i], reflect.ValueOf(m[keys[i]])
+			})
+		}
 		keys := make([]string, 0, v.Len())
 		for _, k := range v.MapKeys() {
 			if !utf8.ValidString(k.String()) {
@@ -104,36 +158,24 @@ func (w *writer) value(indent int, v reflect.Value, inline bool) error {
 			w.scalar(inline, "{}")
 			return nil
 		}
-		return w.fields(indent, inline, len(keys), func(i int) (string, reflect.Value) {
+		return w.entries(indent, inline, len(keys), func(i int) (string, reflect.Value) {
 			return keys[i], v.MapIndex(reflect.ValueOf(keys[i]).Convert(v.Type().Key()))
 		})
 	case reflect.Struct:
 		var names []string
 		var vals []reflect.Value
-		t := v.Type()
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if !f.IsExported() {
+		for _, f := range w.layout(v.Type()) {
+			fv := v.Field(f.index)
+			if f.omitempty && (fv.IsZero() || (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice) && fv.Len() == 0) {
 				continue
 			}
-			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name == "-" {
-				continue
-			}
-			if name == "" {
-				name = strings.ToLower(f.Name)
-			}
-			fv := v.Field(i)
-			if opts == "omitempty" && fv.IsZero() || opts == "omitempty" && (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice) && fv.Len() == 0 {
-				continue
-			}
-			names, vals = append(names, name), append(vals, fv)
+			names, vals = append(names, f.name), append(vals, fv)
 		}
 		if len(names) == 0 {
 			w.scalar(inline, "{}")
 			return nil
 		}
-		return w.fields(indent, inline, len(names), func(i int) (string, reflect.Value) { return names[i], vals[i] })
+		return w.entries(indent, inline, len(names), func(i int) (string, reflect.Value) { return names[i], vals[i] })
 	default:
 		return fmt.Errorf("yamlw: cannot write a %s", v.Kind())
 	}
@@ -155,8 +197,8 @@ func (w *writer) item(indent int, v reflect.Value) error {
 	return w.value(indent, v, true)
 }
 
-// fields writes mapping entries; the first continues a "- " line.
-func (w *writer) fields(indent int, inline bool, n int, at func(int) (string, reflect.Value)) error {
+// entries writes mapping entries; the first continues a "- " line.
+func (w *writer) entries(indent int, inline bool, n int, at func(int) (string, reflect.Value)) error {
 	if inline {
 		w.b = append(w.b, '\n')
 	}
