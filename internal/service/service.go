@@ -10,6 +10,7 @@ import (
 	"math"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
@@ -229,9 +230,7 @@ func round(v float64) float64 {
 	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return v
 	}
-	s := fmt.Sprintf("%.12g", v)
-	var f float64
-	fmt.Sscanf(s, "%g", &f)
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
 	return f
 }
 

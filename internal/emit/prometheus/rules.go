@@ -183,8 +183,7 @@ func scaled(ws []model.BurnRateWindow, window time.Duration) []model.BurnRateWin
 
 // round keeps scaled factors free of float noise (14.4·7/30 = 3.36).
 func round(v float64) float64 {
-	var f float64
-	fmt.Sscanf(fmt.Sprintf("%.10g", v), "%g", &f)
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 10, 64), 64)
 	return f
 }
 
