@@ -25,6 +25,7 @@ fuzz:
 	$(GO) test ./internal/emit/prometheus -run '^$$' -fuzz '^FuzzWindowed$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/emit/prometheus -run '^$$' -fuzz '^FuzzGrouped$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/emit/yamlw -run '^$$' -fuzz '^FuzzQuote$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/emit/prometheus -run '^$$' -fuzz '^FuzzSelector$$' -fuzztime $(FUZZTIME)
 
 bench:
 	bench/run
