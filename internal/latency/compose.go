@@ -1,0 +1,252 @@
+package latency
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/emac-dev/emac/internal/model"
+)
+
+// composer composes a flow's latency on one lattice, every call
+// independent (SPEC §5's independent estimate).
+type composer struct {
+	l *lattice
+	// succ and fail are each component's marginals (nil: takes no time;
+	// fail nil: as succ).
+	succ, fail map[string]Marginal
+	// prob is the success probability of a call of a component.
+	prob func(string) float64
+}
+
+// compose returns the sub-distributions of n's duration when it succeeds
+// (s, of mass P(success)) and when it fails (f; computed only when needF,
+// as only fallbacks, retries, races, quorums, joins and optionals read
+// failure times). deadline says a deadline encloses n, so that a failed
+// call under it takes forever.
+func (c *composer) compose(n *model.Node, deadline, needF bool) (s, f dist) {
+	l := c.l
+	switch n.Op {
+	case model.Call:
+		a := c.prob(n.Component)
+		sm := c.succ[n.Component]
+		s = c.of(sm, a)
+		if needF {
+			switch fm := c.fail[n.Component]; {
+			case deadline:
+				f = dist{over: 1 - a}
+			case fm != nil:
+				f = c.of(fm, 1-a)
+			default:
+				f = c.of(sm, 1-a)
+			}
+		}
+		return s, f
+	case model.Seq:
+		g := point(0, 1)
+		for _, k := range n.Children {
+			sk, fk := c.compose(k, deadline, needF)
+			if needF {
+				f = add(f, l.conv(g, fk))
+			}
+			g = l.conv(g, sk)
+		}
+		return g, f
+	case model.All:
+		ss := make([]dist, len(n.Children))
+		fs := make([]dist, len(n.Children))
+		for i, k := range n.Children {
+			ss[i], fs[i] = c.compose(k, deadline, needF)
+		}
+		sc, st := c.product(ss, nil)
+		s = fromCDF(sc, st)
+		if needF {
+			// every branch done, not every one successful
+			dc, _ := c.product(ss, fs)
+			for i := range dc {
+				dc[i] -= sc[i]
+			}
+			f = fromCDF(dc, 1-st)
+		}
+		return s, f
+	case model.Race:
+		ss := make([]dist, len(n.Children))
+		fs := make([]dist, len(n.Children))
+		for i, k := range n.Children {
+			sk, fk := c.compose(k, deadline, needF)
+			off := l.index(float64(i) * n.HedgeAfter.Seconds())
+			ss[i], fs[i] = l.shift(sk, off), l.shift(fk, off)
+		}
+		// P(some success by t) = 1 − Π(1 − S_i(t))
+		miss := make([]float64, l.n)
+		for i := range miss {
+			miss[i] = 1
+		}
+		missTotal := 1.0
+		for _, d := range ss {
+			cd := l.cdf(d)
+			for i := range miss {
+				miss[i] *= 1 - cd[i]
+			}
+			missTotal *= 1 - d.total()
+		}
+		for i := range miss {
+			miss[i] = 1 - miss[i]
+		}
+		s = fromCDF(miss, 1-missTotal)
+		if needF {
+			fc, ft := c.product(fs, nil)
+			f = fromCDF(fc, ft)
+		}
+		return s, f
+	case model.Fallback:
+		g := point(0, 1)
+		last := len(n.Children) - 1
+		for i, k := range n.Children {
+			sk, fk := c.compose(k, deadline, i < last || needF)
+			s = add(s, l.conv(g, sk))
+			if i < last || needF {
+				g = l.conv(g, fk)
+			}
+		}
+		if needF {
+			f = g
+		}
+		return s, f
+	case model.Quorum:
+		ss := make([]dist, len(n.Children))
+		fs := make([]dist, len(n.Children))
+		for i, k := range n.Children {
+			ss[i], fs[i] = c.compose(k, deadline, needF)
+		}
+		s = c.atLeast(ss, n.K)
+		if needF {
+			f = c.atLeast(fs, len(n.Children)-n.K+1)
+		}
+		return s, f
+	case model.Branch:
+		for i, k := range n.Children {
+			sk, fk := c.compose(k, deadline, needF)
+			s = add(s, scale(sk, n.Weights[i]))
+			if needF {
+				f = add(f, scale(fk, n.Weights[i]))
+			}
+		}
+		return s, f
+	case model.Retry:
+		t := n.PerTryTimeout.Seconds()
+		more := n.Attempts > 1
+		sk, fk := c.compose(n.Children[0], deadline || t > 0, more || needF)
+		if t > 0 {
+			sk, fk = c.cut(sk, fk, t, more || needF)
+		}
+		back := l.index(n.Backoff.Seconds())
+		g := point(0, 1)
+		for a := range n.Attempts {
+			s = add(s, l.conv(g, sk))
+			switch {
+			case a < n.Attempts-1:
+				g = l.shift(l.conv(g, fk), back)
+			case needF:
+				f = l.conv(g, fk)
+			}
+		}
+		return s, f
+	case model.Timeout:
+		sk, fk := c.compose(n.Children[0], true, needF)
+		return c.cut(sk, fk, n.After.Seconds(), needF)
+	case model.Optional:
+		sk, fk := c.compose(n.Children[0], deadline, true)
+		return add(sk, fk), dist{}
+	case model.Async:
+		return point(0, 1), dist{}
+	}
+	panic(fmt.Sprintf("latency: unknown operator %v", n.Op))
+}
+
+// of discretises a call's duration; a component without latency takes no
+// time.
+func (c *composer) of(m Marginal, w float64) dist {
+	if m == nil {
+		return point(0, w)
+	}
+	return c.l.of(m, w)
+}
+
+// cut applies a deadline t to an operand's sub-distributions: successes
+// after t fail at t, as does everything still running (failures under the
+// deadline take forever).
+func (c *composer) cut(s, f dist, t float64, needF bool) (dist, dist) {
+	ks, cs := c.l.cut(s, t)
+	if !needF {
+		return ks, dist{}
+	}
+	kf, cf := c.l.cut(f, t)
+	at := c.l.index(t)
+	if at < c.l.n {
+		return ks, add(kf, point(at, cs+cf))
+	}
+	return ks, dist{p: kf.p, over: kf.over + cs + cf}
+}
+
+// product is Π_i (A_i(t) + B_i(t)) over the lattice, A and B cumulative
+// (B may be nil), and the same for the totals.
+func (c *composer) product(a, b []dist) ([]float64, float64) {
+	out := make([]float64, c.l.n)
+	for i := range out {
+		out[i] = 1
+	}
+	total := 1.0
+	for k, d := range a {
+		cd := c.l.cdf(d)
+		t := d.total()
+		if b != nil {
+			for i, v := range c.l.cdf(b[k]) {
+				cd[i] += v
+			}
+			t += b[k].total()
+		}
+		for i := range out {
+			out[i] *= cd[i]
+		}
+		total *= t
+	}
+	return out, total
+}
+
+// atLeast is the sub-distribution of the time by which at least k of the
+// independent events have happened, event i by t with probability D_i(t).
+func (c *composer) atLeast(ds []dist, k int) dist {
+	cds := make([][]float64, len(ds))
+	tot := make([]float64, len(ds))
+	for i, d := range ds {
+		cds[i], tot[i] = c.l.cdf(d), d.total()
+	}
+	out := make([]float64, c.l.n)
+	ps := make([]float64, len(ds))
+	for t := range out {
+		for i := range ds {
+			ps[i] = cds[i][t]
+		}
+		out[t] = tail(ps, k)
+	}
+	return fromCDF(out, tail(tot, k))
+}
+
+// tail is P(at least k of independent events with probabilities ps).
+func tail(ps []float64, k int) float64 {
+	if k <= 0 {
+		return 1
+	}
+	// dp[j]: P(exactly j so far), j < k; the rest is absorbed in done
+	dp := make([]float64, k)
+	dp[0] = 1
+	done := 0.0
+	for _, p := range ps {
+		done += dp[k-1] * p
+		for j := k - 1; j > 0; j-- {
+			dp[j] = dp[j]*(1-p) + dp[j-1]*p
+		}
+		dp[0] *= 1 - p
+	}
+	return math.Min(1, done)
+}

@@ -1,0 +1,345 @@
+// Package latency composes a journey's latency (SPEC §5): from each
+// component's latency distribution (SLO points, a Prometheus histogram,
+// trace durations) to the distribution of a successful journey's duration
+// under the operators' execution semantics (docs/semantics.md), on a
+// shared lattice with a stated error; and a dependence-free upper bound on
+// each quantile, which holds however the components' latencies are
+// coupled. Timeouts truncate: the mass above a deadline fails, which
+// lowers availability.
+package latency
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/emac-dev/emac/internal/model"
+)
+
+// Levels are the quantiles reported by default.
+var Levels = []float64{0.5, 0.9, 0.99, 0.999}
+
+// Options configure Analyze; the zero value is the default.
+type Options struct {
+	// Levels to report; nil means Levels.
+	Levels []float64
+	// Threshold, when positive, asks for P(L ≤ Threshold | success); the
+	// journey's latency objective's threshold by default.
+	Threshold time.Duration
+	// Resolution is the relative resolution the lattice aims at around
+	// the median (0 means 1/4000).
+	Resolution float64
+	// MaxPoints caps the lattice (0 means 1<<17).
+	MaxPoints int
+}
+
+// Result is a journey's latency under independence.
+type Result struct {
+	// Availability is P(success) with every call independent, timeouts
+	// truncating (the engine's A+ when no deadline acts is the same
+	// number, computed without latency).
+	Availability float64
+	// Quantiles of a successful journey's duration, in Levels' order.
+	Quantiles []Quantile
+	// Threshold and Within: P(L ≤ Threshold | success), when asked.
+	Threshold time.Duration
+	Within    float64
+	// Resolution is the lattice step of the quantiles; Error bounds how
+	// far the lattice may move a quantile (each duration summed along one
+	// execution is rounded by at most half a step).
+	Resolution, Error time.Duration
+	// Untimed lists the components without latency: they take no time,
+	// so no deadline fires on them.
+	Untimed []string
+	// Timed says whether any component has latency; without, every
+	// duration is 0.
+	Timed bool
+	// CDF samples P(L ≤ t | success) for charts, t ascending.
+	CDF []Point
+}
+
+// Quantile is one quantile of a successful journey's duration.
+type Quantile struct {
+	Level float64
+	Value time.Duration
+}
+
+// Point is one point of a CDF.
+type Point struct {
+	T time.Duration
+	P float64
+}
+
+// Analyze composes the journey's latency with every call independent.
+func Analyze(j *model.Journey, opts Options) (*Result, error) {
+	if err := j.Validate(); err != nil {
+		return nil, err
+	}
+	levels := opts.Levels
+	if levels == nil {
+		levels = Levels
+	}
+	for _, q := range levels {
+		if !(q > 0 && q < 1) {
+			return nil, fmt.Errorf("latency: level %v is not in (0,1)", q)
+		}
+	}
+	thr := opts.Threshold
+	if thr <= 0 && j.Objective.Latency != nil {
+		thr = j.Objective.Latency.Threshold
+	}
+	c := &composer{succ: map[string]Marginal{}, fail: map[string]Marginal{},
+		prob: func(n string) float64 { return j.Components[n].Availability }}
+	res := &Result{Threshold: thr}
+	for _, name := range j.ComponentNames() {
+		s, f, err := Of(j.Components[name])
+		if err != nil {
+			return nil, err
+		}
+		if s == nil {
+			res.Untimed = append(res.Untimed, name)
+		} else {
+			c.succ[name] = s
+			res.Timed = true
+		}
+		if f != nil {
+			c.fail[name] = f
+			res.Timed = true
+		}
+	}
+	sh := shape(j.Flow, c, false)
+	if !res.Timed || sh.extent == 0 {
+		// nothing takes time: every duration is 0, no deadline fires
+		s, _ := (&composer{l: &lattice{h: 1, n: 1, up: true}, succ: map[string]Marginal{}, fail: map[string]Marginal{}, prob: c.prob}).compose(j.Flow, false, false)
+		res.Availability = s.total()
+		for _, q := range levels {
+			res.Quantiles = append(res.Quantiles, Quantile{Level: q})
+		}
+		if thr > 0 {
+			res.Within = 1
+		}
+		return res, nil
+	}
+
+	// a first, coarse lattice up to every deadline and far into the
+	// tails, on which every deadline lies: the availability, and where
+	// the quantiles lie
+	resolution := opts.Resolution
+	if resolution <= 0 {
+		resolution = 1.0 / 4000
+	}
+	maxPoints := opts.MaxPoints
+	if maxPoints <= 0 {
+		maxPoints = 1 << 17
+	}
+	top1 := sh.extent
+	for _, d := range sh.deadlines {
+		top1 = max(top1, d)
+	}
+	c.l = coarse(top1, sh.steps)
+	s1, _ := c.compose(j.Flow, false, false)
+	res.Availability = s1.total()
+	if !(res.Availability > 0) {
+		return nil, fmt.Errorf("latency: the journey never succeeds")
+	}
+	q1 := func(q float64) float64 { return quantile(c.l, c.l.cdf(s1), res.Availability, q) }
+
+	// the quantiles on a fine lattice up to past the highest level: below
+	// its end it is exact whatever lies beyond (durations only add up)
+	top2 := q1(1 - (1-slices.Max(levels))/10)
+	top2 = min(top1, max(1.5*top2, 1.2*thr.Seconds(), 8*c.l.h))
+	h2 := max(q1(0.5), c.l.h) * resolution
+	n2 := int(math.Ceil(top2/h2)) + 1
+	n2 = min(max(n2, 1<<12), maxPoints)
+	fine := &composer{l: &lattice{h: top2 / float64(n2-1), n: n2}, succ: c.succ, fail: c.fail, prob: c.prob}
+	s2, _ := fine.compose(j.Flow, false, false)
+	cdf2 := fine.l.cdf(s2)
+	for _, q := range levels {
+		res.Quantiles = append(res.Quantiles, Quantile{Level: q, Value: seconds(quantile(fine.l, cdf2, res.Availability, q))})
+	}
+	res.Resolution = seconds(fine.l.h)
+	res.Error = seconds(float64(sh.terms) * fine.l.h / 2)
+	if thr > 0 {
+		if thr.Seconds() < top2 {
+			res.Within = within(fine.l, cdf2, res.Availability, thr.Seconds())
+		} else {
+			res.Within = within(c.l, c.l.cdf(s1), res.Availability, thr.Seconds())
+		}
+	}
+	res.CDF = chart(fine.l, cdf2, res.Availability)
+	return res, nil
+}
+
+// coarse is the first lattice: up to top, rounding up, with every deadline
+// and delay (steps, seconds) on a lattice point when they have a common
+// divisor that allows it.
+func coarse(top float64, steps []float64) *lattice {
+	const n = 1 << 13
+	h := top / (n - 1)
+	if g := gcdSeconds(steps); g > 0 {
+		if hg := g / math.Ceil(g/h-1e-9); top/hg < 1<<16 {
+			h = hg
+		}
+	}
+	return &lattice{h: h, n: int(math.Ceil(top/h-1e-9)) + 1, up: true}
+}
+
+// gcdSeconds is the greatest common divisor of durations in whole
+// microseconds, or 0.
+func gcdSeconds(ds []float64) float64 {
+	g := int64(0)
+	for _, d := range ds {
+		v := int64(math.Round(d * 1e6))
+		if v <= 0 || math.Abs(float64(v)-d*1e6) > 1e-3 {
+			return 0
+		}
+		for v != 0 {
+			g, v = v, g%v
+		}
+	}
+	return float64(g) / 1e6
+}
+
+// quantile reads the q-quantile of the conditional distribution from a
+// cumulative sub-distribution of total mass a; the mass at a lattice
+// point is spread over the step that rounds to it.
+func quantile(l *lattice, cdf []float64, a, q float64) float64 {
+	target := q * a
+	i := sort.SearchFloat64s(cdf, target)
+	if i >= len(cdf) {
+		return float64(l.n) * l.h
+	}
+	lo, plo := float64(i)*l.h, 0.0
+	if i > 0 {
+		plo = cdf[i-1]
+	}
+	hi := lo
+	if l.up {
+		lo -= l.h
+	} else {
+		lo, hi = lo-l.h/2, lo+l.h/2
+	}
+	if cdf[i] == plo {
+		return max(0, hi)
+	}
+	return max(0, lo+(hi-lo)*(target-plo)/(cdf[i]-plo))
+}
+
+// within is P(L ≤ t | success), spread as quantile spreads.
+func within(l *lattice, cdf []float64, a, t float64) float64 {
+	x := t / l.h
+	if !l.up {
+		x -= 0.5
+	}
+	i := int(math.Floor(x))
+	if i < -1 {
+		return 0
+	}
+	if i >= len(cdf)-1 {
+		return math.Min(1, cdf[len(cdf)-1]/a)
+	}
+	prev := 0.0
+	if i >= 0 {
+		prev = cdf[i]
+	}
+	v := prev + (cdf[i+1]-prev)*(x-float64(i))
+	return math.Min(1, v/a)
+}
+
+// chart samples the conditional CDF at about 200 points.
+func chart(l *lattice, cdf []float64, a float64) []Point {
+	step := max(1, len(cdf)/200)
+	var out []Point
+	for i := 0; i < len(cdf); i += step {
+		out = append(out, Point{T: seconds((float64(i) + 0.5) * l.h), P: math.Min(1, cdf[i]/a)})
+	}
+	return out
+}
+
+func seconds(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }
+
+// shaped is what the lattice is chosen from: how long an execution can
+// last (far into the tails; forever is left to the deadlines), the
+// deadlines and delays, and how many durations one execution sums.
+type shaped struct {
+	extent    float64
+	deadlines []float64 // timeouts and per-try timeouts
+	steps     []float64 // deadlines, backoffs and hedge offsets
+	terms     int
+}
+
+// tailLevel is how far into each component's tail the coarse lattice
+// reaches.
+const tailLevel = 1 - 1e-6
+
+func shape(n *model.Node, c *composer, deadline bool) shaped {
+	var sh shaped
+	merge := func(k shaped) {
+		sh.deadlines = append(sh.deadlines, k.deadlines...)
+		sh.steps = append(sh.steps, k.steps...)
+	}
+	switch n.Op {
+	case model.Call:
+		if m := c.succ[n.Component]; m != nil {
+			sh.extent = m.Quantile(tailLevel)
+		}
+		if m := c.fail[n.Component]; m != nil && !deadline {
+			sh.extent = max(sh.extent, m.Quantile(tailLevel))
+		}
+		sh.terms = 1
+		return sh
+	case model.Seq, model.Fallback:
+		for _, k := range n.Children {
+			ks := shape(k, c, deadline)
+			merge(ks)
+			sh.extent += ks.extent
+			sh.terms += ks.terms
+		}
+		return sh
+	case model.Retry:
+		t := n.PerTryTimeout.Seconds()
+		ks := shape(n.Children[0], c, deadline || t > 0)
+		merge(ks)
+		per := ks.extent
+		if t > 0 {
+			sh.deadlines = append(sh.deadlines, t)
+			sh.steps = append(sh.steps, t)
+		}
+		if n.Backoff > 0 {
+			sh.steps = append(sh.steps, n.Backoff.Seconds())
+		}
+		if t > 0 {
+			per = t // a failed attempt may last until its deadline
+		}
+		a := float64(n.Attempts)
+		sh.extent = a*per + (a-1)*n.Backoff.Seconds()
+		sh.terms = n.Attempts*ks.terms + n.Attempts - 1
+		return sh
+	case model.Timeout:
+		ks := shape(n.Children[0], c, true)
+		merge(ks)
+		t := n.After.Seconds()
+		// a failure under it lasts until the deadline
+		sh.extent, sh.terms = t, ks.terms
+		sh.deadlines = append(sh.deadlines, t)
+		sh.steps = append(sh.steps, t)
+		return sh
+	case model.Async:
+		return sh
+	}
+	// all, race, quorum, branch, optional: the slowest operand
+	for i, k := range n.Children {
+		ks := shape(k, c, deadline)
+		merge(ks)
+		off := 0.0
+		if n.Op == model.Race && i > 0 && n.HedgeAfter > 0 {
+			off = float64(i) * n.HedgeAfter.Seconds()
+			sh.steps = append(sh.steps, n.HedgeAfter.Seconds())
+		}
+		sh.extent = max(sh.extent, off+ks.extent)
+		sh.terms = max(sh.terms, ks.terms+min(i, 1))
+	}
+	return sh
+}
