@@ -63,7 +63,13 @@ type Result struct {
 // Quantile is one quantile of a successful journey's duration.
 type Quantile struct {
 	Level float64
+	// Value is the independent estimate.
 	Value time.Duration
+	// Upper is the dependence-free upper bound; Beyond says the bound
+	// passed the end of the lattice, so the quantile is only known to be
+	// above Upper.
+	Upper  time.Duration
+	Beyond bool
 }
 
 // Point is one point of a CDF.
@@ -169,6 +175,18 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 		}
 	}
 	res.CDF = chart(fine.l, cdf2, res.Availability)
+
+	// the dependence-free bound, on its own lattice up to the coarse one's
+	// end (its quantiles lie beyond the independent ones)
+	b := newBounder(&lattice{h: top1 / (boundPoints - 1), n: boundPoints, up: true}, c)
+	bb := b.bound(j.Flow, false, false)
+	for i := range res.Quantiles {
+		u, ok := b.upper(bb.s, res.Quantiles[i].Level)
+		if !ok {
+			u = float64(boundPoints) * b.l.h
+		}
+		res.Quantiles[i].Upper, res.Quantiles[i].Beyond = seconds(u), !ok
+	}
 	return res, nil
 }
 
@@ -269,6 +287,10 @@ type shaped struct {
 	steps     []float64 // deadlines, backoffs and hedge offsets
 	terms     int
 }
+
+// boundPoints is the size of the bound's lattice: the pairwise bound on a
+// sum costs its square.
+const boundPoints = 1024
 
 // tailLevel is how far into each component's tail the coarse lattice
 // reaches.

@@ -86,3 +86,30 @@ func TestSeqTwo(t *testing.T) {
 	}
 	t.Logf("%+v res %v err %v", r.Quantiles, r.Resolution, r.Error)
 }
+
+func TestBoundSeqComonotone(t *testing.T) {
+	var kids []*model.Node
+	var comps []*model.Component
+	for i := range 16 {
+		n := string(rune('a' + i))
+		kids = append(kids, call(n))
+		comps = append(comps, comp(n, 0.9999, time.Duration(10+i)*time.Millisecond, time.Duration(40+5*i)*time.Millisecond))
+	}
+	j := journey(&model.Node{Op: model.Seq, Children: kids}, comps...)
+	r, err := Analyze(j, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range r.Quantiles {
+		// comonotone: every leaf at the same quantile
+		co := 0.0
+		for _, c := range comps {
+			m, _ := FromPoints(c.Latency)
+			co += m.Quantile(q.Level)
+		}
+		if q.Upper.Seconds() < co || q.Upper < q.Value {
+			t.Errorf("p%v: upper %v below comonotone %v or independent %v", q.Level*100, q.Upper, co, q.Value)
+		}
+		t.Logf("p%v independent %v comonotone %.4f upper %v", q.Level*100, q.Value, co, q.Upper)
+	}
+}

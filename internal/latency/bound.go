@@ -1,0 +1,385 @@
+package latency
+
+import (
+	"fmt"
+
+	"github.com/emac-dev/emac/internal/model"
+)
+
+// The dependence-free bound. For each node, lower bounds on the CDFs of
+// its duration given that it succeeded (s) and given that it failed (f),
+// which hold however the components' durations are coupled — only their
+// marginals are known. Which calls succeed stays as in the independent
+// estimate (the bound frees the latencies, not the failures). Values are
+// on the points of a lattice that rounds up, where a bound on the lattice
+// is a bound on the true CDF.
+//
+//   - seq and the paths of fallback and retry: the standard (Makarov)
+//     bound on a sum, P(X+Y ≤ t) ≥ max_x (F_X(x) + F_Y(t−x) − 1)⁺,
+//     applied pairwise, which equals the joint bound and is polynomial in
+//     the number of operands;
+//   - all: P(max ≤ t) ≥ (Σ F_i(t) − (n−1))⁺ (Fréchet);
+//   - race: given which branch is the first to succeed (in order), the
+//     winner is no slower than it: Σ_j P(j first | success)·F_j(t − o_j);
+//   - quorum: at least k of n events, E_i = "branch i succeeded by t",
+//     P ≥ (Σ P(E_i) − (k−1))/(n−k+1);
+//   - branch: the mixture;
+//   - timeout and per-try timeouts: at most the deadline; a failure there
+//     is taken to last the whole deadline.
+type bounder struct {
+	l *lattice
+	c *composer // the coarse composer: availabilities under deadlines
+	// ones is the CDF of a duration of 0.
+	ones []float64
+}
+
+// bnd is a node's bound: P(success), and the CDF lower bounds given
+// success and given failure (nil when not needed).
+type bnd struct {
+	a    float64
+	s, f []float64
+}
+
+func newBounder(l *lattice, c *composer) *bounder {
+	b := &bounder{l: l, c: c, ones: make([]float64, l.n)}
+	for i := range b.ones {
+		b.ones[i] = 1
+	}
+	return b
+}
+
+// cdfOf is a marginal's CDF on the lattice points (a component without
+// latency takes no time).
+func (b *bounder) cdfOf(m Marginal) []float64 {
+	if m == nil {
+		return b.ones
+	}
+	out := make([]float64, b.l.n)
+	for i := range out {
+		out[i] = m.CDF(float64(i) * b.l.h)
+	}
+	return out
+}
+
+func (b *bounder) zeros() []float64 { return make([]float64, b.l.n) }
+
+// sum is the standard bound on the CDF of the sum of durations with CDFs
+// at least x and y.
+func (b *bounder) sum(x, y []float64) []float64 {
+	out := make([]float64, b.l.n)
+	// x's first point where a sum can exceed 1 − y's best
+	for i, xi := range x {
+		if xi <= 0 {
+			continue
+		}
+		r := out[i:]
+		for j, yj := range y[:len(r)] {
+			if v := xi + yj - 1; v > r[j] {
+				r[j] = v
+			}
+		}
+	}
+	return monotone(out)
+}
+
+// sums folds sum over the operands (the CDF of 0 for none).
+func (b *bounder) sums(xs ...[]float64) []float64 {
+	acc := b.ones
+	for _, x := range xs {
+		acc = b.sum(acc, x)
+	}
+	return acc
+}
+
+// shift delays a CDF bound by d seconds (rounded up: a later duration
+// bounds from below).
+func (b *bounder) shift(x []float64, d float64) []float64 {
+	k := b.l.index(d)
+	out := make([]float64, b.l.n)
+	if k < b.l.n {
+		copy(out[k:], x)
+	}
+	return out
+}
+
+// mix is Σ w_i x_i.
+func (b *bounder) mix(ws []float64, xs [][]float64) []float64 {
+	out := make([]float64, b.l.n)
+	for k, x := range xs {
+		for i, v := range x {
+			out[i] += ws[k] * v
+		}
+	}
+	return out
+}
+
+// capped is a duration's bound once a deadline t caps it: unchanged below
+// t, certain from t on.
+func (b *bounder) capped(x []float64, t float64) []float64 {
+	out := make([]float64, b.l.n)
+	k := b.l.index(t)
+	copy(out[:min(k, b.l.n)], x)
+	for i := k; i < b.l.n; i++ {
+		out[i] = 1
+	}
+	return out
+}
+
+// monotone makes a bound nondecreasing (a CDF at t bounds it at later t)
+// and at most 1.
+func monotone(x []float64) []float64 {
+	best := 0.0
+	for i, v := range x {
+		best = max(best, min(v, 1))
+		x[i] = best
+	}
+	return x
+}
+
+// bound computes n's bound; needF asks for the failure CDF.
+func (b *bounder) bound(n *model.Node, deadline, needF bool) bnd {
+	switch n.Op {
+	case model.Call:
+		a := b.c.prob(n.Component)
+		out := bnd{a: a, s: b.cdfOf(b.c.succ[n.Component])}
+		if needF {
+			switch fm := b.c.fail[n.Component]; {
+			case deadline:
+				out.f = b.zeros() // it lasts until a deadline ends it
+			case fm != nil:
+				out.f = b.cdfOf(fm)
+			default:
+				out.f = out.s
+			}
+		}
+		return out
+	case model.Seq:
+		ks := make([]bnd, len(n.Children))
+		for i, k := range n.Children {
+			ks[i] = b.bound(k, deadline, needF)
+		}
+		out := bnd{a: 1}
+		prefix := b.ones
+		var ws []float64
+		var fs [][]float64
+		for _, k := range ks {
+			if needF {
+				ws = append(ws, out.a*(1-k.a))
+				fs = append(fs, b.sum(prefix, k.f))
+			}
+			out.a *= k.a
+			prefix = b.sum(prefix, k.s)
+		}
+		out.s = prefix
+		if needF {
+			out.f = b.mix(normalise(ws), fs)
+		}
+		return out
+	case model.All:
+		ks := make([]bnd, len(n.Children))
+		out := bnd{a: 1}
+		for i, k := range n.Children {
+			ks[i] = b.bound(k, deadline, needF)
+			out.a *= ks[i].a
+		}
+		out.s = b.frechet(ks, func(k bnd) []float64 { return k.s })
+		if needF {
+			out.f = b.frechet(ks, either)
+		}
+		return out
+	case model.Race:
+		miss := 1.0
+		var ws []float64
+		var ss, fs [][]float64
+		for i, k := range n.Children {
+			kb := b.bound(k, deadline, needF)
+			off := float64(i) * n.HedgeAfter.Seconds()
+			ws = append(ws, miss*kb.a)
+			ss = append(ss, b.shift(kb.s, off))
+			if needF {
+				fs = append(fs, b.shift(kb.f, off))
+			}
+			miss *= 1 - kb.a
+		}
+		out := bnd{a: 1 - miss, s: b.mix(normalise(ws), ss)}
+		if needF {
+			out.f = b.frechetOf(fs)
+		}
+		return out
+	case model.Fallback:
+		last := len(n.Children) - 1
+		miss := 1.0
+		prefix := b.ones
+		var ws []float64
+		var ss [][]float64
+		for i, k := range n.Children {
+			kb := b.bound(k, deadline, i < last || needF)
+			ws = append(ws, miss*kb.a)
+			ss = append(ss, b.sum(prefix, kb.s))
+			miss *= 1 - kb.a
+			if i < last || needF {
+				prefix = b.sum(prefix, kb.f)
+			}
+		}
+		out := bnd{a: 1 - miss, s: b.mix(normalise(ws), ss)}
+		if needF {
+			out.f = prefix
+		}
+		return out
+	case model.Quorum:
+		ks := make([]bnd, len(n.Children))
+		ps := make([]float64, len(ks))
+		for i, k := range n.Children {
+			ks[i] = b.bound(k, deadline, needF)
+			ps[i] = ks[i].a
+		}
+		out := bnd{a: tail(ps, n.K)}
+		out.s = b.atLeast(ks, n.K, out.a, func(k bnd) (float64, []float64) { return k.a, k.s })
+		if needF {
+			out.f = b.atLeast(ks, len(ks)-n.K+1, 1-out.a, func(k bnd) (float64, []float64) { return 1 - k.a, k.f })
+		}
+		return out
+	case model.Branch:
+		var out bnd
+		var sw, fw []float64
+		var ss, fs [][]float64
+		for i, k := range n.Children {
+			kb := b.bound(k, deadline, needF)
+			out.a += n.Weights[i] * kb.a
+			sw, ss = append(sw, n.Weights[i]*kb.a), append(ss, kb.s)
+			if needF {
+				fw, fs = append(fw, n.Weights[i]*(1-kb.a)), append(fs, kb.f)
+			}
+		}
+		out.s = b.mix(normalise(sw), ss)
+		if needF {
+			out.f = b.mix(normalise(fw), fs)
+		}
+		return out
+	case model.Retry:
+		t := n.PerTryTimeout.Seconds()
+		more := n.Attempts > 1
+		k := b.bound(n.Children[0], deadline || t > 0, more || needF)
+		if t > 0 {
+			k.a = b.truncated(n.Children[0], t)
+			k.s = b.capped(k.s, t)
+			if k.f != nil {
+				k.f = b.capped(b.zeros(), t)
+			}
+		}
+		back := n.Backoff.Seconds()
+		miss := 1.0
+		prefix := b.ones
+		var ws []float64
+		var ss [][]float64
+		for a := range n.Attempts {
+			ws = append(ws, miss*k.a)
+			ss = append(ss, b.sum(prefix, k.s))
+			miss *= 1 - k.a
+			if a < n.Attempts-1 {
+				prefix = b.shift(b.sum(prefix, k.f), back)
+			} else if needF {
+				prefix = b.sum(prefix, k.f)
+			}
+		}
+		out := bnd{a: 1 - miss, s: b.mix(normalise(ws), ss)}
+		if needF {
+			out.f = prefix
+		}
+		return out
+	case model.Timeout:
+		t := n.After.Seconds()
+		k := b.bound(n.Children[0], true, false)
+		out := bnd{a: b.truncated(n.Children[0], t), s: b.capped(k.s, t)}
+		if needF {
+			out.f = b.capped(b.zeros(), t)
+		}
+		return out
+	case model.Optional:
+		k := b.bound(n.Children[0], deadline, true)
+		return bnd{a: 1, s: either(k)}
+	case model.Async:
+		return bnd{a: 1, s: b.ones}
+	}
+	panic(fmt.Sprintf("latency: unknown operator %v", n.Op))
+}
+
+// truncated is P(the operand succeeds within t), from the composer.
+func (b *bounder) truncated(n *model.Node, t float64) float64 {
+	s, _ := b.c.compose(n, true, false)
+	kept, _ := b.c.l.cut(s, t)
+	return kept.total()
+}
+
+// either bounds a node's duration whatever its outcome.
+func either(k bnd) []float64 {
+	out := make([]float64, len(k.s))
+	for i := range out {
+		out[i] = min(k.s[i], k.f[i])
+	}
+	return out
+}
+
+// frechet is (Σ x_i − (n−1))⁺ over the operands' bounds.
+func (b *bounder) frechet(ks []bnd, x func(bnd) []float64) []float64 {
+	xs := make([][]float64, len(ks))
+	for i, k := range ks {
+		xs[i] = x(k)
+	}
+	return b.frechetOf(xs)
+}
+
+func (b *bounder) frechetOf(xs [][]float64) []float64 {
+	out := make([]float64, b.l.n)
+	for i := range out {
+		v := 1 - float64(len(xs))
+		for _, x := range xs {
+			v += x[i]
+		}
+		out[i] = max(0, v)
+	}
+	return out
+}
+
+// atLeast bounds P(at least k operands have the outcome by t | the node
+// has it): (Σ p_i x_i(t) − (k−1))/(n−k+1), over the outcome's probability.
+func (b *bounder) atLeast(ks []bnd, k int, total float64, of func(bnd) (float64, []float64)) []float64 {
+	out := make([]float64, b.l.n)
+	if !(total > 0) {
+		return out
+	}
+	for i := range out {
+		v := -float64(k - 1)
+		for _, kb := range ks {
+			p, x := of(kb)
+			v += p * x[i]
+		}
+		out[i] = max(0, v/float64(len(ks)-k+1)/total)
+	}
+	return monotone(out)
+}
+
+// normalise scales weights to sum to 1 (all 0 stays 0).
+func normalise(ws []float64) []float64 {
+	s := 0.0
+	for _, w := range ws {
+		s += w
+	}
+	if s > 0 {
+		for i := range ws {
+			ws[i] /= s
+		}
+	}
+	return ws
+}
+
+// upper reads the q-quantile's upper bound: the first lattice point where
+// the bound reaches q; ok is false when it never does within the lattice.
+func (b *bounder) upper(s []float64, q float64) (float64, bool) {
+	for i, v := range s {
+		if v >= q-1e-12 {
+			return float64(i) * b.l.h, true
+		}
+	}
+	return 0, false
+}
