@@ -32,8 +32,8 @@ const DefaultSigma = 0.5
 // stretches continue (log-normal tails); a lone point gets DefaultSigma.
 // Equal values at two percentiles put the mass between them on that value.
 type Points struct {
-	z, y []float64 // knots: Φ⁻¹(q) ascending, ln(seconds) non-decreasing
-	lo, hi float64 // slopes beyond the first and the last knot
+	z, y   []float64 // knots: Φ⁻¹(q) ascending, ln(seconds) non-decreasing
+	lo, hi float64   // slopes beyond the first and the last knot
 }
 
 // FromPoints builds Points; points must have quantiles in (0,1) and
