@@ -60,15 +60,40 @@ type AvailabilityResult struct {
 	Scenarios int64 `json:"scenarios,omitempty"`
 }
 
-// LatencyResult is the journey's tail latency against its objective.
+// LatencyResult is the journey's tail latency against its objective
+// (durations in seconds).
 type LatencyResult struct {
-	Percentile  float64  `json:"percentile"`
-	Threshold   float64  `json:"threshold"`
+	// Percentile and Threshold are the objective's (0 without one).
+	Percentile float64 `json:"percentile"`
+	Threshold  float64 `json:"threshold"`
+	// Independent is the objective's percentile with every call
+	// independent; Upper its dependence-free upper bound (p_upper).
 	Independent *float64 `json:"independent,omitempty"`
 	Upper       *float64 `json:"upper,omitempty"`
-	// Status is "met", "violated" or "unknown".
+	// Within is P(L ≤ threshold | success), independent.
+	Within *float64 `json:"within,omitempty"`
+	// Quantiles are p50, p90, p99 and p99.9 both ways.
+	Quantiles []LatencyQuantile `json:"quantiles,omitempty"`
+	// Resolution is the lattice step; Error bounds how far it may move an
+	// independent quantile.
+	Resolution float64 `json:"resolution,omitempty"`
+	Error      float64 `json:"error,omitempty"`
+	// Untimed lists components without latency: they take no time.
+	Untimed []string `json:"untimed,omitempty"`
+	// Status is "met", "violated" or "unknown" (empty without an
+	// objective).
 	Status string `json:"status,omitempty"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// LatencyQuantile is one quantile of a successful journey's duration.
+type LatencyQuantile struct {
+	Level       float64 `json:"level"`
+	Independent float64 `json:"independent"`
+	Upper       float64 `json:"upper"`
+	// Beyond says the bound passed the end of its lattice: the quantile
+	// is only known to exceed Upper.
+	Beyond bool `json:"beyond,omitempty"`
 }
 
 // Contributor is a leaf's share of the journey's unavailability

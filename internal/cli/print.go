@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -133,7 +135,25 @@ func journeyText(b *bytes.Buffer, j v1alpha1.JourneyResult) {
 		tw.Flush()
 	}
 	if l := j.Latency; l != nil {
-		fmt.Fprintf(b, "  latency:      p%g ≤ %gs: %s (%s)\n", l.Percentile, l.Threshold, l.Status, l.Reason)
+		if l.Status != "" {
+			fmt.Fprintf(b, "  latency:      p%g ≤ %s: %s (%s)\n", l.Percentile, secs(l.Threshold), l.Status, l.Reason)
+		}
+		if len(l.Quantiles) > 0 {
+			tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "  quantiles:\tLEVEL\tINDEPENDENT\tUPPER (any coupling)")
+			for _, q := range l.Quantiles {
+				up := secs(q.Upper)
+				if q.Beyond {
+					up = "> " + up
+				}
+				fmt.Fprintf(tw, "\tp%g\t%s\t%s\n", q.Level*100, secs(q.Independent), up)
+			}
+			tw.Flush()
+			fmt.Fprintf(b, "  lattice:      step %s, independent quantiles within ±%s\n", secs(l.Resolution), secs(l.Error))
+		}
+		if len(l.Untimed) > 0 {
+			fmt.Fprintf(b, "  untimed:      %s (no latency given: they take no time)\n", strings.Join(l.Untimed, ", "))
+		}
 	}
 	if w := j.WhatIf; w != nil {
 		fmt.Fprintf(b, "  what if %s down: A+ %s, A- %s, floor %s → %s\n", strings.Join(w.Down, " and "), p8(w.Optimistic), p8(w.Pessimistic), p8(w.Floor), w.Decision)
@@ -141,6 +161,11 @@ func journeyText(b *bytes.Buffer, j v1alpha1.JourneyResult) {
 	for _, n := range j.Notes {
 		fmt.Fprintf(b, "  note:         %s\n", n)
 	}
+}
+
+// secs writes seconds as a duration, to the microsecond.
+func secs(s float64) string {
+	return time.Duration(math.Round(s * 1e9)).Round(time.Microsecond).String()
 }
 
 func p8(v float64) string { return fmt.Sprintf("%.8f", v) }

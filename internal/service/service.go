@@ -9,13 +9,16 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/diag"
+	"github.com/emac-dev/emac/internal/latency"
 	"github.com/emac-dev/emac/internal/model"
 	"github.com/emac-dev/emac/internal/spec"
 	"golang.org/x/sync/errgroup"
@@ -178,11 +181,12 @@ func Assess(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.Jour
 		out.Components = append(out.Components, v1alpha1.ComponentValue{Name: n, Availability: c.Availability,
 			Source: c.Source, Domains: c.Domains, Invocations: calls[n]})
 	}
-	if lo := j.Objective.Latency; lo != nil {
-		out.Latency = &v1alpha1.LatencyResult{Percentile: lo.Percentile, Threshold: lo.Threshold.Seconds(),
-			Status: "unknown", Reason: "latency composition is not evaluated by this version of emac"}
+	lat, err := latencyOf(j)
+	if err != nil {
+		return nil, nil, err
 	}
-	out.Decision, out.Reasons = decide(j, r)
+	out.Latency = lat
+	out.Decision, out.Reasons = decide(j, r, lat)
 	if len(opts.Down) > 0 {
 		dj, err := bounds.Down(j, opts.Down)
 		if err != nil {
@@ -192,7 +196,7 @@ func Assess(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.Jour
 		if err != nil {
 			return nil, nil, err
 		}
-		d, _ := decide(dj, wr)
+		d, _ := decide(dj, wr, nil)
 		out.WhatIf = &v1alpha1.WhatIfResult{Down: append([]string(nil), opts.Down...), Optimistic: round(wr.Optimistic),
 			Pessimistic: round(wr.Pessimistic), Floor: round(wr.Floor), Decision: d}
 	}
@@ -202,20 +206,88 @@ func Assess(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.Jour
 // decide applies SPEC §6 to a spec checked without evidence: the spec is
 // its own accepted model (confidence 1), so the decision rests on the
 // decision bound.
-func decide(j *model.Journey, r *bounds.Result) (string, []string) {
+// A violated latency objective (p_upper above the threshold) fails the
+// journey too; an unknown one (no component has latency) does not decide.
+func decide(j *model.Journey, r *bounds.Result, lat *v1alpha1.LatencyResult) (string, []string) {
 	target := j.Objective.Availability
 	name := v1alpha1.BoundSymbol(r.Bound)
 	why := fmt.Sprintf("%s %s", name, fmtP(r.Value))
 	if len(r.Binding) > 0 && r.Bound == "pessimistic" {
 		why += " (binding: " + strings.Join(r.Binding, ", ") + ")"
 	}
+	var slow []string
+	if lat != nil && lat.Status == "violated" {
+		slow = []string{lat.Reason}
+	}
 	switch {
-	case r.Value >= target:
+	case r.Value >= target && slow == nil:
 		return v1alpha1.DecisionPass, []string{fmt.Sprintf("%s meets the objective %s", why, fmtP(target))}
-	case r.Bound == "pessimistic" && !r.Exact:
+	case r.Value >= target:
+		return v1alpha1.DecisionFail, slow
+	case r.Bound == "pessimistic" && !r.Exact && slow == nil:
 		return v1alpha1.DecisionReview, []string{fmt.Sprintf("%s is below the objective %s, but it is a sound lower bound, not exact: the journey exceeded the exact limit", why, fmtP(target))}
 	}
-	return v1alpha1.DecisionFail, []string{fmt.Sprintf("%s is below the objective %s", why, fmtP(target))}
+	return v1alpha1.DecisionFail, append([]string{fmt.Sprintf("%s is below the objective %s", why, fmtP(target))}, slow...)
+}
+
+// latencyOf composes the journey's latency when it has an objective or any
+// component has latency.
+func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, error) {
+	obj := j.Objective.Latency
+	timed := false
+	for _, c := range j.Components {
+		timed = timed || len(c.Latency) > 0 || c.FailureLatency > 0
+	}
+	if obj == nil && !timed {
+		return nil, nil
+	}
+	out := &v1alpha1.LatencyResult{}
+	levels := latency.Levels
+	if obj != nil {
+		out.Percentile, out.Threshold = obj.Percentile, obj.Threshold.Seconds()
+		if !slices.Contains(levels, obj.Percentile/100) {
+			levels = append(slices.Clone(levels), obj.Percentile/100)
+		}
+	}
+	if !timed {
+		out.Status, out.Reason = "unknown", "no component has latency (give slo.latency points or failureLatency)"
+		return out, nil
+	}
+	lr, err := latency.Analyze(j, latency.Options{Levels: levels})
+	if err != nil {
+		return nil, err
+	}
+	out.Resolution, out.Error, out.Untimed = lr.Resolution.Seconds(), lr.Error.Seconds(), lr.Untimed
+	for _, q := range lr.Quantiles {
+		if obj != nil && q.Level == obj.Percentile/100 {
+			ind, up := q.Value.Seconds(), q.Upper.Seconds()
+			out.Independent, out.Upper = &ind, &up
+			if !slices.Contains(latency.Levels, q.Level) {
+				continue
+			}
+		}
+		out.Quantiles = append(out.Quantiles, v1alpha1.LatencyQuantile{Level: q.Level, Independent: q.Value.Seconds(), Upper: q.Upper.Seconds(), Beyond: q.Beyond})
+	}
+	if obj == nil {
+		return out, nil
+	}
+	w := round(lr.Within)
+	out.Within = &w
+	pct := fmt.Sprintf("p%s", strconv.FormatFloat(obj.Percentile, 'f', -1, 64))
+	switch {
+	case *out.Upper <= out.Threshold:
+		out.Status = "met"
+		out.Reason = fmt.Sprintf("%s is at most %s however the components' latencies are coupled (independent: %s), within %s", pct, fmtS(*out.Upper), fmtS(*out.Independent), fmtS(out.Threshold))
+	default:
+		out.Status = "violated"
+		out.Reason = fmt.Sprintf("p_upper: %s may reach %s when the components' latencies are coupled (independent: %s), above the threshold %s", pct, fmtS(*out.Upper), fmtS(*out.Independent), fmtS(out.Threshold))
+	}
+	return out, nil
+}
+
+// fmtS writes seconds as a duration.
+func fmtS(s float64) string {
+	return time.Duration(math.Round(s * 1e9)).Round(time.Microsecond).String()
 }
 
 func fmtWindow(j *model.Journey) string {
