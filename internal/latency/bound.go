@@ -297,9 +297,10 @@ func (b *bounder) bound(n *model.Node, deadline, needF bool) bnd {
 		return out
 	case model.Optional:
 		k := b.bound(n.Children[0], deadline, true)
-		return bnd{a: 1, s: either(k)}
+		s := either(k)
+		return bnd{a: 1, s: s, f: s} // (it never fails: f weighs nothing)
 	case model.Async:
-		return bnd{a: 1, s: b.ones}
+		return bnd{a: 1, s: b.ones, f: b.ones}
 	}
 	panic(fmt.Sprintf("latency: unknown operator %v", n.Op))
 }

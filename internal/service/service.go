@@ -250,7 +250,7 @@ func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, error) {
 		}
 	}
 	if !timed {
-		out.Status, out.Reason = "unknown", "no component has latency (give slo.latency points or failureLatency)"
+		out.Status, out.Reason = "unknown", "no component has latency: give slo.latency points or failureLatency"
 		return out, nil
 	}
 	lr, err := latency.Analyze(j, latency.Options{Levels: levels})

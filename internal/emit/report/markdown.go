@@ -104,22 +104,26 @@ func markdown(j *model.Journey, r *Report) []byte {
 
 	if lat := res.Latency; lat != nil {
 		w("## Latency\n\n")
-		w("Objective: p%s ≤ %s.", p8(lat.Percentile), seconds(lat.Threshold))
-		switch {
-		case lat.Independent == nil && lat.Upper == nil:
-			w(" Not computed yet: %s (issue 4 will add latency composition).\n\n", md(orDefault(lat.Reason, "latency composition is not evaluated by this version of emac")))
-		default:
-			if lat.Independent != nil {
-				w(" Independent estimate: %s.", seconds(*lat.Independent))
+		if lat.Percentile > 0 {
+			w("Objective: p%s ≤ %s. Status: **%s**: %s.\n\n", p8(lat.Percentile), seconds(lat.Threshold), md(lat.Status), md(lat.Reason))
+		}
+		if len(lat.Quantiles) > 0 {
+			w("A successful journey's duration. *Independent*: every call independent. *Upper*: the dependence-free bound (p_upper), which holds however the components' latencies are coupled.\n\n")
+			w("| quantile | independent | upper |\n|---|---:|---:|\n")
+			for _, q := range lat.Quantiles {
+				up := seconds(q.Upper)
+				if q.Beyond {
+					up = "> " + up
+				}
+				w("| p%s | %s | %s |\n", p8(q.Level*100), seconds(q.Independent), up)
 			}
-			if lat.Upper != nil {
-				w(" Upper bound: %s.", seconds(*lat.Upper))
+			w("\n")
+			if lat.Within != nil {
+				w("P(L ≤ %s | success) = %s with independent calls. ", seconds(lat.Threshold), p8(*lat.Within))
 			}
-			if lat.Status != "" {
-				w(" Status: %s.", md(lat.Status))
-			}
-			if lat.Reason != "" {
-				w(" %s", md(lat.Reason))
+			w("Lattice step %s: an independent quantile is within ±%s of the exact composition.", seconds(lat.Resolution), seconds(lat.Error))
+			if len(lat.Untimed) > 0 {
+				w(" Without latency (they take no time, and no deadline fires on them): %s.", md(strings.Join(lat.Untimed, ", ")))
 			}
 			w("\n\n")
 		}

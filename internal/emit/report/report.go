@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
@@ -265,6 +266,14 @@ func provenance(j *model.Journey, res *v1alpha1.JourneyResult) []Provenance {
 		}
 		if lat.Upper != nil {
 			add("latency.upper", lat.Upper, "computed by emac: the dependence-free upper bound on the latency quantile")
+		}
+		if lat.Within != nil {
+			add("latency.within", lat.Within, "computed by emac: P(L ≤ threshold | success) with independent calls, on the lattice")
+		}
+		for _, q := range lat.Quantiles {
+			k := fmt.Sprintf("latency.quantiles[p%s]", strconv.FormatFloat(q.Level*100, 'f', -1, 64))
+			add(k+".independent", val(q.Independent), fmt.Sprintf("computed by emac: composed on a lattice of step %s, within ±%s", seconds(lat.Resolution), seconds(lat.Error)))
+			add(k+".upper", val(q.Upper), "computed by emac: the standard (Makarov/Fréchet) bounds composed over the flow, on a lattice rounding up")
 		}
 	}
 	for _, c := range res.Contributors {

@@ -361,10 +361,15 @@ func TestLatency(t *testing.T) {
 		want string // "" = no latency section
 	}{
 		{"no objective", nil, ""},
-		{"not computed", &v1alpha1.LatencyResult{Percentile: 99, Threshold: 0.4, Status: "unknown", Reason: "latency composition is not evaluated by this version of emac"},
-			"## Latency\n\nObjective: p99 ≤ 400ms. Not computed yet: latency composition is not evaluated by this version of emac (issue 4 will add latency composition).\n"},
-		{"computed", &v1alpha1.LatencyResult{Percentile: 99, Threshold: 0.4, Independent: v(0.21), Upper: v(0.35), Status: "met"},
-			"## Latency\n\nObjective: p99 ≤ 400ms. Independent estimate: 210ms. Upper bound: 350ms. Status: met.\n"},
+		{"unknown", &v1alpha1.LatencyResult{Percentile: 99, Threshold: 0.4, Status: "unknown", Reason: "no component has latency"},
+			"## Latency\n\nObjective: p99 ≤ 400ms. Status: **unknown**: no component has latency.\n"},
+		{"computed", &v1alpha1.LatencyResult{Percentile: 99, Threshold: 0.4, Independent: v(0.21), Upper: v(0.35), Within: v(0.999), Status: "met", Reason: "p99 is at most 350ms",
+			Resolution: 0.00001, Error: 0.00002, Untimed: []string{"cart"},
+			Quantiles: []v1alpha1.LatencyQuantile{{Level: 0.5, Independent: 0.1, Upper: 0.15}, {Level: 0.999, Independent: 0.3, Upper: 0.5, Beyond: true}}},
+			"## Latency\n\nObjective: p99 ≤ 400ms. Status: **met**: p99 is at most 350ms.\n\n" +
+				"A successful journey's duration. *Independent*: every call independent. *Upper*: the dependence-free bound (p_upper), which holds however the components' latencies are coupled.\n\n" +
+				"| quantile | independent | upper |\n|---|---:|---:|\n| p50 | 100ms | 150ms |\n| p99.9 | 300ms | > 500ms |\n\n" +
+				"P(L ≤ 400ms | success) = 0.999 with independent calls. Lattice step 10µs: an independent quantile is within ±20µs of the exact composition. Without latency (they take no time, and no deadline fires on them): cart.\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := emittest.Example(t, "native/checkout.yaml")
@@ -378,7 +383,7 @@ func TestLatency(t *testing.T) {
 			}
 			if !strings.Contains(md, tc.want) {
 				i := strings.Index(md, "## Latency")
-				t.Errorf("latency section:\n%s\nwant:\n%s", md[max(i, 0):min(max(i, 0)+300, len(md))], tc.want)
+				t.Errorf("latency section:\n%s\nwant:\n%s", md[max(i, 0):min(max(i, 0)+1200, len(md))], tc.want)
 			}
 		})
 	}
