@@ -136,11 +136,56 @@ func monotone(x []float64) []float64 {
 	return x
 }
 
-// bound computes n's bound; needF asks for the failure CDF.
+// bound computes n's bound; needF asks for the failure CDF. A persistent
+// component closing at n is conditioned on, as compose does: the bounds
+// given each state, mixed.
 func (b *bounder) bound(n *model.Node, deadline, needF bool) bnd {
+	c := b.c
+	vars := c.closing[n]
+	if len(vars) == 0 {
+		return b.boundOp(n, deadline, needF)
+	}
+	if c.state == nil {
+		c.state = map[string]float64{}
+	}
+	var out bnd
+	var ws, fws []float64
+	var ss, fs [][]float64
+	for mask := range 1 << len(vars) {
+		w := 1.0
+		for i, v := range vars {
+			a := c.prob(v)
+			if mask>>i&1 == 1 {
+				c.state[v], w = 1, w*a
+			} else {
+				c.state[v], w = 0, w*(1-a)
+			}
+		}
+		if w == 0 {
+			continue
+		}
+		k := b.boundOp(n, deadline, needF)
+		out.a += w * k.a
+		ws, ss = append(ws, w*k.a), append(ss, k.s)
+		if needF {
+			fws, fs = append(fws, w*(1-k.a)), append(fs, k.f)
+		}
+	}
+	for _, v := range vars {
+		delete(c.state, v)
+	}
+	out.s = b.mix(normalise(ws), ss)
+	if needF {
+		out.f = b.mix(normalise(fws), fs)
+	}
+	return out
+}
+
+// boundOp is bound without conditioning at n.
+func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
 	switch n.Op {
 	case model.Call:
-		a := b.c.prob(n.Component)
+		a := b.c.p(n.Component)
 		out := bnd{a: a, s: b.cdfOf(b.c.succ[n.Component])}
 		if needF {
 			switch fm := b.c.fail[n.Component]; {

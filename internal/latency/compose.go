@@ -16,18 +16,124 @@ type composer struct {
 	succ, fail map[string]Marginal
 	// prob is the success probability of a call of a component.
 	prob func(string) float64
+	// closing lists, per node, the persistent components whose one
+	// up/down state per execution is conditioned on there (the lowest
+	// node every invocation lies under, re-executions included); state
+	// holds the ones fixed on the way down.
+	closing map[*model.Node][]string
+	state   map[string]float64
+	// units are the marginals discretised with mass 1, on first use
+	units map[Marginal]dist
+}
+
+// p is a call's success probability: its persistent state when fixed.
+func (c *composer) p(comp string) float64 {
+	if v, ok := c.state[comp]; ok {
+		return v
+	}
+	return c.prob(comp)
 }
 
 // compose returns the sub-distributions of n's duration when it succeeds
+// and when it fails; see composeOp. A persistent component closing at n
+// is conditioned on: up, then down, weighted by its availability.
+func (c *composer) compose(n *model.Node, deadline, needF bool) (s, f dist) {
+	vars := c.closing[n]
+	if len(vars) == 0 {
+		return c.composeOp(n, deadline, needF)
+	}
+	if c.state == nil {
+		c.state = map[string]float64{}
+	}
+	for mask := range 1 << len(vars) {
+		w := 1.0
+		for i, v := range vars {
+			a := c.prob(v)
+			if mask>>i&1 == 1 {
+				c.state[v], w = 1, w*a
+			} else {
+				c.state[v], w = 0, w*(1-a)
+			}
+		}
+		if w == 0 {
+			continue
+		}
+		ks, kf := c.composeOp(n, deadline, needF)
+		s = add(s, scale(ks, w))
+		if needF {
+			f = add(f, scale(kf, w))
+		}
+	}
+	for _, v := range vars {
+		delete(c.state, v)
+	}
+	return s, f
+}
+
+// closings finds where each multiply-invoked persistent component is
+// conditioned: the lowest common ancestor of its calls, raised above any
+// retry that re-executes it.
+func closings(j *model.Journey) map[*model.Node][]string {
+	parent := map[*model.Node]*model.Node{}
+	calls := map[string][]*model.Node{}
+	var walk func(n *model.Node)
+	walk = func(n *model.Node) {
+		if n.Op == model.Call {
+			calls[n.Component] = append(calls[n.Component], n)
+		}
+		for _, k := range n.Children {
+			parent[k] = n
+			walk(k)
+		}
+	}
+	walk(j.Flow)
+	path := func(n *model.Node) []*model.Node { // n up to the root
+		var p []*model.Node
+		for ; n != nil; n = parent[n] {
+			p = append(p, n)
+		}
+		return p
+	}
+	out := map[*model.Node][]string{}
+	for _, name := range j.ComponentNames() {
+		cs := calls[name]
+		if j.Components[name].Invocations != model.InvocationsPersistent || len(cs) == 0 {
+			continue
+		}
+		// the lowest common ancestor: the deepest node on every path
+		lca := cs[0]
+		for _, x := range cs[1:] {
+			on := map[*model.Node]bool{}
+			for _, y := range path(x) {
+				on[y] = true
+			}
+			for !on[lca] {
+				lca = parent[lca]
+			}
+		}
+		at, multi := lca, len(cs) > 1
+		for _, y := range path(lca) {
+			if y.Op == model.Retry && y.Attempts > 1 {
+				at, multi = y, true
+			}
+		}
+		if multi {
+			out[at] = append(out[at], name)
+		}
+	}
+	return out
+}
+
+// composeOp returns the sub-distributions of n's duration when it succeeds
 // (s, of mass P(success)) and when it fails (f; computed only when needF,
 // as only fallbacks, retries, races, quorums, joins and optionals read
 // failure times). deadline says a deadline encloses n, so that a failed
 // call under it takes forever.
-func (c *composer) compose(n *model.Node, deadline, needF bool) (s, f dist) {
+func (c *composer) composeOp(n *model.Node, deadline, needF bool) (s, f dist) {
 	l := c.l
 	switch n.Op {
 	case model.Call:
-		a := c.prob(n.Component)
+		a := c.p(n.Component)
 		sm := c.succ[n.Component]
 		s = c.of(sm, a)
 		if needF {
@@ -169,7 +275,15 @@ func (c *composer) of(m Marginal, w float64) dist {
 	if m == nil {
 		return point(0, w)
 	}
-	return c.l.of(m, w)
+	u, ok := c.units[m]
+	if !ok {
+		if c.units == nil {
+			c.units = map[Marginal]dist{}
+		}
+		u = c.l.of(m, 1)
+		c.units[m] = u
+	}
+	return scale(u, w)
 }
 
 // cut applies a deadline t to an operand's sub-distributions: successes

@@ -29,9 +29,9 @@ type Options struct {
 	// journey's latency objective's threshold by default.
 	Threshold time.Duration
 	// Resolution is the relative resolution the lattice aims at around
-	// the median (0 means 1/4000).
+	// the median (0 means 1/1000).
 	Resolution float64
-	// MaxPoints caps the lattice (0 means 1<<17).
+	// MaxPoints caps the lattice (0 means 1<<16).
 	MaxPoints int
 }
 
@@ -96,7 +96,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	if thr <= 0 && j.Objective.Latency != nil {
 		thr = j.Objective.Latency.Threshold
 	}
-	c := &composer{succ: map[string]Marginal{}, fail: map[string]Marginal{},
+	c := &composer{succ: map[string]Marginal{}, fail: map[string]Marginal{}, closing: closings(j),
 		prob: func(n string) float64 { return j.Components[n].Availability }}
 	res := &Result{Threshold: thr}
 	for _, name := range j.ComponentNames() {
@@ -118,7 +118,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	sh := shape(j.Flow, c, false)
 	if !res.Timed || sh.extent == 0 {
 		// nothing takes time: every duration is 0, no deadline fires
-		s, _ := (&composer{l: &lattice{h: 1, n: 1, up: true}, succ: map[string]Marginal{}, fail: map[string]Marginal{}, prob: c.prob}).compose(j.Flow, false, false)
+		s, _ := (&composer{l: &lattice{h: 1, n: 1, up: true}, succ: map[string]Marginal{}, fail: map[string]Marginal{}, closing: c.closing, prob: c.prob}).compose(j.Flow, false, false)
 		res.Availability = s.total()
 		for _, q := range levels {
 			res.Quantiles = append(res.Quantiles, Quantile{Level: q})
@@ -134,11 +134,11 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	// the quantiles lie
 	resolution := opts.Resolution
 	if resolution <= 0 {
-		resolution = 1.0 / 4000
+		resolution = 1.0 / 1000
 	}
 	maxPoints := opts.MaxPoints
 	if maxPoints <= 0 {
-		maxPoints = 1 << 17
+		maxPoints = 1 << 16
 	}
 	top1 := sh.extent
 	for _, d := range sh.deadlines {
@@ -148,7 +148,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	s1, _ := c.compose(j.Flow, false, false)
 	res.Availability = s1.total()
 	if !(res.Availability > 0) {
-		return nil, fmt.Errorf("latency: the journey never succeeds")
+		return res, nil // no successful execution: no latency to speak of
 	}
 	q1 := func(q float64) float64 { return quantile(c.l, c.l.cdf(s1), res.Availability, q) }
 
@@ -159,7 +159,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	h2 := max(q1(0.5), c.l.h) * resolution
 	n2 := int(math.Ceil(top2/h2)) + 1
 	n2 = min(max(n2, 1<<12), maxPoints)
-	fine := &composer{l: &lattice{h: top2 / float64(n2-1), n: n2}, succ: c.succ, fail: c.fail, prob: c.prob}
+	fine := &composer{l: &lattice{h: top2 / float64(n2-1), n: n2}, succ: c.succ, fail: c.fail, closing: c.closing, prob: c.prob}
 	s2, _ := fine.compose(j.Flow, false, false)
 	cdf2 := fine.l.cdf(s2)
 	for _, q := range levels {

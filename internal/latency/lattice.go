@@ -171,8 +171,7 @@ func direct(a, b []float64) []float64 {
 	return p
 }
 
-// fft convolves by the fast Fourier transform; round-off below zero is
-// clipped (it is of the order of 1e-17 of the largest mass).
+// fft convolves by the fast Fourier transform.
 func (l *lattice) fft(a, b []float64) []float64 {
 	m := len(a) + len(b) - 1
 	size := 1
@@ -198,13 +197,23 @@ func (l *lattice) fft(a, b []float64) []float64 {
 	}
 	f.Sequence(x, ca)
 	inv := 1 / float64(size)
-	for i := range x {
+	peak := 0.0
+	for i := range x[:m] {
 		x[i] *= inv
-		if x[i] < 0 {
+		peak = max(peak, x[i])
+	}
+	// round-off is about 1e-16 of the peak everywhere: cleared, so that
+	// supports stay as short as the masses are
+	eps := 1e-15 * peak
+	last := -1
+	for i := range x[:m] {
+		if x[i] < eps {
 			x[i] = 0
+		} else {
+			last = i
 		}
 	}
-	return x[:m]
+	return x[:last+1]
 }
 
 // cdf is the cumulative sub-distribution of d over the whole lattice.
