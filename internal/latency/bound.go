@@ -189,10 +189,10 @@ func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
 		out := bnd{a: a, s: b.cdfOf(b.c.succ[n.Component])}
 		if needF {
 			switch fm := b.c.fail[n.Component]; {
-			case deadline:
-				out.f = b.zeros() // it lasts until a deadline ends it
 			case fm != nil:
 				out.f = b.cdfOf(fm)
+			case deadline:
+				out.f = b.zeros() // it lasts until a deadline ends it
 			default:
 				out.f = out.s
 			}

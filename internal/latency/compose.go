@@ -138,10 +138,10 @@ func (c *composer) composeOp(n *model.Node, deadline, needF bool) (s, f dist) {
 		s = c.of(sm, a)
 		if needF {
 			switch fm := c.fail[n.Component]; {
-			case deadline:
-				f = dist{over: 1 - a}
 			case fm != nil:
 				f = c.of(fm, 1-a)
+			case deadline:
+				f = dist{over: 1 - a}
 			default:
 				f = c.of(sm, 1-a)
 			}

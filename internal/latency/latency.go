@@ -307,7 +307,7 @@ func shape(n *model.Node, c *composer, deadline bool) shaped {
 		if m := c.succ[n.Component]; m != nil {
 			sh.extent = m.Quantile(tailLevel)
 		}
-		if m := c.fail[n.Component]; m != nil && !deadline {
+		if m := c.fail[n.Component]; m != nil {
 			sh.extent = max(sh.extent, m.Quantile(tailLevel))
 		}
 		sh.terms = 1
