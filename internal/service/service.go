@@ -181,11 +181,14 @@ func Assess(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.Jour
 		out.Components = append(out.Components, v1alpha1.ComponentValue{Name: n, Availability: c.Availability,
 			Source: c.Source, Domains: c.Domains, Invocations: calls[n]})
 	}
-	lat, err := latencyOf(j)
+	lat, avail, err := latencyOf(j)
 	if err != nil {
 		return nil, nil, err
 	}
 	out.Latency = lat
+	if avail < r.Optimistic-1e-9 {
+		out.Notes = append(out.Notes, fmt.Sprintf("deadlines cut the independent availability to %s (A+ without them: %s): the bounds above do not include the cut yet", fmtP(avail), fmtP(r.Optimistic)))
+	}
 	out.Decision, out.Reasons = decide(j, r, lat)
 	if len(opts.Down) > 0 {
 		dj, err := bounds.Down(j, opts.Down)
@@ -231,15 +234,16 @@ func decide(j *model.Journey, r *bounds.Result, lat *v1alpha1.LatencyResult) (st
 }
 
 // latencyOf composes the journey's latency when it has an objective or any
-// component has latency.
-func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, error) {
+// component has latency, with the independent availability deadlines
+// leave (1 when not composed).
+func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, float64, error) {
 	obj := j.Objective.Latency
 	timed := false
 	for _, c := range j.Components {
 		timed = timed || len(c.Latency) > 0 || c.FailureLatency > 0
 	}
 	if obj == nil && !timed {
-		return nil, nil
+		return nil, 1, nil
 	}
 	out := &v1alpha1.LatencyResult{}
 	levels := latency.Levels
@@ -251,13 +255,17 @@ func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, error) {
 	}
 	if !timed {
 		out.Status, out.Reason = "unknown", "no component has latency: give slo.latency points or failureLatency"
-		return out, nil
+		return out, 1, nil
 	}
 	lr, err := latency.Analyze(j, latency.Options{Levels: levels})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out.Resolution, out.Error, out.Untimed = lr.Resolution.Seconds(), lr.Error.Seconds(), lr.Untimed
+	if len(lr.Quantiles) == 0 {
+		out.Status, out.Reason = "unknown", "the journey never succeeds"
+		return out, lr.Availability, nil
+	}
 	for _, q := range lr.Quantiles {
 		if obj != nil && q.Level == obj.Percentile/100 {
 			ind, up := q.Value.Seconds(), q.Upper.Seconds()
@@ -269,7 +277,7 @@ func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, error) {
 		out.Quantiles = append(out.Quantiles, v1alpha1.LatencyQuantile{Level: q.Level, Independent: q.Value.Seconds(), Upper: q.Upper.Seconds(), Beyond: q.Beyond})
 	}
 	if obj == nil {
-		return out, nil
+		return out, lr.Availability, nil
 	}
 	w := round(lr.Within)
 	out.Within = &w
@@ -282,7 +290,7 @@ func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, error) {
 		out.Status = "violated"
 		out.Reason = fmt.Sprintf("p_upper: %s may reach %s when the components' latencies are coupled (independent: %s), above the threshold %s", pct, fmtS(*out.Upper), fmtS(*out.Independent), fmtS(out.Threshold))
 	}
-	return out, nil
+	return out, lr.Availability, nil
 }
 
 // fmtS writes seconds as a duration.
