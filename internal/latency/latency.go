@@ -144,7 +144,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	for _, d := range sh.deadlines {
 		top1 = max(top1, d)
 	}
-	c.l = coarse(top1, sh.steps)
+	c.l = coarse(top1, sh.steps, len(sh.deadlines) > 0)
 	s1, _ := c.compose(j.Flow, false, false)
 	res.Availability = s1.total()
 	if !(res.Availability > 0) {
@@ -192,10 +192,14 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 
 // coarse is the first lattice: up to top, rounding up, with every deadline
 // and delay (steps, seconds) on a lattice point when they have a common
-// divisor that allows it.
-func coarse(top float64, steps []float64) *lattice {
-	const n = 1 << 13
-	h := top / (n - 1)
+// divisor that allows it. Without deadlines it only tells the fine lattice
+// where the quantiles lie, and is smaller.
+func coarse(top float64, steps []float64, deadlines bool) *lattice {
+	n := 1 << 10
+	if deadlines {
+		n = 1 << 12
+	}
+	h := top / float64(n-1)
 	if g := gcdSeconds(steps); g > 0 {
 		if hg := g / math.Ceil(g/h-1e-9); top/hg < 1<<16 {
 			h = hg

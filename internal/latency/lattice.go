@@ -82,8 +82,8 @@ func (l *lattice) of(m Marginal, w float64) dist {
 			last = i
 		}
 		prev = c
-		if c >= 1 {
-			break
+		if c >= 1-1e-15 {
+			break // the rest, at most 1e-15, is over
 		}
 	}
 	return dist{p: p[:last+1], over: w * (1 - prev)}
