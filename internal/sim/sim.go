@@ -1,7 +1,9 @@
-// Package sim estimates a journey's availability by Monte-Carlo: it runs
-// the journey as a process under one correlation scenario of SPEC §4 and
-// counts successful executions. It is the independent check of the exact
-// engine (internal/bounds), written without it.
+// Package sim estimates a journey's availability and latency by
+// Monte-Carlo: it runs the journey as a process under one correlation
+// scenario of SPEC §4 and counts successful executions, timing them. It is
+// the independent check of the exact engines (internal/bounds and the
+// latency composition), written without them: of internal/latency it uses
+// only the components' marginals (latency.Of).
 //
 // One execution first samples the latent state the scenario defines — each
 // shared group's common cause and each persistent component's up/down
@@ -11,6 +13,18 @@
 // attempts, a Branch draws one case, All, Race and Quorum run every
 // operand, Optional and Async run their operand and ignore its outcome.
 // Transient calls draw their outcome when they are made.
+//
+// With time (docs/semantics.md, "Latency"), each execution of a node also
+// returns its duration from the node's start: a call draws one from its
+// component's marginals, independently of its outcome (a failed call under
+// a deadline takes forever), and the operators compose durations as the
+// semantics say. A Timeout, or a Retry's perTryTimeout, then fails what
+// runs past its deadline, so deadlines lower availability. A journey
+// without a deadline outside Async runs without time when only its
+// availability is asked for: durations cannot change an outcome there.
+// Outcomes and durations are drawn from two streams, so a journey's
+// outcomes, and its availability estimate for a seed, are the same whether
+// or not durations are drawn.
 package sim
 
 import (
@@ -22,6 +36,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/emac-dev/emac/internal/latency"
 	"github.com/emac-dev/emac/internal/model"
 )
 
@@ -90,7 +105,8 @@ func wilson(s, n int, z float64) (lo, hi float64) {
 }
 
 // Estimate runs n executions of the journey under the scenario and returns
-// the success proportion with its uncertainty. The result depends only on
+// the success proportion with its uncertainty; executions are timed when a
+// deadline can fail them (see Run). The result depends only on
 // the journey, the scenario, n and seed, never on scheduling: executions
 // are split into fixed chunks, each with its own seed derived from seed.
 func Estimate(ctx context.Context, j *model.Journey, sc Scenario, n int, seed uint64) (Result, error) {
@@ -106,11 +122,15 @@ func Estimate(ctx context.Context, j *model.Journey, sc Scenario, n int, seed ui
 const chunkSize = 1 << 12
 
 // Run performs n executions of the compiled journey across
-// runtime.GOMAXPROCS workers; see Estimate.
+// runtime.GOMAXPROCS workers; see Estimate. Durations are drawn only when
+// the journey has a deadline outside Async (a Timeout, or a Retry with a
+// perTryTimeout), since only then can they change an outcome.
 func (p *Program) Run(ctx context.Context, n int, seed uint64) (Result, error) {
 	if n <= 0 {
 		return Result{}, fmt.Errorf("sim: %d executions requested, need at least one", n)
 	}
+	// the loop of chunks written out rather than through p.chunks: the
+	// walker stays on the worker's stack
 	chunks := (n + chunkSize - 1) / chunkSize
 	counts := make([]int, chunks)
 	workers := min(runtime.GOMAXPROCS(0), chunks)
@@ -129,9 +149,17 @@ func (p *Program) Run(ctx context.Context, n int, seed uint64) (Result, error) {
 				w.seed(chunkSeed(seed, c))
 				m := min(chunkSize, n-c*chunkSize)
 				s := 0
-				for range m {
-					if w.execute() {
-						s++
+				if p.timed {
+					for range m {
+						if ok, _ := w.executeTimed(); ok {
+							s++
+						}
+					}
+				} else {
+					for range m {
+						if w.execute() {
+							s++
+						}
 					}
 				}
 				counts[c] = s
@@ -146,52 +174,132 @@ func (p *Program) Run(ctx context.Context, n int, seed uint64) (Result, error) {
 	for _, c := range counts {
 		s += c
 	}
-	r := Result{N: n, Successes: s, P: float64(s) / float64(n)}
-	r.StdErr = math.Sqrt(r.P * (1 - r.P) / float64(n))
+	return proportion(s, n), nil
+}
+
+// proportion is the Result of s successes in n trials.
+func proportion(s, n int) Result {
+	r := Result{N: n, Successes: s}
+	if n > 0 {
+		r.P = float64(s) / float64(n)
+		r.StdErr = math.Sqrt(r.P * (1 - r.P) / float64(n))
+	}
 	r.Lo, r.Hi = wilson(s, n, z95)
-	return r, nil
+	return r
+}
+
+// chunks runs n executions' worth of chunks across runtime.GOMAXPROCS
+// workers, as Run does: chunk c, of m executions, is run by one worker
+// seeded for c. What a chunk computes depends only on p, seed and c, never
+// on which worker runs it or when.
+func (p *Program) chunks(ctx context.Context, n int, seed uint64, run func(w *walker, c, m int)) error {
+	chunks := (n + chunkSize - 1) / chunkSize
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := p.newWalker()
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks || ctx.Err() != nil {
+					return
+				}
+				w.seed(chunkSeed(seed, c))
+				run(w, c, min(chunkSize, n-c*chunkSize))
+			}
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
 }
 
 // chunkSeed derives the PCG seed of one chunk by SplitMix64 finalisation,
 // so that neighbouring chunks get unrelated streams.
 func chunkSeed(seed uint64, chunk int) (uint64, uint64) {
-	mix := func(z uint64) uint64 {
-		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-		z = (z ^ z>>27) * 0x94d049bb133111eb
-		return z ^ z>>31
-	}
 	a := mix(seed + 0x9e3779b97f4a7c15*uint64(2*chunk+1))
 	return a, mix(a ^ seed ^ 0x6a09e667f3bcc909)
 }
 
+// mix is the SplitMix64 finaliser.
+func mix(z uint64) uint64 {
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
 // Program is a journey compiled for simulation under one scenario: the
-// flow as a flat pre-order array and the scenario as per-component
-// thresholds. It is immutable and safe for concurrent Runs.
+// flow as a flat pre-order array, the scenario as per-component thresholds
+// and the components' latency marginals. It is immutable and safe for
+// concurrent Runs.
 type Program struct {
 	nodes []inst
 	kids  []int32
 	// cum holds the cumulative weight thresholds of every Branch.
-	cum   []uint64
+	cum []uint64
+	// par holds durations in seconds: a Race's hedgeAfter, a Retry's
+	// perTryTimeout and backoff, a Timeout's after.
+	par   []float64
 	comps []compInfo
+	// lat is each component's call durations.
+	lat []compLatency
+	// latErr is why a component's latency is unusable; it matters only
+	// when durations are drawn.
+	latErr error
 	// causes are the common-cause thresholds of the shared groups.
 	causes []uint64
 	// persist lists the persistent components by state slot.
 	persist []int32
 	names   []string
+	// timed says a deadline outside Async can fail the journey, so even
+	// its availability needs durations.
+	timed bool
+	// stack is the scratch a walker needs for Quorum durations: the
+	// operand counts of all Quorums.
+	stack int
 }
 
 // inst is one flow node.
 type inst struct {
 	op model.Op
-	// kids[first:first+n] are the operands; cum[first:first+n] the
-	// cumulative weights of a Branch.
+	// dl marks a Call under a deadline (a Timeout, or a Retry with a
+	// perTryTimeout, not across an Async): failing, it takes forever.
+	dl bool
+	// kids[first:first+n] are the operands.
 	first, n int32
 	// comp is the component of a Call.
 	comp int32
 	// k is a Quorum's k or a Retry's attempts.
 	k int32
-	// cum is the offset of a Branch's thresholds in Program.cum.
-	cum int32
+	// aux is the offset of a Branch's thresholds in Program.cum, or of a
+	// Race's, Retry's or Timeout's durations in Program.par.
+	aux int32
+}
+
+// compLatency is how long a component's calls take.
+type compLatency struct {
+	// succ is a successful call's duration, fail a failed call's when no
+	// deadline encloses it.
+	succ, fail sampler
+}
+
+// sampler draws a duration in seconds: a draw of m, or v when m is nil
+// (a fixed duration, 0 for a component without latency).
+type sampler struct {
+	m latency.Marginal
+	v float64
+}
+
+func newSampler(m latency.Marginal) sampler {
+	switch m := m.(type) {
+	case nil:
+		return sampler{}
+	case latency.Fixed:
+		return sampler{v: float64(m)}
+	}
+	return sampler{m: m}
 }
 
 // compInfo is how a component's calls succeed under the scenario.
@@ -230,7 +338,7 @@ func Compile(j *model.Journey, sc Scenario) (*Program, error) {
 		cidx[n] = i
 	}
 	relevant := make([]bool, len(p.names))
-	p.flatten(j.Flow, cidx, relevant, true)
+	p.flatten(j.Flow, cidx, relevant, place{relevant: true})
 
 	// Shared groups: union-find over shared domains joined by common
 	// relevant members. A member whose calls are all under Optional/Async
@@ -322,6 +430,23 @@ func Compile(j *model.Journey, sc Scenario) (*Program, error) {
 		}
 		p.comps[ci] = info
 	}
+
+	p.lat = make([]compLatency, len(p.names))
+	for ci, name := range p.names {
+		succ, fail, err := latency.Of(j.Components[name])
+		if err != nil {
+			if p.timed {
+				return nil, fmt.Errorf("sim: %w", err)
+			}
+			p.latErr = fmt.Errorf("sim: %w", err)
+			continue
+		}
+		l := compLatency{succ: newSampler(succ), fail: newSampler(fail)}
+		if fail == nil {
+			l.fail = l.succ // failed calls take what successful ones do
+		}
+		p.lat[ci] = l
+	}
 	return p, nil
 }
 
@@ -329,25 +454,47 @@ func unknown(kind, name string, known []string) error {
 	return fmt.Errorf("sim: unknown %s %q (the journey has %v)", kind, name, known)
 }
 
-// flatten appends n's subtree in pre-order and marks components with a
-// call whose outcome matters (not under Optional or Async).
-func (p *Program) flatten(n *model.Node, cidx map[string]int, relevant []bool, rel bool) int32 {
+// place is where a node sits in the flow.
+type place struct {
+	// relevant: not under Optional or Async, so its outcome matters.
+	relevant bool
+	// deadline: under a Timeout or a Retry with a perTryTimeout, not
+	// across an Async.
+	deadline bool
+	// async: under an Async, where neither outcome nor duration matters.
+	async bool
+}
+
+// flatten appends n's subtree in pre-order, marks components with a call
+// whose outcome matters (not under Optional or Async), and notes the
+// deadlines.
+func (p *Program) flatten(n *model.Node, cidx map[string]int, relevant []bool, at place) int32 {
 	id := int32(len(p.nodes))
 	p.nodes = append(p.nodes, inst{op: n.Op, comp: -1})
 	switch n.Op {
 	case model.Call:
 		ci := cidx[n.Component]
 		p.nodes[id].comp = int32(ci)
-		if rel {
+		p.nodes[id].dl = at.deadline
+		if at.relevant {
 			relevant[ci] = true
 		}
 		return id
 	case model.Quorum:
 		p.nodes[id].k = int32(n.K)
+		p.stack += len(n.Children)
+	case model.Race:
+		p.nodes[id].aux = int32(len(p.par))
+		p.par = append(p.par, n.HedgeAfter.Seconds())
 	case model.Retry:
 		p.nodes[id].k = int32(n.Attempts)
+		p.nodes[id].aux = int32(len(p.par))
+		p.par = append(p.par, n.PerTryTimeout.Seconds(), n.Backoff.Seconds())
+	case model.Timeout:
+		p.nodes[id].aux = int32(len(p.par))
+		p.par = append(p.par, n.After.Seconds())
 	case model.Branch:
-		p.nodes[id].cum = int32(len(p.cum))
+		p.nodes[id].aux = int32(len(p.cum))
 		last := 0
 		for i, w := range n.Weights {
 			if w > 0 {
@@ -364,10 +511,24 @@ func (p *Program) flatten(n *model.Node, cidx map[string]int, relevant []bool, r
 			p.cum = append(p.cum, t)
 		}
 	}
-	childRel := rel && n.Op != model.Optional && n.Op != model.Async
+	if n.Op == model.Timeout || n.Op == model.Retry && n.PerTryTimeout > 0 {
+		at.deadline = true
+		// Under Async neither outcome nor duration matters, and Async's
+		// operand runs without time. Under Optional the outcome does not
+		// matter either, but the deadline changes which calls are made
+		// (a Retry's attempts): drawing durations there too keeps the
+		// outcomes the same whether or not latency is asked for.
+		p.timed = p.timed || !at.async
+	}
+	switch n.Op {
+	case model.Optional:
+		at.relevant = false
+	case model.Async:
+		at = place{async: true}
+	}
 	ids := make([]int32, len(n.Children))
 	for i, c := range n.Children {
-		ids[i] = p.flatten(c, cidx, relevant, childRel)
+		ids[i] = p.flatten(c, cidx, relevant, at)
 	}
 	p.nodes[id].first, p.nodes[id].n = int32(len(p.kids)), int32(len(ids))
 	p.kids = append(p.kids, ids...)
