@@ -181,8 +181,14 @@ func TestLatencyClosedForms(t *testing.T) {
 		{"timeout", "Timeout[after=60ms](x)", xyz, lxyz, Independent(), ax * Fx(T),
 			func(t float64) float64 { return Fx(min(t, T)) / Fx(T) }, 0.03},
 		{"a failure under a timeout costs the deadline", "Timeout[after=60ms](Fallback(y, x))", xyz,
-			map[string]lat{"x": lx, "y": ly.failing(time.Millisecond)}, Independent(), ay * Fy(T),
+			lxyz, Independent(), ay * Fy(T),
 			func(t float64) float64 { return Fy(min(t, T)) / Fy(T) }, 0.05},
+		{"failure latency comes before the deadline", "Timeout[after=60ms](Fallback(y, x))", xyz,
+			map[string]lat{"x": lx, "y": ly.failing(time.Millisecond)}, Independent(), ay*Fy(T) + (1-ay)*ax*Fx(T-0.001),
+			func(t float64) float64 {
+				t = min(t, T)
+				return (ay*Fy(t) + (1-ay)*ax*Fx(t-0.001)) / (ay*Fy(T) + (1-ay)*ax*Fx(T-0.001))
+			}, 0.05},
 		{"failure latency without a deadline", "Fallback(y, x)", xyz,
 			map[string]lat{"x": lx, "y": ly.failing(5 * time.Millisecond)}, Independent(), 1 - (1-ay)*(1-ax),
 			func(t float64) float64 {
@@ -248,7 +254,10 @@ func TestLatencyClosedForms(t *testing.T) {
 		{"optional is waited for, failed or not", "Seq(x, Optional(g))", all, map[string]lat{"x": lx, "g": lg.failing(5 * time.Millisecond)},
 			Independent(), ax, func(t float64) float64 { return ag*Fx(t-0.02) + (1-ag)*Fx(t-0.005) }, 0.04},
 		{"an optional failure under a timeout takes the deadline", "Timeout[after=100ms](Seq(f, Optional(g)))", fgh,
-			map[string]lat{"f": lf, "g": lg.failing(5 * time.Millisecond)}, Independent(), af * ag, step(0.03), 0.029},
+			lfgh, Independent(), af * ag, step(0.03), 0.029},
+		{"an optional failure with failure latency is waited for", "Timeout[after=100ms](Seq(f, Optional(g)))", fgh,
+			map[string]lat{"f": lf, "g": lg.failing(5 * time.Millisecond)}, Independent(), af,
+			func(t float64) float64 { return ag*step(0.03)(t) + (1-ag)*step(0.015)(t) }, 0.029},
 		{"an async failure does not see the deadline", "Timeout[after=100ms](Seq(f, Async(g)))", fgh, lfgh, Independent(), af, step(0.01), 0.011},
 		{"a timeout under optional", "Seq(x, Optional(Timeout[after=60ms](y)))", xyz, lxyz, Independent(), ax,
 			convolve(func(t float64) float64 {

@@ -17,7 +17,8 @@
 // With time (docs/semantics.md, "Latency"), each execution of a node also
 // returns its duration from the node's start: a call draws one from its
 // component's marginals, independently of its outcome (a failed call under
-// a deadline takes forever), and the operators compose durations as the
+// a deadline takes forever unless its failureLatency is stated), and the
+// operators compose durations as the
 // semantics say. A Timeout, or a Retry's perTryTimeout, then fails what
 // runs past its deadline, so deadlines lower availability. A journey
 // without a deadline outside Async runs without time when only its
@@ -280,9 +281,11 @@ type inst struct {
 
 // compLatency is how long a component's calls take.
 type compLatency struct {
-	// succ is a successful call's duration, fail a failed call's when no
-	// deadline encloses it.
+	// succ is a successful call's duration, fail a failed call's: its
+	// failureLatency (stated says so), which comes before an enclosing
+	// deadline, else a success draw when no deadline encloses the call.
 	succ, fail sampler
+	stated     bool
 }
 
 // sampler draws a duration in seconds: a draw of m, or v when m is nil
@@ -441,7 +444,7 @@ func Compile(j *model.Journey, sc Scenario) (*Program, error) {
 			p.latErr = fmt.Errorf("sim: %w", err)
 			continue
 		}
-		l := compLatency{succ: newSampler(succ), fail: newSampler(fail)}
+		l := compLatency{succ: newSampler(succ), fail: newSampler(fail), stated: fail != nil}
 		if fail == nil {
 			l.fail = l.succ // failed calls take what successful ones do
 		}

@@ -176,7 +176,7 @@ func (w *walker) timed(n int32) (bool, float64) {
 		switch {
 		case ok:
 			return true, w.duration(&l.succ)
-		case in.dl:
+		case in.dl && !l.stated:
 			return false, inf
 		}
 		return false, w.duration(&l.fail)
