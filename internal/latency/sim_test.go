@@ -1,0 +1,88 @@
+package latency_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/emac-dev/emac/internal/gen"
+	"github.com/emac-dev/emac/internal/latency"
+	"github.com/emac-dev/emac/internal/model"
+	"github.com/emac-dev/emac/internal/sim"
+)
+
+// withLatency gives every component of a random journey latency points
+// (one or two), and some a failureLatency.
+func withLatency(j *model.Journey, seed uint64) *model.Journey {
+	j = j.Clone()
+	r := rand.New(rand.NewPCG(seed, 11))
+	for _, n := range j.ComponentNames() {
+		c := j.Components[n]
+		p50 := time.Duration(5+r.IntN(60)) * time.Millisecond
+		if r.IntN(4) == 0 {
+			c.Latency = []model.LatencyPoint{{Quantile: 0.9, Value: 2 * p50}}
+		} else {
+			c.Latency = []model.LatencyPoint{{Quantile: 0.5, Value: p50}, {Quantile: 0.99, Value: time.Duration(float64(p50) * (1.5 + 4*r.Float64()))}}
+		}
+		if r.IntN(4) == 0 {
+			c.FailureLatency = time.Duration(1+r.IntN(20)) * time.Millisecond
+		}
+	}
+	return j
+}
+
+// TestSimulatorAgrees composes random journeys over every operator
+// (deadlines, hedges, retries, persistent components) and checks the
+// availability and every quantile against the simulator of the same
+// semantics: within its 99.9% interval widened by the lattice error, and
+// within 1% (relative) where the sample pins the quantile that closely.
+// EMAC_LATENCY_SIM_N sets the executions (default 2e5; 1e7 is the
+// acceptance run).
+func TestSimulatorAgrees(t *testing.T) {
+	n := 200_000
+	if v, err := strconv.Atoi(os.Getenv("EMAC_LATENCY_SIM_N")); err == nil && v > 0 {
+		n = v
+	}
+	journeys := 12
+	if testing.Short() {
+		journeys = 4
+	}
+	worst := 0.0
+	for seed := uint64(1); seed <= uint64(journeys); seed++ {
+		j := withLatency(gen.Random(seed+300, gen.RandomOptions{Leaves: 5 + int(seed%5)}), seed)
+		r, err := latency.Analyze(j, latency.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(r.Availability > 0) {
+			continue
+		}
+		est, err := sim.EstimateLatency(context.Background(), j, sim.Independent(), n, seed, sim.LatencyOptions{Confidence: 0.999})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo, hi := est.Wilson(0.999)
+		if slack := 1e-3; r.Availability < lo-slack || r.Availability > hi+slack {
+			t.Errorf("seed %d %s: availability %.6f outside the simulator's [%.6f, %.6f]", seed, j.Flow, r.Availability, lo, hi)
+		}
+		for i, q := range r.Quantiles {
+			s := est.Quantiles[i]
+			got := q.Value.Seconds()
+			slack := r.Error.Seconds() + r.Resolution.Seconds()
+			if got < s.Lo-slack || got > s.Hi+slack {
+				t.Errorf("seed %d %s: p%v = %.6fs outside the simulator's [%.6f, %.6f] (±%v)", seed, j.Flow, q.Level*100, got, s.Lo, s.Hi, r.Error)
+			}
+			if rel := math.Abs(got-s.Value) / s.Value; (s.Hi-s.Lo)/s.Value < 0.005 {
+				worst = max(worst, rel)
+				if rel > 0.01 {
+					t.Errorf("seed %d %s: p%v = %.6fs, simulated %.6fs: %.2f%% apart", seed, j.Flow, q.Level*100, got, s.Value, 100*rel)
+				}
+			}
+		}
+	}
+	t.Logf("largest relative gap where the simulation pins the quantile within 0.5%%: %.3f%%", 100*worst)
+}
