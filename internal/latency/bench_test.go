@@ -16,7 +16,7 @@ func seq16() *model.Journey {
 	for i := range 16 {
 		n := fmt.Sprintf("c%02d", i)
 		kids = append(kids, call(n))
-		comps = append(comps, comp(n, 0.9995, time.Duration(10+i)*time.Millisecond, time.Duration(40+5*i)*time.Millisecond))
+		comps = append(comps, comp(n, 0.9995, time.Duration(10+i)*time.Millisecond, time.Duration(40+3*i)*time.Millisecond))
 	}
 	return journey(&model.Node{Op: model.Seq, Children: kids}, comps...)
 }
