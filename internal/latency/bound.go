@@ -145,35 +145,17 @@ func (b *bounder) bound(n *model.Node, deadline, needF bool) bnd {
 	if len(vars) == 0 {
 		return b.boundOp(n, deadline, needF)
 	}
-	if c.state == nil {
-		c.state = map[string]float64{}
-	}
 	var out bnd
 	var ws, fws []float64
 	var ss, fs [][]float64
-	for mask := range 1 << len(vars) {
-		w := 1.0
-		for i, v := range vars {
-			a := c.prob(v)
-			if mask>>i&1 == 1 {
-				c.state[v], w = 1, w*a
-			} else {
-				c.state[v], w = 0, w*(1-a)
-			}
-		}
-		if w == 0 {
-			continue
-		}
+	c.condition(vars, func(w float64) {
 		k := b.boundOp(n, deadline, needF)
 		out.a += w * k.a
 		ws, ss = append(ws, w*k.a), append(ss, k.s)
 		if needF {
 			fws, fs = append(fws, w*(1-k.a)), append(fs, k.f)
 		}
-	}
-	for _, v := range vars {
-		delete(c.state, v)
-	}
+	})
 	out.s = b.mix(normalise(ws), ss)
 	if needF {
 		out.f = b.mix(normalise(fws), fs)

@@ -42,6 +42,19 @@ func (c *composer) compose(n *model.Node, deadline, needF bool) (s, f dist) {
 	if len(vars) == 0 {
 		return c.composeOp(n, deadline, needF)
 	}
+	c.condition(vars, func(w float64) {
+		ks, kf := c.composeOp(n, deadline, needF)
+		s = add(s, scale(ks, w))
+		if needF {
+			f = add(f, scale(kf, w))
+		}
+	})
+	return s, f
+}
+
+// condition calls f once per up/down state of the persistent components
+// vars, with the state fixed and its probability w (never 0).
+func (c *composer) condition(vars []string, f func(w float64)) {
 	if c.state == nil {
 		c.state = map[string]float64{}
 	}
@@ -55,19 +68,13 @@ func (c *composer) compose(n *model.Node, deadline, needF bool) (s, f dist) {
 				c.state[v], w = 0, w*(1-a)
 			}
 		}
-		if w == 0 {
-			continue
-		}
-		ks, kf := c.composeOp(n, deadline, needF)
-		s = add(s, scale(ks, w))
-		if needF {
-			f = add(f, scale(kf, w))
+		if w != 0 {
+			f(w)
 		}
 	}
 	for _, v := range vars {
 		delete(c.state, v)
 	}
-	return s, f
 }
 
 // closings finds where each multiply-invoked persistent component is
