@@ -2,6 +2,7 @@ package latency
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/emac-dev/emac/internal/model"
 )
@@ -64,22 +65,45 @@ func (b *bounder) cdfOf(m Marginal) []float64 {
 func (b *bounder) zeros() []float64 { return make([]float64, b.l.n) }
 
 // sum is the standard bound on the CDF of the sum of durations with CDFs
-// at least x and y.
+// at least x and y: out[k] = max over i+j=k of (x[i] + y[j] − 1)⁺. Both are
+// nondecreasing, so only the stretch where each lies strictly between 0
+// and 1 needs the double loop: from x's first 1 on, later i are dominated,
+// and y's 1s add a shifted copy of x.
 func (b *bounder) sum(x, y []float64) []float64 {
-	out := make([]float64, b.l.n)
-	// x's first point where a sum can exceed 1 − y's best
-	for i, xi := range x {
+	n := b.l.n
+	out := make([]float64, n)
+	ix := firstOne(x)
+	jy := firstOne(y)
+	if jy < n {
+		for k := jy; k < n; k++ {
+			out[k] = x[k-jy]
+		}
+	}
+	if ix < n {
+		for k := ix; k < n; k++ {
+			out[k] = max(out[k], y[k-ix])
+		}
+	}
+	for i := range min(ix, n) {
+		xi := x[i]
 		if xi <= 0 {
 			continue
 		}
-		r := out[i:]
-		for j, yj := range y[:len(r)] {
-			if v := xi + yj - 1; v > r[j] {
-				r[j] = v
+		// y[j] > 1 − xi from some j0 on
+		j0 := sort.SearchFloat64s(y[:min(jy, n)], 1-xi)
+		for j := j0; j < min(jy, n-i); j++ {
+			if v := xi + y[j] - 1; v > out[i+j] {
+				out[i+j] = v
 			}
 		}
 	}
 	return monotone(out)
+}
+
+// firstOne is the first index where a CDF bound reaches 1 (len when
+// never).
+func firstOne(x []float64) int {
+	return sort.Search(len(x), func(i int) bool { return x[i] >= 1 })
 }
 
 // sums folds sum over the operands (the CDF of 0 for none).
