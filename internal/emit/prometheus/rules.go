@@ -20,7 +20,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/emit"
