@@ -140,7 +140,11 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	if maxPoints <= 0 {
 		maxPoints = 1 << 16
 	}
-	top1 := sh.extent
+	// far enough that at most 1e-5 of the mass lies beyond for a sum of
+	// the durations one execution adds up (each beyond its 1 − 1e-5/terms
+	// quantile): every component's far tail summed would be much longer
+	terms := float64(max(sh.terms, 1))
+	top1 := shapeAt(j.Flow, c, false, 1-1e-5/terms).extent
 	for _, d := range sh.deadlines {
 		top1 = max(top1, d)
 	}
@@ -178,7 +182,13 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 
 	// the dependence-free bound, on its own lattice up to the coarse one's
 	// end (its quantiles lie beyond the independent ones)
-	b := newBounder(&lattice{h: top1 / (boundPoints - 1), n: boundPoints, up: true}, c)
+	// the bound's highest quantile lies below the sum of each duration's
+	// 1 − (1 − level)/terms quantile (the standard bound, for sums)
+	topB := max(shapeAt(j.Flow, c, false, 1-(1-slices.Max(levels))/terms).extent, top2)
+	for _, d := range sh.deadlines {
+		topB = max(topB, d)
+	}
+	b := newBounder(&lattice{h: topB / (boundPoints - 1), n: boundPoints, up: true}, c)
 	bb := b.bound(j.Flow, false, false)
 	for i := range res.Quantiles {
 		u, ok := b.upper(bb.s, res.Quantiles[i].Level)
@@ -300,7 +310,10 @@ const boundPoints = 1024
 // reaches.
 const tailLevel = 1 - 1e-6
 
-func shape(n *model.Node, c *composer, deadline bool) shaped {
+func shape(n *model.Node, c *composer, deadline bool) shaped { return shapeAt(n, c, deadline, tailLevel) }
+
+// shapeAt is shape with each component's extent its level-quantile.
+func shapeAt(n *model.Node, c *composer, deadline bool, level float64) shaped {
 	var sh shaped
 	merge := func(k shaped) {
 		sh.deadlines = append(sh.deadlines, k.deadlines...)
@@ -309,16 +322,16 @@ func shape(n *model.Node, c *composer, deadline bool) shaped {
 	switch n.Op {
 	case model.Call:
 		if m := c.succ[n.Component]; m != nil {
-			sh.extent = m.Quantile(tailLevel)
+			sh.extent = m.Quantile(level)
 		}
 		if m := c.fail[n.Component]; m != nil {
-			sh.extent = max(sh.extent, m.Quantile(tailLevel))
+			sh.extent = max(sh.extent, m.Quantile(level))
 		}
 		sh.terms = 1
 		return sh
 	case model.Seq, model.Fallback:
 		for _, k := range n.Children {
-			ks := shape(k, c, deadline)
+			ks := shapeAt(k, c, deadline, level)
 			merge(ks)
 			sh.extent += ks.extent
 			sh.terms += ks.terms
@@ -326,7 +339,7 @@ func shape(n *model.Node, c *composer, deadline bool) shaped {
 		return sh
 	case model.Retry:
 		t := n.PerTryTimeout.Seconds()
-		ks := shape(n.Children[0], c, deadline || t > 0)
+		ks := shapeAt(n.Children[0], c, deadline || t > 0, level)
 		merge(ks)
 		per := ks.extent
 		if t > 0 {
@@ -344,7 +357,7 @@ func shape(n *model.Node, c *composer, deadline bool) shaped {
 		sh.terms = n.Attempts*ks.terms + n.Attempts - 1
 		return sh
 	case model.Timeout:
-		ks := shape(n.Children[0], c, true)
+		ks := shapeAt(n.Children[0], c, true, level)
 		merge(ks)
 		t := n.After.Seconds()
 		// a failure under it lasts until the deadline
@@ -357,7 +370,7 @@ func shape(n *model.Node, c *composer, deadline bool) shaped {
 	}
 	// all, race, quorum, branch, optional: the slowest operand
 	for i, k := range n.Children {
-		ks := shape(k, c, deadline)
+		ks := shapeAt(k, c, deadline, level)
 		merge(ks)
 		off := 0.0
 		if n.Op == model.Race && i > 0 && n.HedgeAfter > 0 {
