@@ -115,8 +115,13 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 			res.Timed = true
 		}
 	}
-	sh := shape(j.Flow, c, false)
-	if !res.Timed || sh.extent == 0 {
+	sh := shape(j.Flow, c, false, 0.5)
+	// far enough that at most 1e-5 of the mass lies beyond for a sum of
+	// the durations one execution adds up (each beyond its 1 − 1e-5/terms
+	// quantile): every component's far tail summed would be much longer
+	terms := float64(max(sh.terms, 1))
+	top1 := shape(j.Flow, c, false, 1-1e-5/terms).extent
+	if !res.Timed || top1 == 0 {
 		// nothing takes time: every duration is 0, no deadline fires
 		s, _ := (&composer{l: &lattice{h: 1, n: 1, up: true}, succ: map[string]Marginal{}, fail: map[string]Marginal{}, closing: c.closing, prob: c.prob}).compose(j.Flow, false, false)
 		res.Availability = s.total()
@@ -140,11 +145,6 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	if maxPoints <= 0 {
 		maxPoints = 1 << 16
 	}
-	// far enough that at most 1e-5 of the mass lies beyond for a sum of
-	// the durations one execution adds up (each beyond its 1 − 1e-5/terms
-	// quantile): every component's far tail summed would be much longer
-	terms := float64(max(sh.terms, 1))
-	top1 := shapeAt(j.Flow, c, false, 1-1e-5/terms).extent
 	for _, d := range sh.deadlines {
 		top1 = max(top1, d)
 	}
@@ -154,7 +154,8 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	if !(res.Availability > 0) {
 		return res, nil // no successful execution: no latency to speak of
 	}
-	q1 := func(q float64) float64 { return quantile(c.l, c.l.cdf(s1), res.Availability, q) }
+	cdf1 := c.l.cdf(s1)
+	q1 := func(q float64) float64 { return quantile(c.l, cdf1, res.Availability, q) }
 
 	// the quantiles on a fine lattice up to past the highest level: below
 	// its end it is exact whatever lies beyond (durations only add up)
@@ -175,7 +176,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 		if thr.Seconds() < top2 {
 			res.Within = within(fine.l, cdf2, res.Availability, thr.Seconds())
 		} else {
-			res.Within = within(c.l, c.l.cdf(s1), res.Availability, thr.Seconds())
+			res.Within = within(c.l, cdf1, res.Availability, thr.Seconds())
 		}
 	}
 	res.CDF = chart(fine.l, cdf2, res.Availability)
@@ -184,7 +185,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	// end (its quantiles lie beyond the independent ones)
 	// the bound's highest quantile lies below the sum of each duration's
 	// 1 − (1 − level)/terms quantile (the standard bound, for sums)
-	topB := max(shapeAt(j.Flow, c, false, 1-(1-slices.Max(levels))/terms).extent, top2)
+	topB := max(shape(j.Flow, c, false, 1-(1-slices.Max(levels))/terms).extent, top2)
 	for _, d := range sh.deadlines {
 		topB = max(topB, d)
 	}
@@ -306,14 +307,9 @@ type shaped struct {
 // sum costs its square.
 const boundPoints = 1024
 
-// tailLevel is how far into each component's tail the coarse lattice
-// reaches.
-const tailLevel = 1 - 1e-6
-
-func shape(n *model.Node, c *composer, deadline bool) shaped { return shapeAt(n, c, deadline, tailLevel) }
-
-// shapeAt is shape with each component's extent its level-quantile.
-func shapeAt(n *model.Node, c *composer, deadline bool, level float64) shaped {
+// shape walks the flow under n for the lattices: each component's extent
+// is its level-quantile.
+func shape(n *model.Node, c *composer, deadline bool, level float64) shaped {
 	var sh shaped
 	merge := func(k shaped) {
 		sh.deadlines = append(sh.deadlines, k.deadlines...)
@@ -331,7 +327,7 @@ func shapeAt(n *model.Node, c *composer, deadline bool, level float64) shaped {
 		return sh
 	case model.Seq, model.Fallback:
 		for _, k := range n.Children {
-			ks := shapeAt(k, c, deadline, level)
+			ks := shape(k, c, deadline, level)
 			merge(ks)
 			sh.extent += ks.extent
 			sh.terms += ks.terms
@@ -339,7 +335,7 @@ func shapeAt(n *model.Node, c *composer, deadline bool, level float64) shaped {
 		return sh
 	case model.Retry:
 		t := n.PerTryTimeout.Seconds()
-		ks := shapeAt(n.Children[0], c, deadline || t > 0, level)
+		ks := shape(n.Children[0], c, deadline || t > 0, level)
 		merge(ks)
 		per := ks.extent
 		if t > 0 {
@@ -357,7 +353,7 @@ func shapeAt(n *model.Node, c *composer, deadline bool, level float64) shaped {
 		sh.terms = n.Attempts*ks.terms + n.Attempts - 1
 		return sh
 	case model.Timeout:
-		ks := shapeAt(n.Children[0], c, true, level)
+		ks := shape(n.Children[0], c, true, level)
 		merge(ks)
 		t := n.After.Seconds()
 		// a failure under it lasts until the deadline
@@ -370,7 +366,7 @@ func shapeAt(n *model.Node, c *composer, deadline bool, level float64) shaped {
 	}
 	// all, race, quorum, branch, optional: the slowest operand
 	for i, k := range n.Children {
-		ks := shapeAt(k, c, deadline, level)
+		ks := shape(k, c, deadline, level)
 		merge(ks)
 		off := 0.0
 		if n.Op == model.Race && i > 0 && n.HedgeAfter > 0 {
