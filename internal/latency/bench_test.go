@@ -43,7 +43,6 @@ func BenchmarkBound16Seq(b *testing.B) {
 	}
 	// the bound's lattice as Analyze sizes it for p99.9 (16 terms)
 	top := shape(j.Flow, c, false, 1-(1-0.999)/16).extent
-	c.l = coarse(top, nil, false)
 	for b.Loop() {
 		bd := newBounder(&lattice{h: top / (boundPoints - 1), n: boundPoints, up: true}, c)
 		bd.bound(j.Flow, false, false)

@@ -23,15 +23,18 @@ import (
 //   - race: given which branch is the first to succeed (in order), the
 //     winner is no slower than it: Σ_j P(j first | success)·F_j(t − o_j);
 //   - quorum: at least k of n events, E_i = "branch i succeeded by t",
-//     P ≥ (Σ P(E_i) − (k−1))/(n−k+1);
+//     P ≥ (Σ P(E_i) − (k−1))/(n−k+1), and P ≥ P(k succeed) − Σ P(branch
+//     i succeeds after t);
 //   - branch: the mixture;
 //   - timeout and per-try timeouts: at most the deadline; a failure there
 //     is taken to last the whole deadline.
 type bounder struct {
 	l *lattice
-	c *composer // the coarse composer: availabilities under deadlines
+	c *composer // the independent composer: availabilities under deadlines
 	// ones is the CDF of a duration of 0.
 	ones []float64
+	// cdfs are the marginals on the lattice, on first use
+	cdfs map[Marginal][]float64
 }
 
 // bnd is a node's bound: P(success), and the CDF lower bounds given
@@ -55,10 +58,17 @@ func (b *bounder) cdfOf(m Marginal) []float64 {
 	if m == nil {
 		return b.ones
 	}
+	if out, ok := b.cdfs[m]; ok {
+		return out
+	}
 	out := make([]float64, b.l.n)
 	for i := range out {
 		out[i] = m.CDF(float64(i) * b.l.h)
 	}
+	if b.cdfs == nil {
+		b.cdfs = map[Marginal][]float64{}
+	}
+	b.cdfs[m] = out
 	return out
 }
 
@@ -356,10 +366,14 @@ func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
 	panic(fmt.Sprintf("latency: unknown operator %v", n.Op))
 }
 
-// truncated is P(the operand succeeds within t), from the composer.
+// truncated is P(the operand succeeds within t), as the composer found
+// it (composed again for a state the composer did not reach).
 func (b *bounder) truncated(n *model.Node, t float64) float64 {
+	if v, ok := b.c.kept[keptKey{n, b.c.stateKey()}]; ok {
+		return v
+	}
 	s, _ := b.c.compose(n, true, false)
-	kept, _ := b.c.l.cut(s, t)
+	kept, _ := b.c.cut(n, s, dist{}, t, false)
 	return kept.total()
 }
 
@@ -394,19 +408,23 @@ func (b *bounder) frechetOf(xs [][]float64) []float64 {
 }
 
 // atLeast bounds P(at least k operands have the outcome by t | the node
-// has it): (Σ p_i x_i(t) − (k−1))/(n−k+1), over the outcome's probability.
+// has it), over the outcome's probability total. Two bounds hold and the
+// larger is taken: (Σ p_i x_i(t) − (k−1))/(n−k+1) (by counting), and
+// total − Σ p_i (1 − x_i(t)) (the node has the outcome and every operand
+// that has it has it by t), which reaches 1 when every x_i does.
 func (b *bounder) atLeast(ks []bnd, k int, total float64, of func(bnd) (float64, []float64)) []float64 {
 	out := make([]float64, b.l.n)
 	if !(total > 0) {
 		return out
 	}
 	for i := range out {
-		v := -float64(k - 1)
+		count, late := -float64(k-1), 0.0
 		for _, kb := range ks {
 			p, x := of(kb)
-			v += p * x[i]
+			count += p * x[i]
+			late += p * (1 - x[i])
 		}
-		out[i] = max(0, v/float64(len(ks)-k+1)/total)
+		out[i] = max(0, count/float64(len(ks)-k+1), total-late) / total
 	}
 	return monotone(out)
 }

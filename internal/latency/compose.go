@@ -3,6 +3,8 @@ package latency
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/emac-dev/emac/internal/model"
 )
@@ -24,6 +26,34 @@ type composer struct {
 	state   map[string]float64
 	// units are the marginals discretised with mass 1, on first use
 	units map[Marginal]dist
+	// kept is P(success within the deadline) of each operand a deadline
+	// cuts, by persistent state, for the bound
+	kept map[keptKey]float64
+}
+
+// keptKey is an operand under a deadline and the persistent states fixed
+// when it was cut.
+type keptKey struct {
+	n     *model.Node
+	state string
+}
+
+// on moves the composer to lattice l.
+func (c *composer) on(l *lattice) {
+	c.l, c.units, c.kept = l, nil, nil
+}
+
+// stateKey encodes the persistent states fixed.
+func (c *composer) stateKey() string {
+	if len(c.state) == 0 {
+		return ""
+	}
+	ks := make([]string, 0, len(c.state))
+	for k, v := range c.state {
+		ks = append(ks, fmt.Sprintf("%s=%g", k, v))
+	}
+	slices.Sort(ks)
+	return strings.Join(ks, ",")
 }
 
 // p is a call's success probability: its persistent state when fixed.
@@ -155,15 +185,20 @@ func (c *composer) composeOp(n *model.Node, deadline, needF bool) (s, f dist) {
 		}
 		return s, f
 	case model.Seq:
-		g := point(0, 1)
+		ss := make([]dist, 0, len(n.Children))
+		var fs []dist
+		total := 1.0
 		for _, k := range n.Children {
 			sk, fk := c.compose(k, deadline, needF)
+			ss = append(ss, sk)
 			if needF {
-				f = add(f, l.conv(g, fk))
+				fs = append(fs, fk)
 			}
-			g = l.conv(g, sk)
+			if total *= sk.total(); total == 0 {
+				break // nothing left to succeed (a component down for good): the rest never runs
+			}
 		}
-		return g, f
+		return l.series(ss, fs)
 	case model.All:
 		ss := make([]dist, len(n.Children))
 		fs := make([]dist, len(n.Children))
@@ -250,7 +285,7 @@ func (c *composer) composeOp(n *model.Node, deadline, needF bool) (s, f dist) {
 		more := n.Attempts > 1
 		sk, fk := c.compose(n.Children[0], deadline || t > 0, more || needF)
 		if t > 0 {
-			sk, fk = c.cut(sk, fk, t, more || needF)
+			sk, fk = c.cut(n.Children[0], sk, fk, t, more || needF)
 		}
 		back := l.index(n.Backoff.Seconds())
 		g := point(0, 1)
@@ -266,7 +301,7 @@ func (c *composer) composeOp(n *model.Node, deadline, needF bool) (s, f dist) {
 		return s, f
 	case model.Timeout:
 		sk, fk := c.compose(n.Children[0], true, needF)
-		return c.cut(sk, fk, n.After.Seconds(), needF)
+		return c.cut(n.Children[0], sk, fk, n.After.Seconds(), needF)
 	case model.Optional:
 		sk, fk := c.compose(n.Children[0], deadline, true)
 		return add(sk, fk), dist{}
@@ -279,6 +314,9 @@ func (c *composer) composeOp(n *model.Node, deadline, needF bool) (s, f dist) {
 // of discretises a call's duration; a component without latency takes no
 // time.
 func (c *composer) of(m Marginal, w float64) dist {
+	if w == 0 {
+		return dist{}
+	}
 	if m == nil {
 		return point(0, w)
 	}
@@ -293,11 +331,27 @@ func (c *composer) of(m Marginal, w float64) dist {
 	return scale(u, w)
 }
 
-// cut applies a deadline t to an operand's sub-distributions: successes
+// cut applies a deadline t to operand n's sub-distributions: successes
 // after t fail at t, as does everything still running (failures under the
-// deadline take forever).
-func (c *composer) cut(s, f dist, t float64, needF bool) (dist, dist) {
+// deadline take forever). A single call is cut exactly, from its
+// marginal.
+func (c *composer) cut(n *model.Node, s, f dist, t float64, needF bool) (dist, dist) {
 	ks, cs := c.l.cut(s, t)
+	if m := c.succ[n.Component]; n.Op == model.Call && m != nil && !c.l.up {
+		if _, fixed := m.(Fixed); !fixed {
+			// the lattice spreads the step around t evenly: the marginal
+			// knows how much of it lies below t
+			k := c.l.index(t)
+			if d := c.p(n.Component)*m.CDF(t) - ks.total(); k < c.l.n && d != 0 {
+				ks = add(ks, point(k, d))
+				cs -= d
+			}
+		}
+	}
+	if c.kept == nil {
+		c.kept = map[keptKey]float64{}
+	}
+	c.kept[keptKey{n, c.stateKey()}] = ks.total()
 	if !needF {
 		return ks, dist{}
 	}

@@ -29,7 +29,7 @@ type Options struct {
 	// journey's latency objective's threshold by default.
 	Threshold time.Duration
 	// Resolution is the relative resolution the lattice aims at around
-	// the median (0 means 1/1000).
+	// the median (0 means 1/250).
 	Resolution float64
 	// MaxPoints caps the lattice (0 means 1<<16).
 	MaxPoints int
@@ -134,55 +134,52 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 		return res, nil
 	}
 
-	// a first, coarse lattice up to every deadline and far into the
-	// tails, on which every deadline lies: the availability, and where
-	// the quantiles lie
 	resolution := opts.Resolution
 	if resolution <= 0 {
-		resolution = 1.0 / 1000
+		resolution = 1.0 / 250
 	}
 	maxPoints := opts.MaxPoints
 	if maxPoints <= 0 {
 		maxPoints = 1 << 16
 	}
+	maxDeadline := 0.0
 	for _, d := range sh.deadlines {
-		top1 = max(top1, d)
+		maxDeadline = max(maxDeadline, d)
 	}
-	c.l = coarse(top1, sh.steps, len(sh.deadlines) > 0)
-	s1, _ := c.compose(j.Flow, false, false)
-	res.Availability = s1.total()
-	if !(res.Availability > 0) {
+
+	// a first, small lattice tells where the quantiles lie: its end is
+	// doubled until what lies beyond is negligible
+	est := c.estimate(j.Flow, 4*shape(j.Flow, c, false, 0.5).extent, top1)
+	qe := func(q float64) float64 { return quantile(est.l, est.cdf, est.a, q) }
+	if !(est.a > 0) {
 		return res, nil // no successful execution: no latency to speak of
 	}
-	cdf1 := c.l.cdf(s1)
-	q1 := func(q float64) float64 { return quantile(c.l, cdf1, res.Availability, q) }
 
-	// the quantiles on a fine lattice up to past the highest level: below
-	// its end it is exact whatever lies beyond (durations only add up)
-	top2 := q1(1 - (1-slices.Max(levels))/10)
-	top2 = min(top1, max(1.5*top2, 1.2*thr.Seconds(), 8*c.l.h))
-	h2 := max(q1(0.5), c.l.h) * resolution
+	// the lattice of the result: fine around the median, up to past the
+	// highest level and every deadline, so that every deadline cuts on it
+	top2 := qe(1 - (1-slices.Max(levels))/4)
+	top2 = max(1.25*top2, 1.2*thr.Seconds(), maxDeadline*(1+1e-9), est.l.h)
+	h2 := max(qe(0.5), est.l.h) * resolution
 	n2 := int(math.Ceil(top2/h2)) + 1
-	n2 = min(max(n2, 1<<12), maxPoints)
-	fine := &composer{l: &lattice{h: top2 / float64(n2-1), n: n2}, succ: c.succ, fail: c.fail, closing: c.closing, prob: c.prob}
-	s2, _ := fine.compose(j.Flow, false, false)
-	cdf2 := fine.l.cdf(s2)
+	n2 = min(max(n2, 1<<10), maxPoints)
+	c.on(&lattice{h: top2 / float64(n2-1), n: n2})
+	s2, _ := c.compose(j.Flow, false, false)
+	res.Availability = s2.total()
+	if !(res.Availability > 0) {
+		return res, nil
+	}
+	cdf2 := c.l.cdf(s2)
 	for _, q := range levels {
-		res.Quantiles = append(res.Quantiles, Quantile{Level: q, Value: seconds(quantile(fine.l, cdf2, res.Availability, q))})
+		res.Quantiles = append(res.Quantiles, Quantile{Level: q, Value: seconds(quantile(c.l, cdf2, res.Availability, q))})
 	}
-	res.Resolution = seconds(fine.l.h)
-	res.Error = seconds(float64(sh.terms) * fine.l.h / 2)
+	res.Resolution = seconds(c.l.h)
+	res.Error = seconds(float64(sh.terms) * c.l.h / 2)
 	if thr > 0 {
-		if thr.Seconds() < top2 {
-			res.Within = within(fine.l, cdf2, res.Availability, thr.Seconds())
-		} else {
-			res.Within = within(c.l, cdf1, res.Availability, thr.Seconds())
-		}
+		res.Within = within(c.l, cdf2, res.Availability, thr.Seconds())
 	}
-	res.CDF = chart(fine.l, cdf2, res.Availability)
+	res.CDF = chart(c.l, cdf2, res.Availability)
 
-	// the dependence-free bound, on its own lattice up to the coarse one's
-	// end (its quantiles lie beyond the independent ones)
+	// the dependence-free bound, on its own lattice, which rounds up
 	// the bound's highest quantile lies below the sum of each duration's
 	// 1 − (1 − level)/terms quantile (the standard bound, for sums)
 	topB := max(shape(j.Flow, c, false, 1-(1-slices.Max(levels))/terms).extent, top2)
@@ -201,38 +198,29 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// coarse is the first lattice: up to top, rounding up, with every deadline
-// and delay (steps, seconds) on a lattice point when they have a common
-// divisor that allows it. Without deadlines it only tells the fine lattice
-// where the quantiles lie, and is smaller.
-func coarse(top float64, steps []float64, deadlines bool) *lattice {
-	n := 1 << 10
-	if deadlines {
-		n = 1 << 12
-	}
-	h := top / float64(n-1)
-	if g := gcdSeconds(steps); g > 0 {
-		if hg := g / math.Ceil(g/h-1e-9); top/hg < 1<<16 {
-			h = hg
-		}
-	}
-	return &lattice{h: h, n: int(math.Ceil(top/h-1e-9)) + 1, up: true}
+// estimated is a composition on a small lattice: where the quantiles lie.
+type estimated struct {
+	l   *lattice
+	cdf []float64
+	a   float64 // P(success)
 }
 
-// gcdSeconds is the greatest common divisor of durations in whole
-// microseconds, or 0.
-func gcdSeconds(ds []float64) float64 {
-	g := int64(0)
-	for _, d := range ds {
-		v := int64(math.Round(d * 1e6))
-		if v <= 0 || math.Abs(float64(v)-d*1e6) > 1e-3 {
-			return 0
+// estimatePoints is the size of the estimate's lattice.
+const estimatePoints = 1 << 9
+
+// estimate composes n on a small lattice from 0 to top, doubling top until
+// at most 1e-6 of the successful mass lies beyond it, or top passes limit.
+func (c *composer) estimate(n *model.Node, top, limit float64) estimated {
+	top = min(max(top, 1e-9), max(limit, 1e-9))
+	for {
+		c.on(&lattice{h: top / (estimatePoints - 1), n: estimatePoints})
+		s, _ := c.compose(n, false, false)
+		a := s.total()
+		if !(a > 0) || s.over <= 1e-6*a || top >= limit {
+			return estimated{l: c.l, cdf: c.l.cdf(s), a: a}
 		}
-		for v != 0 {
-			g, v = v, g%v
-		}
+		top *= 2
 	}
-	return float64(g) / 1e6
 }
 
 // quantile reads the q-quantile of the conditional distribution from a
@@ -299,7 +287,6 @@ func seconds(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)
 type shaped struct {
 	extent    float64
 	deadlines []float64 // timeouts and per-try timeouts
-	steps     []float64 // deadlines, backoffs and hedge offsets
 	terms     int
 }
 
@@ -311,10 +298,7 @@ const boundPoints = 1024
 // is its level-quantile.
 func shape(n *model.Node, c *composer, deadline bool, level float64) shaped {
 	var sh shaped
-	merge := func(k shaped) {
-		sh.deadlines = append(sh.deadlines, k.deadlines...)
-		sh.steps = append(sh.steps, k.steps...)
-	}
+	merge := func(k shaped) { sh.deadlines = append(sh.deadlines, k.deadlines...) }
 	switch n.Op {
 	case model.Call:
 		if m := c.succ[n.Component]; m != nil {
@@ -340,12 +324,6 @@ func shape(n *model.Node, c *composer, deadline bool, level float64) shaped {
 		per := ks.extent
 		if t > 0 {
 			sh.deadlines = append(sh.deadlines, t)
-			sh.steps = append(sh.steps, t)
-		}
-		if n.Backoff > 0 {
-			sh.steps = append(sh.steps, n.Backoff.Seconds())
-		}
-		if t > 0 {
 			per = t // a failed attempt may last until its deadline
 		}
 		a := float64(n.Attempts)
@@ -359,7 +337,6 @@ func shape(n *model.Node, c *composer, deadline bool, level float64) shaped {
 		// a failure under it lasts until the deadline
 		sh.extent, sh.terms = t, ks.terms
 		sh.deadlines = append(sh.deadlines, t)
-		sh.steps = append(sh.steps, t)
 		return sh
 	case model.Async:
 		return sh
@@ -371,7 +348,6 @@ func shape(n *model.Node, c *composer, deadline bool, level float64) shaped {
 		off := 0.0
 		if n.Op == model.Race && i > 0 && n.HedgeAfter > 0 {
 			off = float64(i) * n.HedgeAfter.Seconds()
-			sh.steps = append(sh.steps, n.HedgeAfter.Seconds())
 		}
 		sh.extent = max(sh.extent, off+ks.extent)
 		sh.terms = max(sh.terms, ks.terms+min(i, 1))

@@ -2,6 +2,7 @@ package latency
 
 import (
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/dsp/fourier"
 )
@@ -18,6 +19,8 @@ type lattice struct {
 	up bool
 	// ffts are the transforms used, by size
 	ffts map[int]*fourier.FFT
+	// damp[i] is θ^i, series' damping
+	damp []float64
 }
 
 // dist is a sub-distribution on a lattice: p[i] is the mass at i·h (p may
@@ -104,6 +107,9 @@ func add(a, b dist) dist {
 
 // scale returns w·d.
 func scale(d dist, w float64) dist {
+	if w == 0 {
+		return dist{}
+	}
 	p := make([]float64, len(d.p))
 	for i, v := range d.p {
 		p[i] = v * w
@@ -171,9 +177,8 @@ func direct(a, b []float64) []float64 {
 	return p
 }
 
-// fft convolves by the fast Fourier transform.
-func (l *lattice) fft(a, b []float64) []float64 {
-	m := len(a) + len(b) - 1
+// transform is the real FFT of length at least m, a power of 2.
+func (l *lattice) transform(m int) *fourier.FFT {
 	size := 1
 	for size < m {
 		size <<= 1
@@ -186,6 +191,14 @@ func (l *lattice) fft(a, b []float64) []float64 {
 		f = fourier.NewFFT(size)
 		l.ffts[size] = f
 	}
+	return f
+}
+
+// fft convolves by the fast Fourier transform.
+func (l *lattice) fft(a, b []float64) []float64 {
+	m := len(a) + len(b) - 1
+	f := l.transform(m)
+	size := f.Len()
 	x := make([]float64, size)
 	copy(x, a)
 	ca := f.Coefficients(nil, x)
@@ -214,6 +227,111 @@ func (l *lattice) fft(a, b []float64) []float64 {
 		}
 	}
 	return x[:last+1]
+}
+
+// seriesMin is the lattice size from which series works in the Fourier
+// domain.
+const seriesMin = 512
+
+// series is the distribution of the sum of independent durations, one
+// from each of ss (masses multiply); with fs, also the sub-distribution of
+// the time by which one fails, Σ_i (s_0 ⊕ … ⊕ s_{i−1}) ⊕ f_i: the operands
+// of a sequence, run until one fails.
+//
+// On a large lattice it works in the Fourier domain, one transform per
+// operand and one back, where pairwise sums take three each. The
+// transforms are circular, of length M ≥ 2n: a sum's mass beyond M would
+// wrap onto the lattice. So every operand is damped by θ^i first, with
+// θ^n = 1e-4, and the result undamped: wrapped mass arrives scaled by
+// θ^M ≤ 1e-8 (and it is mass from beyond twice the lattice's end), while
+// the round-off the undamping magnifies stays below 1e-4·1e-14 of the
+// peak... in the damped domain, relative to the peak, as the pairwise
+// transform's does.
+func (l *lattice) series(ss, fs []dist) (s, f dist) {
+	long := 0
+	for _, d := range ss {
+		if len(d.p) >= 64 {
+			long++
+		}
+	}
+	if l.n < seriesMin || long < 3 {
+		g := point(0, 1)
+		for i, sk := range ss {
+			if fs != nil {
+				f = add(f, l.conv(g, fs[i]))
+			}
+			g = l.conv(g, sk)
+		}
+		return g, f
+	}
+	tr := l.transform(2 * l.n)
+	size := tr.Len()
+	if len(l.damp) != l.n {
+		theta := math.Exp(math.Log(1e-4) / float64(l.n))
+		l.damp = make([]float64, l.n)
+		v := 1.0
+		for i := range l.damp {
+			l.damp[i] = v
+			v *= theta
+		}
+	}
+	x := make([]float64, size)
+	buf := make([]complex128, size/2+1)
+	hat := func(d dist) []complex128 {
+		clear(x)
+		for i, v := range d.p[:min(len(d.p), l.n)] {
+			x[i] = v * l.damp[i]
+		}
+		buf = tr.Coefficients(buf, x)
+		return buf
+	}
+	g := make([]complex128, size/2+1)
+	for i := range g {
+		g[i] = 1
+	}
+	var fh []complex128
+	gTotal, fTotal := 1.0, 0.0
+	for i, sk := range ss {
+		if fs != nil {
+			fk := hat(fs[i])
+			if fh == nil {
+				fh = make([]complex128, len(g))
+			}
+			for k := range fh {
+				fh[k] += g[k] * fk[k]
+			}
+			fTotal += gTotal * fs[i].total()
+		}
+		sh := hat(sk)
+		for k := range g {
+			g[k] *= sh[k]
+		}
+		gTotal *= sk.total()
+	}
+	back := func(h []complex128, total float64) dist {
+		if h == nil || total == 0 {
+			return dist{over: total}
+		}
+		tr.Sequence(x, h)
+		inv := 1 / float64(size)
+		peak := 0.0
+		for i := range x[:l.n] {
+			x[i] *= inv
+			peak = max(peak, x[i])
+		}
+		p := make([]float64, l.n)
+		last, sum := -1, 0.0
+		for i, v := range x[:l.n] {
+			if v < 1e-14*peak {
+				continue // round-off
+			}
+			p[i] = v / l.damp[i]
+			sum += p[i]
+			last = i
+		}
+		return dist{p: p[:last+1], over: max(0, total-sum)}
+	}
+	return back(g, gTotal), back(fh, fTotal)
 }
 
 // cdf is the cumulative sub-distribution of d over the whole lattice.
@@ -246,18 +364,33 @@ func fromCDF(c []float64, total float64) dist {
 }
 
 // cut truncates d at deadline t: what lies at or below t stays (kept),
-// the rest — the over mass included — ends at t (cutMass). A deadline
-// beyond the lattice leaves d as it is: what is over may lie either side
-// of it (Compose keeps such lattices for durations below their end).
+// the rest — the over mass included — ends at t (cutMass). On a lattice
+// that rounds up, a deadline on a lattice point cuts exactly; on one that
+// rounds to the nearest point, the point nearest t holds the mass of
+// ((i−½)h, (i+½)h], and the part of that step up to t stays, as if the
+// mass were spread evenly over it. A deadline beyond the lattice leaves d
+// as it is: what is over may lie either side of it.
 func (l *lattice) cut(d dist, t float64) (kept dist, cutMass float64) {
-	k := int(math.Floor(t/l.h + 1e-9)) // last index at or below t
+	k, frac := int(math.Floor(t/l.h+1e-9)), 1.0 // the last index kept
+	if !l.up {
+		k = int(math.Ceil(t/l.h - 0.5 - 1e-12))
+		frac = min(1, max(0, t/l.h-(float64(k)-0.5)))
+	}
 	if k > l.n-1 {
 		return d, 0
+	}
+	if k < 0 {
+		return dist{}, d.total()
 	}
 	kept.p = d.p[:min(len(d.p), k+1)]
 	cutMass = d.over
 	for _, v := range d.p[len(kept.p):] {
 		cutMass += v
+	}
+	if frac < 1 && k < len(d.p) {
+		kept.p = slices.Clone(kept.p)
+		cutMass += kept.p[k] * (1 - frac)
+		kept.p[k] *= frac
 	}
 	return kept, cutMass
 }

@@ -1,0 +1,17 @@
+package latency_test
+
+import (
+	"testing"
+
+	"github.com/emac-dev/emac/internal/gen"
+	"github.com/emac-dev/emac/internal/latency"
+)
+
+func BenchmarkRealistic50(b *testing.B) {
+	j := gen.Realistic(3, 50, 8)
+	for b.Loop() {
+		if _, err := latency.Analyze(j, latency.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
