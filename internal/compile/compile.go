@@ -61,7 +61,7 @@ func Compile(ctx context.Context, paths []string, opts Options) (*Result, error)
 	}
 	ins := make([]*emit.Input, len(rep.Journeys))
 	for i, j := range rep.Journeys {
-		in := &emit.Input{Journey: j, Result: &rep.Result.Journeys[i], Analysis: rep.Analyses[i], Namespace: "default"}
+		in := &emit.Input{Journey: j, Result: &rep.Result.Journeys[i], Analysis: rep.Analyses[i], Latency: rep.Latencies[i], Namespace: "default"}
 		if i < len(rep.Specs) && rep.Specs[i] != nil {
 			in.Spec = rep.Specs[i]
 			if ns := rep.Specs[i].Metadata.Namespace; ns != "" {
@@ -89,7 +89,7 @@ func Journeys(ctx context.Context, js []*model.Journey, namespace string, opts O
 		if a.Err != nil {
 			return nil, fmt.Errorf("journey %s: %w", js[i].Name, a.Err)
 		}
-		ins[i] = &emit.Input{Journey: js[i], Result: a.Result, Analysis: a.Analysis, Namespace: namespace}
+		ins[i] = &emit.Input{Journey: js[i], Result: a.Result, Analysis: a.Analysis, Latency: a.Latency, Namespace: namespace}
 	}
 	return EmitAll(ctx, ins, opts)
 }

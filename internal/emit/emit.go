@@ -13,6 +13,7 @@ import (
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/bounds"
+	"github.com/emac-dev/emac/internal/latency"
 	"github.com/emac-dev/emac/internal/model"
 )
 
@@ -28,6 +29,9 @@ type Input struct {
 	// Analysis is the engine's full result (contributors, domains, required
 	// targets, binding scenario).
 	Analysis *bounds.Result
+	// Latency is the latency composition (CDF, bound, quantiles), nil when
+	// the journey has none.
+	Latency *latency.Result
 	// Namespace for Kubernetes objects: the spec's metadata.namespace, or
 	// "default".
 	Namespace string

@@ -58,6 +58,10 @@ type Result struct {
 	Timed bool
 	// CDF samples P(L ≤ t | success) for charts, t ascending.
 	CDF []Point
+	// Lower samples a lower bound on P(L ≤ t | success) that holds however
+	// the components' latencies are coupled (the dependence-free bound),
+	// t ascending: the band from it up to CDF is a chart's.
+	Lower []Point
 }
 
 // Quantile is one quantile of a successful journey's duration.
@@ -194,6 +198,10 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 			u = float64(boundPoints) * b.l.h
 		}
 		res.Quantiles[i].Upper, res.Quantiles[i].Beyond = seconds(u), !ok
+	}
+	step := max(1, len(bb.s)/200)
+	for i := 0; i < len(bb.s); i += step {
+		res.Lower = append(res.Lower, Point{T: seconds(float64(i) * b.l.h), P: bb.s[i]})
 	}
 	return res, nil
 }

@@ -39,10 +39,12 @@ type Options struct {
 type Report struct {
 	Result   v1alpha1.CheckResult
 	Journeys []*model.Journey
-	// Specs are the journeys' wire form and Analyses the engine's full
-	// results, in the same order as Journeys.
+	// Specs are the journeys' wire form, Analyses the engine's full
+	// results and Latencies the latency compositions (nil when not
+	// composed), in the same order as Journeys.
 	Specs       []*v1alpha1.Journey
 	Analyses    []*bounds.Result
+	Latencies   []*latency.Result
 	Diagnostics diag.Diagnostics
 	Sources     diag.Sources
 }
@@ -73,6 +75,7 @@ func Check(ctx context.Context, paths []string, opts Options) (*Report, error) {
 		}
 		rep.Result.Journeys = append(rep.Result.Journeys, *a.Result)
 		rep.Analyses = append(rep.Analyses, a.Analysis)
+		rep.Latencies = append(rep.Latencies, a.Latency)
 	}
 	return rep, nil
 }
@@ -81,7 +84,9 @@ func Check(ctx context.Context, paths []string, opts Options) (*Report, error) {
 type Assessment struct {
 	Result   *v1alpha1.JourneyResult
 	Analysis *bounds.Result
-	Err      error
+	// Latency is the latency composition, nil when none was composed.
+	Latency *latency.Result
+	Err     error
 }
 
 // AssessAll assesses journeys, opts.Parallelism at a time: journeys are
@@ -90,8 +95,12 @@ type Assessment struct {
 func AssessAll(ctx context.Context, js []*model.Journey, opts Options) ([]Assessment, error) {
 	out := make([]Assessment, len(js))
 	err := Each(ctx, len(js), opts.Parallelism, func(ctx context.Context, i int) error {
-		r, a, err := Assess(ctx, js[i], opts)
-		out[i] = Assessment{Result: r, Analysis: a, Err: err}
+		a, err := Assess(ctx, js[i], opts)
+		if err != nil {
+			a = &Assessment{}
+		}
+		out[i] = *a
+		out[i].Err = err
 		return ctx.Err()
 	})
 	return out, err
@@ -121,16 +130,19 @@ func Each(ctx context.Context, n, parallelism int, f func(ctx context.Context, i
 // Evaluate computes a journey's bounds, contributors, required targets and
 // decision in contract mode (SLO targets, the spec as the accepted model).
 func Evaluate(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.JourneyResult, error) {
-	out, _, err := Assess(ctx, j, opts)
-	return out, err
+	a, err := Assess(ctx, j, opts)
+	if err != nil {
+		return nil, err
+	}
+	return a.Result, nil
 }
 
-// Assess is Evaluate returning the engine's full result too, for the
-// artifact emitters.
-func Assess(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.JourneyResult, *bounds.Result, error) {
+// Assess is Evaluate returning the engine's full result and the latency
+// composition too, for the artifact emitters.
+func Assess(ctx context.Context, j *model.Journey, opts Options) (*Assessment, error) {
 	r, err := bounds.Analyze(ctx, j, opts.Bounds)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	out := &v1alpha1.JourneyResult{
 		Name:       j.Name,
@@ -181,9 +193,13 @@ func Assess(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.Jour
 		out.Components = append(out.Components, v1alpha1.ComponentValue{Name: n, Availability: c.Availability,
 			Source: c.Source, Domains: c.Domains, Invocations: calls[n]})
 	}
-	lat, avail, err := latencyOf(j)
+	lat, lr, err := latencyOf(j)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	avail := 1.0
+	if lr != nil {
+		avail = lr.Availability
 	}
 	out.Latency = lat
 	if avail < r.Optimistic-1e-9 {
@@ -193,17 +209,17 @@ func Assess(ctx context.Context, j *model.Journey, opts Options) (*v1alpha1.Jour
 	if len(opts.Down) > 0 {
 		dj, err := bounds.Down(j, opts.Down)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		wr, err := bounds.Analyze(ctx, dj, bounds.Options{MaxWork: opts.Bounds.MaxWork, SkipDerived: true})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		d, _ := decide(dj, wr, nil)
 		out.WhatIf = &v1alpha1.WhatIfResult{Down: append([]string(nil), opts.Down...), Optimistic: round(wr.Optimistic),
 			Pessimistic: round(wr.Pessimistic), Floor: round(wr.Floor), Decision: d}
 	}
-	return out, r, nil
+	return &Assessment{Result: out, Analysis: r, Latency: lr}, nil
 }
 
 // decide applies SPEC §6 to a spec checked without evidence: the spec is
@@ -234,16 +250,16 @@ func decide(j *model.Journey, r *bounds.Result, lat *v1alpha1.LatencyResult) (st
 }
 
 // latencyOf composes the journey's latency when it has an objective or any
-// component has latency, with the independent availability deadlines
-// leave (1 when not composed).
-func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, float64, error) {
+// component has latency; the composition is nil when there is nothing to
+// compose.
+func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, *latency.Result, error) {
 	obj := j.Objective.Latency
 	timed := false
 	for _, c := range j.Components {
 		timed = timed || len(c.Latency) > 0 || c.FailureLatency > 0
 	}
 	if obj == nil && !timed {
-		return nil, 1, nil
+		return nil, nil, nil
 	}
 	out := &v1alpha1.LatencyResult{}
 	levels := latency.Levels
@@ -255,16 +271,16 @@ func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, float64, error) {
 	}
 	if !timed {
 		out.Status, out.Reason = "unknown", "no component has latency: give slo.latency points or failureLatency"
-		return out, 1, nil
+		return out, nil, nil
 	}
 	lr, err := latency.Analyze(j, latency.Options{Levels: levels})
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	out.Resolution, out.Error, out.Untimed = lr.Resolution.Seconds(), lr.Error.Seconds(), lr.Untimed
 	if len(lr.Quantiles) == 0 {
 		out.Status, out.Reason = "unknown", "the journey never succeeds"
-		return out, lr.Availability, nil
+		return out, lr, nil
 	}
 	for _, q := range lr.Quantiles {
 		if obj != nil && q.Level == obj.Percentile/100 {
@@ -277,7 +293,7 @@ func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, float64, error) {
 		out.Quantiles = append(out.Quantiles, v1alpha1.LatencyQuantile{Level: q.Level, Independent: q.Value.Seconds(), Upper: q.Upper.Seconds(), Beyond: q.Beyond})
 	}
 	if obj == nil {
-		return out, lr.Availability, nil
+		return out, lr, nil
 	}
 	w := round(lr.Within)
 	out.Within = &w
@@ -290,7 +306,7 @@ func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, float64, error) {
 		out.Status = "violated"
 		out.Reason = fmt.Sprintf("p_upper: %s may reach %s when the components' latencies are coupled (independent: %s), above the threshold %s", pct, fmtS(*out.Upper), fmtS(*out.Independent), fmtS(out.Threshold))
 	}
-	return out, lr.Availability, nil
+	return out, lr, nil
 }
 
 // fmtS writes seconds as a duration.

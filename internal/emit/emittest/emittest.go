@@ -64,11 +64,11 @@ func Golden(t testing.TB, dir string, files []emit.File, update bool) {
 // Input analyses a journey built in code as `emac compile` does.
 func Input(t testing.TB, j *model.Journey) *emit.Input {
 	t.Helper()
-	res, an, err := service.Assess(context.Background(), j, service.Options{})
+	a, err := service.Assess(context.Background(), j, service.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &emit.Input{Journey: j, Result: res, Analysis: an, Namespace: "default"}
+	return &emit.Input{Journey: j, Result: a.Result, Analysis: a.Analysis, Latency: a.Latency, Namespace: "default"}
 }
 
 // Example loads an example embedded in package examples and analyses its
