@@ -66,7 +66,7 @@ func TestSimulatorAgrees(t *testing.T) {
 			t.Fatal(err)
 		}
 		lo, hi := est.Wilson(0.999)
-		if slack := 1e-3; r.Availability < lo-slack || r.Availability > hi+slack {
+		if slack := 1e-6; r.Availability < lo-slack || r.Availability > hi+slack {
 			t.Errorf("seed %d %s: availability %.6f outside the simulator's [%.6f, %.6f]", seed, j.Flow, r.Availability, lo, hi)
 		}
 		for i, q := range r.Quantiles {
