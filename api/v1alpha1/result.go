@@ -54,6 +54,10 @@ type AvailabilityResult struct {
 	// Exact is false when the pessimistic bound is a sound lower bound
 	// rather than the exact minimum (the journey exceeded the exact limit).
 	Exact bool `json:"exact"`
+	// Approximate is set when a deadline over redundancy truncates its
+	// operand by its independent share in every scenario (see
+	// docs/semantics.md, "Deadlines in A+ and A-").
+	Approximate bool `json:"approximate,omitempty"`
 	// Method says how A- was obtained.
 	Method string `json:"method,omitempty"`
 	// Scenarios counts the scenarios evaluated exactly.

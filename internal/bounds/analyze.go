@@ -44,6 +44,10 @@ type Result struct {
 	// Exact is false when some region exceeded the exact budget and A- is a
 	// sound lower bound instead of the minimum.
 	Exact bool
+	// Approximate is set when a deadline over redundancy truncates its
+	// operand: its factor depends on the scenario, and every scenario
+	// takes the independent one, so A- is approximate.
+	Approximate bool
 	// Binding lists the domains shared in the scenario attaining A-;
 	// Persistent the components it treats as persistent.
 	Binding, Persistent []string
@@ -99,7 +103,10 @@ func Analyze(ctx context.Context, j *model.Journey, opts Options) (*Result, erro
 	if err := j.Validate(); err != nil {
 		return nil, err
 	}
-	t := compile(j)
+	t, err := compile(j)
+	if err != nil {
+		return nil, err
+	}
 	e := newEvaluator(t)
 	r := &Result{Bound: j.Policy.Bound}
 	if r.Bound == "" {
@@ -112,6 +119,10 @@ func Analyze(ctx context.Context, j *model.Journey, opts Options) (*Result, erro
 		return nil, err
 	}
 	r.Pessimistic, r.Exact, r.Scenarios, r.Notes = p.value, p.exact, p.scenarios, p.notes
+	r.Approximate = t.approx
+	if t.approx {
+		r.Notes = append(r.Notes, "a deadline over redundancy (race, fallback, quorum, retry, optional) truncates its operand by the share of its independent successes within the deadline in every scenario: which paths run under shared fate is not composed with time, so A- is approximate there")
+	}
 	for _, di := range p.shared {
 		r.Binding = append(r.Binding, t.domains[di].name)
 	}

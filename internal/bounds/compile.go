@@ -3,12 +3,19 @@ package bounds
 import (
 	"sort"
 
+	"github.com/emac-dev/emac/internal/latency"
 	"github.com/emac-dev/emac/internal/model"
 )
 
 // tree is a journey flattened for evaluation: nodes in pre-order with
 // parents, depths and subtree intervals, components and domains by index.
 type tree struct {
+	// truncs are the deadlines' truncations while the tree is built
+	truncs map[*model.Node]latency.Truncation
+	// approx is set when some deadline's truncation depends on the
+	// scenario and is taken at its independent value
+	approx bool
+
 	nodes  []tnode
 	comps  []string
 	cidx   map[string]int
@@ -63,6 +70,9 @@ type tnode struct {
 	lift int
 	// relevant is false under Optional/Async, whose outcome never matters.
 	relevant bool
+	// trunc is what a Timeout's deadline, or a Retry's per-try one, leaves
+	// of its operand's successes (1 without a deadline that fires).
+	trunc float64
 }
 
 type tdomain struct {
@@ -71,8 +81,14 @@ type tdomain struct {
 	up      float64
 }
 
-func compile(j *model.Journey) *tree {
-	t := &tree{cidx: map[string]int{}, groupID: map[string]int{}}
+// compile builds the engine's tree of j, with each deadline's truncation
+// from the latency composition.
+func compile(j *model.Journey) (*tree, error) {
+	truncs, err := latency.Truncations(j)
+	if err != nil {
+		return nil, err
+	}
+	t := &tree{cidx: map[string]int{}, groupID: map[string]int{}, truncs: truncs}
 	for _, name := range j.ComponentNames() {
 		t.cidx[name] = len(t.comps)
 		t.comps = append(t.comps, name)
@@ -115,7 +131,8 @@ func compile(j *model.Journey) *tree {
 		t.domains = append(t.domains, d)
 	}
 	t.resetUp()
-	return t
+	t.truncs = nil
+	return t, nil
 }
 
 // resetUp sets each domain's common-cause availability to SPEC's default:
@@ -133,7 +150,11 @@ func (t *tree) resetUp() {
 func (t *tree) add(n *model.Node, parent, depth, lift int, relevant bool) int {
 	id := len(t.nodes)
 	t.nodes = append(t.nodes, tnode{op: n.Op, parent: parent, depth: depth, comp: -1, k: n.K,
-		weights: n.Weights, attempts: n.Attempts, relevant: relevant})
+		weights: n.Weights, attempts: n.Attempts, relevant: relevant, trunc: 1})
+	if tr, ok := t.truncs[n]; ok {
+		t.nodes[id].trunc = tr.Factor
+		t.approx = t.approx || (!tr.Exact && tr.Factor < 1)
+	}
 	if n.Op == model.Retry && n.Attempts >= 2 && lift < 0 {
 		lift = id
 	}

@@ -565,9 +565,9 @@ func combine(nd *tnode, v []float64) float64 {
 		}
 		return s
 	case model.Retry:
-		return 1 - math.Pow(1-v[0], float64(nd.attempts))
+		return 1 - math.Pow(1-nd.trunc*v[0], float64(nd.attempts))
 	case model.Timeout:
-		return v[0]
+		return nd.trunc * v[0]
 	case model.Optional, model.Async:
 		return 1
 	}

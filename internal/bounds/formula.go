@@ -58,7 +58,10 @@ func Formula(ctx context.Context, j *model.Journey, opts FormulaOptions) (*Formu
 	if maxSize <= 0 {
 		maxSize = DefaultMaxFormula
 	}
-	t := compile(j)
+	t, err := compile(j)
+	if err != nil {
+		return nil, err
+	}
 	y := newSymbolic(t)
 	out := &Formulas{Exact: true}
 	out.Optimistic = y.scenarioExpr(t.independent(), 0)
@@ -381,9 +384,19 @@ func (y *symbolic) combine(nd *tnode, v []*Expr) *Expr {
 		}
 		return add(terms...)
 	case model.Retry:
-		return sub(num(1), pow(sub(num(1), v[0]), nd.attempts))
+		return sub(num(1), pow(sub(num(1), truncated(nd, v[0])), nd.attempts))
+	case model.Timeout:
+		return truncated(nd, v[0])
 	case model.Optional, model.Async:
 		return num(1)
 	}
 	return v[0]
+}
+
+// truncated is x with its deadline's truncation applied.
+func truncated(nd *tnode, x *Expr) *Expr {
+	if nd.trunc == 1 {
+		return x
+	}
+	return mul(num(nd.trunc), x)
 }

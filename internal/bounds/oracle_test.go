@@ -499,7 +499,7 @@ func describeJourney(j *model.Journey) string {
 func oracleJourneys(count int, maxCost float64) []*model.Journey {
 	var out []*model.Journey
 	for seed := uint64(0); len(out) < count; seed++ {
-		j := gen.Random(seed, gen.RandomOptions{Leaves: 2 + int(seed%9), Domains: int(seed % 7), MaxOccurrences: 14, Components: 1 + int(seed%7)})
+		j := untimed(gen.Random(seed, gen.RandomOptions{Leaves: 2 + int(seed%9), Domains: int(seed % 7), MaxOccurrences: 14, Components: 1 + int(seed%7)}))
 		if newOracle(j).cost() > maxCost {
 			continue
 		}

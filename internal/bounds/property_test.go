@@ -17,13 +17,28 @@ import (
 const slack = 1e-12
 
 // propertyJourneys are random journeys for the property tests: larger than
-// the oracle's, as only the engine evaluates them.
+// the oracle's, as only the engine evaluates them. They take no time (see
+// untimed).
 func propertyJourneys(count int) []*model.Journey {
 	var out []*model.Journey
 	for seed := uint64(1000); len(out) < count; seed++ {
-		out = append(out, gen.Random(seed, gen.RandomOptions{Leaves: 2 + int(seed%13), Domains: int(seed % 7), MaxOccurrences: 24}))
+		out = append(out, untimed(gen.Random(seed, gen.RandomOptions{Leaves: 2 + int(seed%13), Domains: int(seed % 7), MaxOccurrences: 24})))
 	}
 	return out
+}
+
+// untimed is j with no latency anywhere, so that no deadline fires: the
+// algebraic properties (ordering, monotonicity, reordering operands) and
+// the oracle are about availability alone. With time they do not all hold
+// — a race's hedge order or a fallback's order changes what a deadline
+// cuts, and a more available but slower primary can lose successes to a
+// deadline — and the deadlines are checked against the simulator instead.
+func untimed(j *model.Journey) *model.Journey {
+	j = j.Clone()
+	for _, c := range j.Components {
+		c.Latency, c.FailureLatency = nil, 0
+	}
+	return j
 }
 
 // cloneFlow deep-copies a flow, so a test can rearrange it.
@@ -268,12 +283,18 @@ func TestSimulatorAgrees(t *testing.T) {
 	}
 	js = append(js, gen.Local(1, 300, 10), gen.Realistic(2, 120, 6))
 	nontrivial := 0
+	approximate, cut := 0, 0
 	for i, j := range js {
-		// deadlines need time: the availability engine does not apply
-		// them yet (internal/latency composes them, and is checked against
-		// the simulator there), so both read the journey without them
-		j = withoutDeadlines(j)
 		r := analyze(t, j)
+		if r.Approximate {
+			// a deadline over redundancy takes its independent truncation
+			// in every state of the latent variables under it
+			approximate++
+			continue
+		}
+		if r.Optimistic < analyze(t, untimed(j)).Optimistic-1e-9 {
+			cut++
+		}
 		if r.Optimistic-r.Pessimistic > 1e-4 {
 			nontrivial++
 		}
@@ -293,26 +314,8 @@ func TestSimulatorAgrees(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d of %d journeys with A- < A+ − 1e-4", nontrivial, len(js))
-}
-
-// withoutDeadlines is j with every timeout replaced by its operand and
-// every per-try timeout removed.
-func withoutDeadlines(j *model.Journey) *model.Journey {
-	var strip func(n *model.Node) *model.Node
-	strip = func(n *model.Node) *model.Node {
-		if n.Op == model.Timeout {
-			return strip(n.Children[0])
-		}
-		c := *n
-		c.PerTryTimeout = 0
-		c.Children = make([]*model.Node, len(n.Children))
-		for i, k := range n.Children {
-			c.Children[i] = strip(k)
-		}
-		return &c
+	t.Logf("%d of %d journeys with A- < A+ − 1e-4; deadlines cut A+ in %d; %d approximate (not compared)", nontrivial, len(js), cut, approximate)
+	if cut == 0 {
+		t.Error("no deadline cut A+: the test checks no truncation")
 	}
-	out := j.Clone()
-	out.Flow = strip(j.Flow)
-	return out
 }

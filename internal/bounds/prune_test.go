@@ -16,7 +16,11 @@ func TestPruneExact(t *testing.T) {
 	pruned := int64(0)
 	for seed := uint64(1); seed <= 12; seed++ {
 		j := gen.Realistic(seed, 400, 12)
-		fast, slow := compile(j), compile(j)
+		fast, err := compile(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, _ := compile(j)
 		slow.exhaustive = true
 		got, err := fast.pessimistic(ctx, 1<<40)
 		if err != nil {

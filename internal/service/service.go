@@ -160,6 +160,7 @@ func Assess(ctx context.Context, j *model.Journey, opts Options) (*Assessment, e
 			Persistent:  r.Persistent,
 			Bound:       r.Bound,
 			Exact:       r.Exact,
+			Approximate: r.Approximate,
 			Scenarios:   r.Scenarios,
 			Method:      method(r),
 		},
@@ -197,14 +198,7 @@ func Assess(ctx context.Context, j *model.Journey, opts Options) (*Assessment, e
 	if err != nil {
 		return nil, err
 	}
-	avail := 1.0
-	if lr != nil {
-		avail = lr.Availability
-	}
 	out.Latency = lat
-	if avail < r.Optimistic-1e-9 {
-		out.Notes = append(out.Notes, fmt.Sprintf("deadlines cut the independent availability to %s (A+ without them: %s): the bounds above do not include the cut yet", fmtP(avail), fmtP(r.Optimistic)))
-	}
 	out.Decision, out.Reasons = decide(j, r, lat)
 	if len(opts.Down) > 0 {
 		dj, err := bounds.Down(j, opts.Down)
