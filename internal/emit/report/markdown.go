@@ -127,6 +127,14 @@ func markdown(j *model.Journey, r *Report) []byte {
 			}
 			w("\n\n")
 		}
+		if r.LatencyChart != "" {
+			w("![Latency CDF and its dependence-free band](%s)\n\n", r.LatencyChart)
+			w("The line is P(L ≤ t | success) with independent calls. The shaded band reaches down to the dependence-free bound: however the components' latencies are coupled, the CDF stays above the band's lower edge, so the band shows how much slower than the independent estimate the journey can be.")
+			if lat.Percentile > 0 {
+				w(" Dashed: the objective's threshold and percentile.")
+			}
+			w("\n\n")
+		}
 	}
 
 	a := r.Assumptions

@@ -32,6 +32,9 @@ const (
 	MarkdownPath = "report.md"
 	// JSONPath is the machine-readable report.
 	JSONPath = "report.json"
+	// ChartPath is the SVG chart of the latency CDF and its band, written
+	// when the journey composes latency.
+	ChartPath = "latency.svg"
 )
 
 // Identifiers of report.json.
@@ -54,6 +57,9 @@ type Report struct {
 	Provenance []Provenance `json:"provenance"`
 	// Mermaid is the journey's flow as a Mermaid flowchart.
 	Mermaid string `json:"mermaid"`
+	// LatencyChart is the path of the latency chart (ChartPath), relative
+	// to the report; empty when the journey composes no latency.
+	LatencyChart string `json:"latencyChart,omitempty"`
 }
 
 // Assumptions are the premises of a journey's numbers.
@@ -120,12 +126,25 @@ type Provenance struct {
 	Source string `json:"source"`
 }
 
-// Emit writes report.md and report.json.
+// Emit writes report.md and report.json, and latency.svg when the journey
+// composes latency.
 func Emit(in *emit.Input) ([]emit.File, error) {
 	if in == nil || in.Journey == nil || in.Journey.Flow == nil || in.Result == nil {
 		return nil, errors.New("report: the input needs a journey with a flow and its result")
 	}
 	r := build(in.Journey, in.Result)
+	var chart []byte
+	// report.md shows the chart in its latency section, which the
+	// result's latency opens.
+	if in.Result.Latency != nil {
+		var err error
+		if chart, err = latencyChart(in.Result.Name, in.Journey.Objective.Latency, in.Latency); err != nil {
+			return nil, err
+		}
+		if chart != nil {
+			r.LatencyChart = ChartPath
+		}
+	}
 	var js bytes.Buffer
 	enc := json.NewEncoder(&js)
 	enc.SetEscapeHTML(false) // the Mermaid source keeps its <br/>
@@ -133,10 +152,14 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	if err := enc.Encode(r); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	return []emit.File{
+	files := []emit.File{
 		{Path: MarkdownPath, Data: markdown(in.Journey, r)},
 		{Path: JSONPath, Data: js.Bytes()},
-	}, nil
+	}
+	if chart != nil {
+		files = append(files, emit.File{Path: ChartPath, Data: chart})
+	}
+	return files, nil
 }
 
 // build assembles report.json's content.

@@ -344,6 +344,7 @@ func TestDeterministic(t *testing.T) {
 		func() *emit.Input { return emittest.Example(t, examples.Checkout) },
 		func() *emit.Input { return emittest.Input(t, everyOperator(t)) },
 		func() *emit.Input { return emittest.Input(t, gen.Random(7, gen.RandomOptions{Leaves: 16, Domains: 4})) },
+		func() *emit.Input { return latencyExample(t, nil) },
 	} {
 		a, b := emitFiles(t, mk()), emitFiles(t, mk())
 		if diff := cmp.Diff(a, b); diff != "" {
