@@ -71,6 +71,49 @@ func TestFormulaIsTheFunction(t *testing.T) {
 	}
 }
 
+// TestFormulaWithDeadlines: on timed journeys whose deadlines truncate
+// exactly (no redundancy under them), the formulas carry each deadline's
+// factor and stay the engine's function of the availabilities.
+func TestFormulaWithDeadlines(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 11))
+	ctx := context.Background()
+	checked := 0
+	for seed := uint64(0); checked < 30 && seed < 2000; seed++ {
+		j := gen.Random(seed, gen.RandomOptions{Leaves: 2 + int(seed%9), Domains: int(seed % 4), MaxOccurrences: 14})
+		base := analyze(t, j)
+		if base.Approximate || base.Optimistic == analyze(t, untimed(j)).Optimistic {
+			continue // approximate, or no deadline cuts anything
+		}
+		f, err := bounds.Formula(ctx, j, bounds.FormulaOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !f.Exact {
+			continue
+		}
+		checked++
+		for range 3 {
+			c := j.Clone()
+			for _, comp := range c.Components {
+				if r.IntN(2) == 0 {
+					comp.Availability = 1 - r.Float64()*0.2
+				}
+			}
+			want := analyze(t, c)
+			a := func(name string) float64 { return c.Components[name].Availability }
+			if got := f.Optimistic.Eval(a); math.Abs(got-want.Optimistic) > 1e-9 {
+				t.Errorf("%s\nA+ formula = %.12f, engine %.12f", describeJourney(c), got, want.Optimistic)
+			}
+			if got := f.Pessimistic.Eval(a); math.Abs(got-want.Pessimistic) > 1e-9 {
+				t.Errorf("%s\nA- formula = %.12f, engine %.12f", describeJourney(c), got, want.Pessimistic)
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d journeys with a deadline that cuts: the test checks too little", checked)
+	}
+}
+
 // TestFormulaCapped: beyond the size limit, each region keeps the
 // independent and the binding scenario; the formula says it is not exact,
 // and at the spec's availabilities it still gives A-.
