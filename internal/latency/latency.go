@@ -161,8 +161,8 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 
 	// the lattice of the result: fine around the median, up to past the
 	// highest level and every deadline, so that every deadline cuts on it
-	top2 := qe(1 - (1-slices.Max(levels))/4)
-	top2 = max(1.25*top2, 1.2*thr.Seconds(), maxDeadline*(1+1e-9), est.l.h)
+	topQ := 1.25 * qe(1-(1-slices.Max(levels))/4)
+	top2 := max(topQ, 1.2*thr.Seconds(), maxDeadline*(1+1e-9), est.l.h)
 	h2 := max(qe(0.5), est.l.h) * resolution
 	n2 := int(math.Ceil(top2/h2)) + 1
 	n2 = min(max(n2, 1<<10), maxPoints)
@@ -183,13 +183,12 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	}
 	res.CDF = chart(c.l, cdf2, res.Availability)
 
-	// the dependence-free bound, on its own lattice, which rounds up
-	// the bound's highest quantile lies below the sum of each duration's
-	// 1 − (1 − level)/terms quantile (the standard bound, for sums)
-	topB := max(shape(j.Flow, c, false, 1-(1-slices.Max(levels))/terms).extent, top2)
-	for _, d := range sh.deadlines {
-		topB = max(topB, d)
-	}
+	// the dependence-free bound, on its own lattice, which rounds up: the
+	// bound's highest quantile lies below the sum of each duration's
+	// 1 − (1 − level)/terms quantile (the standard bound, for sums). A
+	// deadline beyond it caps nothing on it, and a far threshold would
+	// only coarsen it.
+	topB := max(shape(j.Flow, c, false, 1-(1-slices.Max(levels))/terms).extent, topQ)
 	b := newBounder(&lattice{h: topB / (boundPoints - 1), n: boundPoints, up: true}, c)
 	bb := b.bound(j.Flow, false, false)
 	for i := range res.Quantiles {
@@ -277,11 +276,14 @@ func within(l *lattice, cdf []float64, a, t float64) float64 {
 	return math.Min(1, v/a)
 }
 
-// chart samples the conditional CDF at about 200 points.
+// chart samples the conditional CDF at about 200 points, up to a little
+// past its 1 − 10⁻⁴ quantile (the lattice may reach much further, to a far
+// deadline or threshold).
 func chart(l *lattice, cdf []float64, a float64) []Point {
-	step := max(1, len(cdf)/200)
+	end := min(len(cdf), int(1.1*float64(sort.SearchFloat64s(cdf, (1-1e-4)*a)))+2)
+	step := max(1, end/200)
 	var out []Point
-	for i := 0; i < len(cdf); i += step {
+	for i := 0; i < end; i += step {
 		out = append(out, Point{T: seconds((float64(i) + 0.5) * l.h), P: math.Min(1, cdf[i]/a)})
 	}
 	return out
