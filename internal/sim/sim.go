@@ -26,6 +26,11 @@
 // Outcomes and durations are drawn from two streams, so a journey's
 // outcomes, and its availability estimate for a seed, are the same whether
 // or not durations are drawn.
+//
+// Program.Record reports what executions ran and when: each node's steps,
+// cut where the execution stopped waiting for them, as synthetic traces
+// (internal/sim/trace) need. It runs a recording copy of the Program, so
+// Run and RunLatency never ask whether they record.
 package sim
 
 import (
@@ -260,6 +265,10 @@ type Program struct {
 	// stack is the scratch a walker needs for Quorum durations: the
 	// operand counts of all Quorums.
 	stack int
+	// src is each node's flow node and end the index after its subtree,
+	// for recorded executions (record.go).
+	src []*model.Node
+	end []int32
 }
 
 // inst is one flow node.
@@ -474,6 +483,8 @@ type place struct {
 func (p *Program) flatten(n *model.Node, cidx map[string]int, relevant []bool, at place) int32 {
 	id := int32(len(p.nodes))
 	p.nodes = append(p.nodes, inst{op: n.Op, comp: -1})
+	p.src = append(p.src, n)
+	p.end = append(p.end, id+1)
 	switch n.Op {
 	case model.Call:
 		ci := cidx[n.Component]
@@ -535,5 +546,6 @@ func (p *Program) flatten(n *model.Node, cidx map[string]int, relevant []bool, a
 	}
 	p.nodes[id].first, p.nodes[id].n = int32(len(p.kids)), int32(len(ids))
 	p.kids = append(p.kids, ids...)
+	p.end[id] = int32(len(p.nodes))
 	return id
 }

@@ -10,7 +10,8 @@ import (
 // walker executes a Program. Each worker owns one, so executions allocate
 // nothing. exec runs the flow for its outcome only, timed for its outcome
 // and duration; both draw outcomes (latent state, calls, Branch cases)
-// from rng in the same order, and timed draws durations from lat.
+// from rng in the same order, and timed draws durations from lat. A
+// recording Program's walker also reports what timed runs, and when.
 type walker struct {
 	p *Program
 	// rng draws outcomes, lat durations.
@@ -22,6 +23,10 @@ type walker struct {
 	// stack holds the operands' durations of the Quorums being run.
 	stack []float64
 	top   int
+	// rec collects what a recording Program runs (record.go); aux draws
+	// the durations of what runs under an Async there.
+	rec *recorder
+	aux rand.PCG
 }
 
 func (p *Program) newWalker() *walker {
@@ -68,7 +73,7 @@ func (w *walker) execute() bool {
 // succeeded and how long it took, in seconds.
 func (w *walker) executeTimed() (bool, float64) {
 	w.latent()
-	return w.timed(0)
+	return w.timed(0, 0)
 }
 
 // exec executes node n for its outcome.
@@ -146,9 +151,11 @@ func (w *walker) exec(n int32) bool {
 		// Without time a deadline never fires: exec runs a Timeout only
 		// where its outcome does not matter (Program.timed is false).
 		return w.exec(kids[0])
-	case model.Optional, model.Async:
+	case model.Optional, model.Async, opDetach:
 		w.exec(kids[0])
 		return true
+	case opRecord:
+		return w.exec(kids[0])
 	}
 	panic("sim: unknown operator " + in.op.String())
 }
@@ -157,9 +164,11 @@ func (w *walker) exec(n int32) bool {
 // ends it.
 var inf = math.Inf(1)
 
-// timed executes node n and returns its outcome and its duration in
-// seconds from its start (docs/semantics.md, "Execution with time").
-func (w *walker) timed(n int32) (bool, float64) {
+// timed executes node n, started at seconds into the execution, and
+// returns its outcome and its duration in seconds from its start
+// (docs/semantics.md, "Execution with time"). Only a recording Program
+// reads at (record.go).
+func (w *walker) timed(n int32, at float64) (bool, float64) {
 	p := w.p
 	in := &p.nodes[n]
 	if in.op == model.Call {
@@ -186,7 +195,7 @@ func (w *walker) timed(n int32) (bool, float64) {
 	case model.Seq:
 		t := 0.0
 		for _, k := range kids {
-			ok, d := w.timed(k)
+			ok, d := w.timed(k, at+t)
 			t += d
 			if !ok {
 				return false, t
@@ -196,7 +205,7 @@ func (w *walker) timed(n int32) (bool, float64) {
 	case model.All:
 		ok, t := true, 0.0
 		for _, k := range kids {
-			o, d := w.timed(k)
+			o, d := w.timed(k, at)
 			ok = ok && o
 			t = max(t, d)
 		}
@@ -205,8 +214,9 @@ func (w *walker) timed(n int32) (bool, float64) {
 		h := p.par[in.aux]
 		ok, first, last := false, inf, 0.0
 		for i, k := range kids {
-			o, d := w.timed(k)
-			d += float64(i) * h
+			s := float64(i) * h
+			o, d := w.timed(k, at+s)
+			d += s
 			if o {
 				ok, first = true, min(first, d)
 			} else {
@@ -220,7 +230,7 @@ func (w *walker) timed(n int32) (bool, float64) {
 	case model.Fallback:
 		t := 0.0
 		for _, k := range kids {
-			ok, d := w.timed(k)
+			ok, d := w.timed(k, at+t)
 			t += d
 			if ok {
 				return true, t
@@ -234,7 +244,7 @@ func (w *walker) timed(n int32) (bool, float64) {
 		ds := w.stack[base:w.top]
 		s, f := 0, len(ds)
 		for _, k := range kids {
-			ok, d := w.timed(k)
+			ok, d := w.timed(k, at)
 			if ok {
 				ds[s] = d
 				s++
@@ -253,10 +263,10 @@ func (w *walker) timed(n int32) (bool, float64) {
 		cum := p.cum[in.aux : in.aux+in.n]
 		for i, t := range cum {
 			if u < t {
-				return w.timed(kids[i])
+				return w.timed(kids[i], at)
 			}
 		}
-		return w.timed(kids[len(kids)-1])
+		return w.timed(kids[len(kids)-1], at)
 	case model.Retry:
 		perTry, backoff := p.par[in.aux], p.par[in.aux+1]
 		t := 0.0
@@ -264,7 +274,7 @@ func (w *walker) timed(n int32) (bool, float64) {
 			if i > 0 {
 				t += backoff
 			}
-			ok, d := w.timed(kids[0])
+			ok, d := w.timed(kids[0], at+t)
 			if perTry > 0 && d > perTry {
 				ok, d = false, perTry
 			}
@@ -276,18 +286,25 @@ func (w *walker) timed(n int32) (bool, float64) {
 		return false, t
 	case model.Timeout:
 		after := p.par[in.aux]
-		ok, d := w.timed(kids[0])
+		ok, d := w.timed(kids[0], at)
 		if d > after {
 			return false, after
 		}
 		return ok, d
 	case model.Optional:
-		_, d := w.timed(kids[0])
+		_, d := w.timed(kids[0], at)
 		return true, d
 	case model.Async:
 		// not waited for: its outcomes are drawn, its durations are not
 		w.exec(kids[0])
 		return true, 0
+	case opDetach:
+		w.detached(kids[0], at)
+		return true, 0
+	case opRecord:
+		ok, d := w.timed(kids[0], at)
+		w.rec.add(in.aux, at, d, ok)
+		return ok, d
 	}
 	panic("sim: unknown operator " + in.op.String())
 }
