@@ -12,9 +12,13 @@ import (
 type tree struct {
 	// truncs are the deadlines' truncations while the tree is built
 	truncs map[*model.Node]latency.Truncation
-	// approx is set when some deadline's truncation depends on the
-	// scenario and is taken at its independent value
-	approx bool
+	// inexact are the deadline nodes whose truncation depends on which
+	// calls fail; approx is set when a latent variable (a domain member,
+	// a component some scenario may make persistent) lies under one, so
+	// that a scenario takes the independent truncation where its own
+	// differs
+	inexact []int
+	approx  bool
 
 	nodes  []tnode
 	comps  []string
@@ -81,6 +85,38 @@ type tdomain struct {
 	up      float64
 }
 
+// latentUnder reports whether a latent variable may lie under a deadline
+// whose truncation depends on which calls fail: a call of a domain member,
+// or of a component not declared transient that is called twice or under
+// a retry. Calls under optional count too: their time does.
+func latentUnder(j *model.Journey, t *tree) bool {
+	member := map[string]bool{}
+	for _, d := range j.Domains {
+		for _, m := range d.Members {
+			member[m] = true
+		}
+	}
+	calls := map[int]int{}
+	for _, nd := range t.nodes {
+		if nd.op == model.Call {
+			calls[nd.comp]++
+		}
+	}
+	for _, x := range t.inexact {
+		for y := x; y < t.nodes[x].end; y++ {
+			nd := &t.nodes[y]
+			if nd.op != model.Call {
+				continue
+			}
+			ci := nd.comp
+			if member[t.comps[ci]] || t.inv[ci] != model.InvocationsTransient && (calls[ci] > 1 || nd.lift != y) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // compile builds the engine's tree of j, with each deadline's truncation
 // from the latency composition.
 func compile(j *model.Journey) (*tree, error) {
@@ -132,6 +168,7 @@ func compile(j *model.Journey) (*tree, error) {
 	}
 	t.resetUp()
 	t.truncs = nil
+	t.approx = latentUnder(j, t)
 	return t, nil
 }
 
@@ -153,7 +190,9 @@ func (t *tree) add(n *model.Node, parent, depth, lift int, relevant bool) int {
 		weights: n.Weights, attempts: n.Attempts, relevant: relevant, trunc: 1})
 	if tr, ok := t.truncs[n]; ok {
 		t.nodes[id].trunc = tr.Factor
-		t.approx = t.approx || (!tr.Exact && tr.Factor < 1)
+		if !tr.Exact && tr.Factor < 1 {
+			t.inexact = append(t.inexact, id)
+		}
 	}
 	if n.Op == model.Retry && n.Attempts >= 2 && lift < 0 {
 		lift = id

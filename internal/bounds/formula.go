@@ -37,7 +37,9 @@ type Formulas struct {
 	// Exact is false when some region had too many scenarios to write out:
 	// there the formula takes the minimum over the independent scenario and
 	// the one binding at the spec's availabilities only, so it can exceed
-	// the true A- when live ratios make another scenario bind.
+	// the true A- when live ratios make another scenario bind; and when a
+	// deadline over redundancy truncates by a factor that depends on the
+	// availabilities, which the formula keeps at the spec's.
 	Exact bool
 	// Scenarios counts the region scenarios written out.
 	Scenarios int
@@ -63,7 +65,10 @@ func Formula(ctx context.Context, j *model.Journey, opts FormulaOptions) (*Formu
 		return nil, err
 	}
 	y := newSymbolic(t)
-	out := &Formulas{Exact: true}
+	out := &Formulas{Exact: len(t.inexact) == 0}
+	if !out.Exact {
+		out.Notes = append(out.Notes, "a deadline over redundancy truncates its operand by a factor composed at the spec's availabilities: with live ratios the factor would move, the formula keeps it")
+	}
 	out.Optimistic = y.scenarioExpr(t.independent(), 0)
 
 	rg := t.regions(opts.Bounds.budget())

