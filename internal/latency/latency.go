@@ -58,6 +58,12 @@ type Result struct {
 	Timed bool
 	// CDF samples P(L ≤ t | success) for charts, t ascending.
 	CDF []Point
+	// CutsIndependent says a deadline fires on the journey: the bound holds
+	// over every coupling of the latencies that leaves which executions a
+	// deadline cuts as under independence, and not beyond (calls slow
+	// together also time out together, and the successful executions that
+	// are left are then faster or slower than any marginal says).
+	CutsIndependent bool
 	// Lower samples a lower bound on P(L ≤ t | success) that holds however
 	// the components' latencies are coupled (the dependence-free bound),
 	// t ascending: the band from it up to CDF is a chart's.
@@ -198,6 +204,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 		}
 		res.Quantiles[i].Upper, res.Quantiles[i].Beyond = seconds(u), !ok
 	}
+	res.CutsIndependent = len(sh.deadlines) > 0
 	step := max(1, len(bb.s)/200)
 	for i := 0; i < len(bb.s); i += step {
 		res.Lower = append(res.Lower, Point{T: seconds(float64(i) * b.l.h), P: bb.s[i]})

@@ -86,3 +86,73 @@ func TestSimulatorAgrees(t *testing.T) {
 	}
 	t.Logf("largest relative gap where the simulation pins the quantile within 0.5%%: %.3f%%", 100*worst)
 }
+
+// TestBoundHoldsUnderCouplings simulates random journeys with their
+// latencies coupled in several ways (independent, all slow together,
+// alternately fast and slow) — failures drawn as always — and checks that
+// no simulated quantile lies above the dependence-free bound: the
+// interval's low end must be at or below it. The journeys have no
+// deadlines: a deadline makes which calls succeed depend on the latencies,
+// and the bound takes its cuts as under independence (docs/semantics.md).
+func TestBoundHoldsUnderCouplings(t *testing.T) {
+	n := 200_000
+	if v, err := strconv.Atoi(os.Getenv("EMAC_LATENCY_SIM_N")); err == nil && v > 0 {
+		n = v
+	}
+	journeys := 12
+	if testing.Short() {
+		journeys = 4
+	}
+	couplings := map[string]sim.Coupling{"independent": sim.IndependentDurations, "comonotone": sim.ComonotoneDurations, "antithetic": sim.AntitheticDurations}
+	checked := 0
+	for seed := uint64(1); seed <= uint64(journeys); seed++ {
+		j := withLatency(withoutDeadlines(gen.Random(seed+700, gen.RandomOptions{Leaves: 5 + int(seed%7)})), seed)
+		r, err := latency.Analyze(j, latency.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(r.Availability > 0) {
+			continue
+		}
+		for name, c := range couplings {
+			est, err := sim.EstimateLatency(context.Background(), j, sim.Independent(), n, seed, sim.LatencyOptions{Confidence: 0.999, Coupling: c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, q := range r.Quantiles {
+				if q.Beyond {
+					continue
+				}
+				checked++
+				// the bound is on a lattice that rounds up: no slack needed
+				if s := est.Quantiles[i]; s.Lo > q.Upper.Seconds() {
+					t.Errorf("seed %d %s, %s: simulated p%v in [%.6f, %.6f], above the bound %v", seed, j.Flow, name, q.Level*100, s.Lo, s.Hi, q.Upper)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no quantile checked")
+	}
+}
+
+// withoutDeadlines is j with every timeout replaced by its operand and
+// every per-try timeout removed.
+func withoutDeadlines(j *model.Journey) *model.Journey {
+	var strip func(n *model.Node) *model.Node
+	strip = func(n *model.Node) *model.Node {
+		if n.Op == model.Timeout {
+			return strip(n.Children[0])
+		}
+		c := *n
+		c.PerTryTimeout = 0
+		c.Children = make([]*model.Node, len(n.Children))
+		for i, k := range n.Children {
+			c.Children[i] = strip(k)
+		}
+		return &c
+	}
+	out := j.Clone()
+	out.Flow = strip(j.Flow)
+	return out
+}

@@ -24,7 +24,27 @@ type LatencyOptions struct {
 	// Threshold, in seconds, asks for P(L ≤ Threshold | success) when
 	// positive.
 	Threshold float64
+	// Coupling joins the durations of one execution's calls (their
+	// outcomes stay as the scenario draws them); the zero value draws
+	// them independently.
+	Coupling Coupling
 }
+
+// Coupling is how the durations one execution draws depend on each other:
+// each keeps its component's distribution (its marginal), so any coupling
+// stays within the dependence-free bound of internal/latency.
+type Coupling int
+
+const (
+	// IndependentDurations draws every duration on its own.
+	IndependentDurations Coupling = iota
+	// ComonotoneDurations draws every duration at one shared quantile level: all
+	// slow together (the worst case for sums).
+	ComonotoneDurations
+	// AntitheticDurations alternates a shared level u and 1 − u: one fast, the
+	// next slow.
+	AntitheticDurations
+)
 
 // Quantile is the estimate of one quantile of a successful execution's
 // duration, in seconds.
@@ -108,6 +128,7 @@ func (p *Program) RunLatency(ctx context.Context, n int, seed uint64, opts Laten
 	ds := make([]float64, n)
 	counts := make([]int, (n+chunkSize-1)/chunkSize)
 	err := p.chunks(ctx, n, seed, func(w *walker, c, m int) {
+		w.coupling = opts.Coupling
 		out := ds[c*chunkSize : c*chunkSize+m]
 		s := 0
 		for range m {

@@ -27,6 +27,11 @@ type walker struct {
 	// the durations of what runs under an Async there.
 	rec *recorder
 	aux rand.PCG
+	// coupling joins the durations one execution draws; u is its shared
+	// uniform and flip alternates it for AntitheticDurations.
+	coupling Coupling
+	u        float64
+	flip     bool
 }
 
 func (p *Program) newWalker() *walker {
@@ -44,10 +49,25 @@ func (w *walker) draw(thr uint64) bool { return w.rng.Uint64()>>11 < thr }
 // uniform is a duration stream draw, uniform in (0, 1).
 func (w *walker) uniform() float64 { return (float64(w.lat.Uint64()>>11) + 0.5) * 0x1p-53 }
 
+// coupled is uniform as the coupling joins the execution's draws.
+func (w *walker) coupled() float64 {
+	if w.coupling == ComonotoneDurations {
+		return w.u
+	}
+	w.flip = !w.flip
+	if w.flip {
+		return w.u
+	}
+	return 1 - w.u
+}
+
 // duration draws from s.
 func (w *walker) duration(s *sampler) float64 {
 	if s.m == nil {
 		return s.v
+	}
+	if w.coupling != IndependentDurations {
+		return s.m.Quantile(w.coupled())
 	}
 	return s.m.Quantile(w.uniform())
 }
@@ -73,6 +93,9 @@ func (w *walker) execute() bool {
 // succeeded and how long it took, in seconds.
 func (w *walker) executeTimed() (bool, float64) {
 	w.latent()
+	if w.coupling != IndependentDurations {
+		w.u, w.flip = w.uniform(), false
+	}
 	return w.timed(0, 0)
 }
 
