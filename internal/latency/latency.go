@@ -56,6 +56,9 @@ type Result struct {
 	// Timed says whether any component has latency; without, every
 	// duration is 0.
 	Timed bool
+	// Sources says where each timed component's success latency comes
+	// from: SourceHistogram or SourcePoints (SourceOf).
+	Sources map[string]string
 	// CDF samples P(L ≤ t | success) for charts, t ascending.
 	CDF []Point
 	// CutsIndependent says a deadline fires on the journey: the bound holds
@@ -119,6 +122,10 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 		} else {
 			c.succ[name] = s
 			res.Timed = true
+			if res.Sources == nil {
+				res.Sources = map[string]string{}
+			}
+			res.Sources[name] = SourceOf(j.Components[name])
 		}
 		if f != nil {
 			c.fail[name] = f

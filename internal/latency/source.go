@@ -258,11 +258,43 @@ func probit(q float64) float64 { return -math.Sqrt2 * math.Erfcinv(2*q) }
 // phi is the standard normal CDF.
 func phi(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
 
+// Where a component's success latency comes from (Result.Sources).
+const (
+	// SourceHistogram: its measured histogram (model.Component.Histogram).
+	SourceHistogram = "histogram"
+	// SourcePoints: its SLO's latency points.
+	SourcePoints = "points"
+)
+
+// SourceOf says where Of takes a component's success latency from:
+// SourceHistogram, SourcePoints, or "" when it has none.
+func SourceOf(c *model.Component) string {
+	switch {
+	case len(c.Histogram) > 0:
+		return SourceHistogram
+	case len(c.Latency) > 0:
+		return SourcePoints
+	}
+	return ""
+}
+
 // Of returns a component's latency marginals: of its successful calls
 // (nil when the spec gives no latency for it) and of its failed calls
-// (nil when failed calls take what successful ones do).
+// (nil when failed calls take what successful ones do). A measured
+// histogram is preferred to the SLO's latency points.
 func Of(c *model.Component) (success, failure Marginal, err error) {
-	if len(c.Latency) > 0 {
+	switch SourceOf(c) {
+	case SourceHistogram:
+		bs := make([]Bucket, len(c.Histogram))
+		for i, b := range c.Histogram {
+			bs[i] = Bucket(b)
+		}
+		h, err := FromBuckets(bs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("component %s: %w", c.Name, err)
+		}
+		success = h
+	case SourcePoints:
 		p, err := FromPoints(c.Latency)
 		if err != nil {
 			return nil, nil, fmt.Errorf("component %s: %w", c.Name, err)

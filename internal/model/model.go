@@ -9,6 +9,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/emac-dev/emac/internal/diag"
 )
 
 // Op is a node's operator.
@@ -103,6 +105,16 @@ type LatencyPoint struct {
 // Telemetry is the PromQL of an SLI, with {{.window}} placeholders.
 type Telemetry struct {
 	Good, Bad, Total, LatencyHistogram string
+	// LatencyHistogramAt is where the spec writes LatencyHistogram, for
+	// diagnostics about what it selects; nil when unknown.
+	LatencyHistogramAt *diag.Range
+}
+
+// Bucket is one bucket of a classic histogram: the cumulative count of
+// observations at or below an upper bound (seconds; +Inf allowed).
+type Bucket struct {
+	UpperBound float64
+	Count      float64
 }
 
 // Component is a leaf of the flow.
@@ -115,6 +127,14 @@ type Component struct {
 	Latency []LatencyPoint
 	// FailureLatency is the duration of a failed call (0 = unknown).
 	FailureLatency time.Duration
+	// Histogram is the measured latency of successful calls: the
+	// cumulative buckets of its telemetry's latencyHistogram, read from
+	// an exposition file or a Prometheus server (nil when not read). It
+	// is preferred to Latency: measured over declared.
+	Histogram []Bucket
+	// HistogramFrom says where Histogram was read (a file, a server and
+	// its query).
+	HistogramFrom string
 	// Domains the component belongs to, sorted.
 	Domains     []string
 	Telemetry   *Telemetry

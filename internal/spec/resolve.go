@@ -546,6 +546,9 @@ func (l *loader) telemetry(d *document, p string, t *v1alpha1.Telemetry) *model.
 		l.diags.Errorf(d.at(p), "telemetry has a total but no good or bad query")
 	}
 	tel := &model.Telemetry{Good: strings.TrimSpace(t.Good), Bad: strings.TrimSpace(t.Bad), Total: strings.TrimSpace(t.Total), LatencyHistogram: strings.TrimSpace(t.LatencyHistogram)}
+	if tel.LatencyHistogram != "" {
+		tel.LatencyHistogramAt = d.at(p + ".latencyHistogram")
+	}
 	l.queries(tel, func(key string) *diag.Range { return d.at(p + "." + key) }, "")
 	return tel
 }
