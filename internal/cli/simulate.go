@@ -437,7 +437,8 @@ func simulateText(a *app, out simulation) error {
 		fmt.Fprintf(&b, "  compare:      %s %s lies %s the interval\n", av.Compare.Bound, p8(av.Compare.Value), where)
 		if l := s.Latency; l != nil {
 			tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-			fmt.Fprintf(tw, "  latency:\tLEVEL\tSIMULATED\t%s INTERVAL\tENGINE (independent)\n", conf)
+			// the label's cell padded so that the table starts where the values above do
+			fmt.Fprintf(tw, "  latency:    \tLEVEL\tSIMULATED\t%s INTERVAL\tENGINE (independent)\n", conf)
 			for _, q := range l.Quantiles {
 				hi, ind := "∞", "-"
 				if q.Hi != nil {
