@@ -116,11 +116,12 @@ func (p *Program) Record(ctx context.Context, n int, seed uint64, f func(Executi
 	return nil
 }
 
-// Operators of recording Programs only, beyond model's.
+// Operators of recording Programs only, numbered right after model's last
+// (Async) so that the walkers' switches stay dense jump tables.
 const (
 	// opRecord runs its one operand and records it: aux is the operand's
 	// node in the Program recorded.
-	opRecord model.Op = 0xff - iota
+	opRecord = model.Async + 1 + iota
 	// opDetach is an Async whose operand is recorded (walker.detached).
 	opDetach
 )

@@ -37,9 +37,12 @@ func record(t *testing.T, j *model.Journey, sc Scenario, n int, seed uint64) []E
 // over every operator (deadlines, hedges, async, shared domains,
 // persistent components), across chunk boundaries.
 func TestRecordIsTheExecution(t *testing.T) {
-	const n = chunkSize + 300
 	cuts := map[Cut]int{}
 	for seed := uint64(0); seed < 40; seed++ {
+		n := 500
+		if seed%8 == 0 {
+			n = chunkSize + 100 // across a chunk boundary
+		}
 		j := gen.Random(seed, gen.RandomOptions{Leaves: 3 + int(seed%9), Domains: int(seed % 4)})
 		sc := Independent()
 		if seed%2 == 1 {
@@ -240,6 +243,15 @@ func TestRecordOperators(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRecordOps: the recording operators are none of model's.
+func TestRecordOps(t *testing.T) {
+	for _, op := range []model.Op{opRecord, opDetach} {
+		if !strings.HasPrefix(op.String(), "Op(") {
+			t.Errorf("recording operator %d is model's %s", op, op)
+		}
 	}
 }
 
