@@ -26,6 +26,7 @@ fuzz:
 	$(GO) test ./internal/emit/prometheus -run '^$$' -fuzz '^FuzzGrouped$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/emit/yamlw -run '^$$' -fuzz '^FuzzQuote$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/emit/prometheus -run '^$$' -fuzz '^FuzzSelector$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/promhist -run '^$$' -fuzz '^FuzzParseSelect$$' -fuzztime $(FUZZTIME)
 
 bench:
 	bench/run

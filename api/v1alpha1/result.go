@@ -88,10 +88,29 @@ type LatencyResult struct {
 	Error      float64 `json:"error,omitempty"`
 	// Untimed lists components without latency: they take no time.
 	Untimed []string `json:"untimed,omitempty"`
+	// Sources say where each timed component's latency comes from.
+	Sources []LatencySource `json:"sources,omitempty"`
 	// Status is "met", "violated" or "unknown" (empty without an
 	// objective).
 	Status string `json:"status,omitempty"`
 	Reason string `json:"reason,omitempty"`
+}
+
+// LatencySource says where a component's success latency comes from.
+type LatencySource struct {
+	Component string `json:"component"`
+	// Source is "histogram" (measured: its telemetry's latencyHistogram)
+	// or "points" (its SLO's latency points).
+	Source string `json:"source"`
+	// From is where the histogram was read: a file, or a Prometheus
+	// server and the query it ran.
+	From string `json:"from,omitempty"`
+	// Observations is the histogram's count, Top its last finite bucket
+	// bound (seconds) and Overflow the share of observations above Top,
+	// which the distribution puts on Top.
+	Observations float64  `json:"observations,omitempty"`
+	Top          float64  `json:"top,omitempty"`
+	Overflow     *float64 `json:"overflow,omitempty"`
 }
 
 // LatencyQuantile is one quantile of a successful journey's duration.

@@ -91,6 +91,9 @@ type common struct {
 	sloDirs      []string
 	maxWork      int64
 	failOn       string
+	// hist is registered by check and whatif only: the commands that
+	// compose latency through service.Check.
+	hist histFlags
 }
 
 func (c *common) register(cmd *cobra.Command, failOn bool) {
@@ -146,7 +149,12 @@ Exit status: 0 when every spec is valid, 1 on errors, 3 on warnings only,
   emac check -o json specs/
 
   # fail a CI job when a journey's contract-mode decision is FAIL
-  emac check --fail-on fail specs/`,
+  emac check --fail-on fail specs/
+
+  # the components' latency measured: their latencyHistogram read from a
+  # scraped page, or from Prometheus over the objective's window
+  emac check --histograms metrics.txt specs/
+  emac check --prometheus http://prometheus:9090 specs/`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := c.validate(); err != nil {
@@ -156,6 +164,7 @@ Exit status: 0 when every spec is valid, 1 on errors, 3 on warnings only,
 		},
 	}
 	c.register(cmd, true)
+	c.hist.register(cmd.Flags())
 	return cmd
 }
 
@@ -187,12 +196,16 @@ beside the unchanged ones.`,
 		},
 	}
 	c.register(cmd, false)
+	c.hist.register(cmd.Flags())
 	cmd.Flags().StringArrayVar(&down, "down", nil, "component or failure domain to force down (repeatable)")
 	return cmd
 }
 
 // run checks the inputs and prints the report.
 func (a *app) run(ctx context.Context, paths []string, c common, opts service.Options) error {
+	if err := c.hist.apply(&opts); err != nil {
+		return err
+	}
 	rep, err := service.Check(ctx, paths, opts)
 	if err != nil {
 		return err

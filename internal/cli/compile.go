@@ -18,6 +18,7 @@ func (a *app) compileCmd() *cobra.Command {
 		allowOutside bool
 		sloDirs      []string
 		maxWork      int64
+		hist         histFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "compile -o DIR [flags] FILE|DIR|- ...",
@@ -50,6 +51,9 @@ The same input always gives the same bytes. Exit status as for check.`,
 				Load:   spec.Options{AllowOutside: allowOutside, SLODirs: sloDirs, Stdin: a.stdin},
 				Bounds: bounds.Options{MaxWork: maxWork},
 			}}
+			if err := hist.apply(&opts.Check); err != nil {
+				return err
+			}
 			r, err := compile.Compile(cmd.Context(), args, opts)
 			if err != nil {
 				return err
@@ -86,5 +90,6 @@ The same input always gives the same bytes. Exit status as for check.`,
 	f.BoolVar(&allowOutside, "allow-outside", false, "let sloRef paths be absolute or leave the spec's Git work tree")
 	f.StringArrayVar(&sloDirs, "slo-dir", nil, "extra directory to search for atomicSLORef/openslo: names (repeatable)")
 	f.Int64Var(&maxWork, "exact-budget", bounds.DefaultMaxWork, "work allowed per region for the exact pessimistic bound before a sound bound is used (-1: no limit)")
+	hist.register(f)
 	return cmd
 }

@@ -154,6 +154,7 @@ func journeyText(b *bytes.Buffer, j v1alpha1.JourneyResult) {
 				fmt.Fprintln(b, "  coupling:     deadlines act: the upper bounds cover the couplings that leave what each deadline cuts as under independence")
 			}
 		}
+		histogramText(b, l.Sources)
 		if len(l.Untimed) > 0 {
 			fmt.Fprintf(b, "  untimed:      %s (no latency given: they take no time)\n", strings.Join(l.Untimed, ", "))
 		}

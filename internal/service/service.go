@@ -20,6 +20,7 @@ import (
 	"github.com/emac-dev/emac/internal/diag"
 	"github.com/emac-dev/emac/internal/latency"
 	"github.com/emac-dev/emac/internal/model"
+	"github.com/emac-dev/emac/internal/promhist"
 	"github.com/emac-dev/emac/internal/spec"
 	"golang.org/x/sync/errgroup"
 )
@@ -33,6 +34,12 @@ type Options struct {
 	// Parallelism is how many journeys are analysed at once; 0 means one
 	// per CPU (GOMAXPROCS).
 	Parallelism int
+	// Histograms, when set, reads the components' measured latency (their
+	// telemetry's latencyHistogram) for Check; nil reads none.
+	Histograms promhist.Source
+	// HistogramWindow is how far back a live Histograms source looks (0:
+	// each journey's objective window).
+	HistogramWindow time.Duration
 }
 
 // Report is the outcome of checking some inputs.
@@ -59,6 +66,11 @@ func Check(ctx context.Context, paths []string, opts Options) (*Report, error) {
 		return rep, nil
 	}
 	rep.Journeys, rep.Specs = b.Journeys, b.Specs
+	if opts.Histograms != nil {
+		if err := measure(ctx, b.Journeys, opts, &rep.Diagnostics); err != nil {
+			return rep, err
+		}
+	}
 	as, err := AssessAll(ctx, b.Journeys, opts)
 	if err != nil {
 		return rep, err
@@ -250,7 +262,7 @@ func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, *latency.Result, erro
 	obj := j.Objective.Latency
 	timed := false
 	for _, c := range j.Components {
-		timed = timed || len(c.Latency) > 0 || c.FailureLatency > 0
+		timed = timed || len(c.Latency) > 0 || len(c.Histogram) > 0 || c.FailureLatency > 0
 	}
 	if obj == nil && !timed {
 		return nil, nil, nil
@@ -272,6 +284,7 @@ func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, *latency.Result, erro
 		return nil, nil, err
 	}
 	out.Resolution, out.Error, out.Untimed, out.CutsIndependent = lr.Resolution.Seconds(), lr.Error.Seconds(), lr.Untimed, lr.CutsIndependent
+	out.Sources = latencySources(j, lr)
 	if len(lr.Quantiles) == 0 {
 		out.Status, out.Reason = "unknown", "the journey never succeeds"
 		return out, lr, nil
