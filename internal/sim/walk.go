@@ -187,10 +187,10 @@ func (w *walker) exec(n int32) bool {
 // ends it.
 var inf = math.Inf(1)
 
-// timed executes node n, started at seconds into the execution, and
-// returns its outcome and its duration in seconds from its start
-// (docs/semantics.md, "Execution with time"). Only a recording Program
-// reads at (record.go).
+// timed executes node n, which starts at time at (seconds into the
+// execution), and returns its outcome and its duration in seconds from its
+// start (docs/semantics.md, "Execution with time"). Only a recording
+// Program reads at (record.go).
 func (w *walker) timed(n int32, at float64) (bool, float64) {
 	p := w.p
 	in := &p.nodes[n]
