@@ -1,13 +1,3 @@
-//go:build pdata
-
-// The collector's pdata needs go.opentelemetry.io/collector/featuregate,
-// github.com/hashicorp/go-version and go.uber.org/multierr in go.mod,
-// which it does not list yet; until then run this test with
-//
-//	go test -tags pdata -modfile=ALT/go.mod ./internal/sim/trace
-//
-// where ALT/go.mod is go.mod after `go get go.opentelemetry.io/collector/pdata@v1.71.0`.
-
 package trace
 
 import (
