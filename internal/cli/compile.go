@@ -36,7 +36,10 @@ journey's artifacts under DIR/<journey>/:
                                  ValidatingAdmissionPolicy for Kubernetes targets)
   openslo/, sloth/               the journey and the required component targets
   report.md, report.json         bounds, binding scenario, contributors, required
-                                 targets, provenance and the flow as a Mermaid graph
+                                 targets, latency, provenance and the flow as a
+                                 Mermaid graph
+  latency.svg                    the latency CDF and its dependence-free band (when
+                                 the journey has latency)
 
 The same input always gives the same bytes. Exit status as for check.`,
 		Example: `  emac compile -o out examples/native/checkout.yaml
