@@ -78,10 +78,6 @@ type LatencyResult struct {
 	Within *float64 `json:"within,omitempty"`
 	// Quantiles are p50, p90, p99 and p99.9 both ways.
 	Quantiles []LatencyQuantile `json:"quantiles,omitempty"`
-	// CutsIndependent says deadlines act on the journey: the upper bounds
-	// hold over the couplings of the latencies that leave what each
-	// deadline cuts as under independence (docs/semantics.md).
-	CutsIndependent bool `json:"cutsIndependent,omitempty"`
 	// Resolution is the lattice step; Error bounds how far it may move an
 	// independent quantile.
 	Resolution float64 `json:"resolution,omitempty"`

@@ -150,9 +150,6 @@ func journeyText(b *bytes.Buffer, j v1alpha1.JourneyResult) {
 			}
 			tw.Flush()
 			fmt.Fprintf(b, "  lattice:      step %s, independent quantiles within ±%s\n", secs(l.Resolution), secs(l.Error))
-			if l.CutsIndependent {
-				fmt.Fprintln(b, "  coupling:     deadlines act: the upper bounds cover the couplings that leave what each deadline cuts as under independence")
-			}
 		}
 		histogramText(b, l.Sources)
 		if len(l.Untimed) > 0 {

@@ -61,12 +61,6 @@ type Result struct {
 	Sources map[string]string
 	// CDF samples P(L ≤ t | success) for charts, t ascending.
 	CDF []Point
-	// CutsIndependent says a deadline fires on the journey: the bound holds
-	// over every coupling of the latencies that leaves which executions a
-	// deadline cuts as under independence, and not beyond (calls slow
-	// together also time out together, and the successful executions that
-	// are left are then faster or slower than any marginal says).
-	CutsIndependent bool
 	// Lower samples a lower bound on P(L ≤ t | success) that holds however
 	// the components' latencies are coupled (the dependence-free bound),
 	// t ascending: the band from it up to CDF is a chart's.
@@ -203,18 +197,31 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	// only coarsen it.
 	topB := max(shape(j.Flow, c, false, 1-(1-slices.Max(levels))/terms).extent, topQ)
 	b := newBounder(&lattice{h: topB / (boundPoints - 1), n: boundPoints, up: true}, c)
-	bb := b.bound(j.Flow, false, false)
+	var lower []float64 // the bound on P(L ≤ t | success) at the lattice points
+	if len(sh.deadlines) == 0 {
+		lower = b.bound(j.Flow, false, false).s
+	} else {
+		// what a deadline cuts depends on the coupling too: the bound that
+		// conditions on nothing (robust.go)
+		rb := robust{b: b}.bound(j.Flow, false)
+		lower = make([]float64, b.l.n)
+		if rb.lo > 0 {
+			for i, v := range rb.s.u {
+				lower[i] = min(1, max(0, 1-v/rb.lo))
+			}
+		}
+		lower = monotone(lower)
+	}
 	for i := range res.Quantiles {
-		u, ok := b.upper(bb.s, res.Quantiles[i].Level)
+		u, ok := b.upper(lower, res.Quantiles[i].Level)
 		if !ok {
 			u = float64(boundPoints) * b.l.h
 		}
 		res.Quantiles[i].Upper, res.Quantiles[i].Beyond = seconds(u), !ok
 	}
-	res.CutsIndependent = len(sh.deadlines) > 0
-	step := max(1, len(bb.s)/200)
-	for i := 0; i < len(bb.s); i += step {
-		res.Lower = append(res.Lower, Point{T: seconds(float64(i) * b.l.h), P: bb.s[i]})
+	step := max(1, len(lower)/200)
+	for i := 0; i < len(lower); i += step {
+		res.Lower = append(res.Lower, Point{T: seconds(float64(i) * b.l.h), P: lower[i]})
 	}
 	return res, nil
 }

@@ -113,3 +113,37 @@ func TestBoundSeqComonotone(t *testing.T) {
 		t.Logf("p%v independent %v comonotone %.4f upper %v", q.Level*100, q.Value, co, q.Upper)
 	}
 }
+
+// TestRobustWithoutDeadlines: without deadlines, the bound that conditions
+// on nothing is the bound of sums, joins, races and fallbacks it
+// generalises, to the lattice's step.
+func TestRobustWithoutDeadlines(t *testing.T) {
+	a := comp("a", 0.999, 40*time.Millisecond, 120*time.Millisecond)
+	b := comp("b", 0.99, 10*time.Millisecond, 200*time.Millisecond)
+	c := comp("c", 0.95, 25*time.Millisecond, 60*time.Millisecond)
+	op := func(o model.Op, kids ...*model.Node) *model.Node { return &model.Node{Op: o, Children: kids} }
+	for _, flow := range []*model.Node{
+		op(model.Seq, call("a"), call("b"), call("c")),
+		op(model.All, call("a"), call("b"), call("c")),
+		op(model.Seq, call("a"), op(model.Race, call("b"), call("c"))),
+		op(model.Seq, op(model.Fallback, call("c"), call("b")), call("a")),
+		op(model.Seq, call("a"), &model.Node{Op: model.Retry, Attempts: 3, Backoff: 10 * time.Millisecond, Children: []*model.Node{call("c")}}),
+	} {
+		j := journey(flow, a, b, c)
+		comp := &composer{succ: map[string]Marginal{}, fail: map[string]Marginal{}, closing: closings(j),
+			prob: func(n string) float64 { return j.Components[n].Availability }}
+		for _, n := range j.ComponentNames() {
+			comp.succ[n], _, _ = Of(j.Components[n])
+		}
+		bd := newBounder(&lattice{h: 2e-3, n: 512, up: true}, comp)
+		old := bd.bound(flow, false, false).s
+		rb := robust{b: bd}.bound(flow, false)
+		for i, v := range rb.s.u {
+			got := max(0, 1-v/rb.lo)
+			if math.Abs(got-old[i]) > 1e-9 && old[i] > 0 {
+				t.Errorf("%s at %v: robust %.12f, bound %.12f", flow, float64(i)*bd.l.h, got, old[i])
+				break
+			}
+		}
+	}
+}

@@ -283,7 +283,7 @@ func latencyOf(j *model.Journey) (*v1alpha1.LatencyResult, *latency.Result, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	out.Resolution, out.Error, out.Untimed, out.CutsIndependent = lr.Resolution.Seconds(), lr.Error.Seconds(), lr.Untimed, lr.CutsIndependent
+	out.Resolution, out.Error, out.Untimed = lr.Resolution.Seconds(), lr.Error.Seconds(), lr.Untimed
 	out.Sources = latencySources(j, lr)
 	if len(lr.Quantiles) == 0 {
 		out.Status, out.Reason = "unknown", "the journey never succeeds"

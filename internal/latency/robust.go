@@ -1,0 +1,363 @@
+package latency
+
+import (
+	"fmt"
+
+	"github.com/emac-dev/emac/internal/model"
+)
+
+// The dependence-free bound when deadlines act. A deadline makes whether a
+// call succeeds depend on its latency, so a coupling of the latencies also
+// moves which executions succeed and which paths run: conditioning on
+// success no longer leaves each duration's marginal as it was, and the
+// bound of bound.go, which takes the successes as under independence,
+// does not cover it. This one conditions on nothing. Per node it bounds
+// sub-probabilities of events, never conditional distributions:
+//
+//   - o, the probability that the node succeeds with every duration 0: it
+//     depends on the outcome draws only, which are independent of all
+//     durations and of every other operand's draws. A success within the
+//     deadlines implies it (deadlines only take successes away).
+//   - lo, a lower bound on P(success), whatever the coupling.
+//   - s(x) ≥ P(success ∧ D > x) and f(x) ≥ P(failure ∧ D > x).
+//
+// The rules combine operands A and B through one fact: an event E about A
+// and B's untimed success O_B are independent, so P(E ∧ S_B) ≤ o_B·P(E);
+// and B's failure lies in ¬O_B ∪ (O_B ∧ ¬S_B), so P(E ∧ F_B) ≤
+// (1 − o_B)·P(E) + min(P(E), o_B − lo_B) (cover). Sums take the standard
+// bound P(E ∧ X+Y > x) ≤ P(E ∧ X > y) + P(E ∧ Y > x−y) at the best split
+// (a min-plus convolution); a deadline T makes s zero from T on and moves
+// P(success ∧ D > T) into failure. The journey's bound is then
+// P(L ≤ x | success) ≥ 1 − s(x)/lo. Without deadlines lo = o = P(success)
+// and the rules give the bound of bound.go's sums and joins.
+
+// excess is an upper bound on P(E ∧ D > x) at each lattice point x = i·h,
+// for an event E and a duration D; top bounds P(E), the value for x < 0.
+// The last point bounds every x beyond the lattice.
+type excess struct {
+	u   []float64
+	top float64
+}
+
+// rbnd is a node's bound: see the comment above.
+type rbnd struct {
+	o, lo float64
+	s, f  excess
+}
+
+// robust computes the deadline-proof bounds over b's lattice.
+type robust struct {
+	b *bounder
+}
+
+// zero is the excess of a duration of 0 on an event of probability at most
+// top.
+func (r robust) zero(top float64) excess { return excess{u: make([]float64, r.b.l.n), top: top} }
+
+// scale is k·t.
+func (r robust) scale(t excess, k float64) excess {
+	out := excess{u: make([]float64, len(t.u)), top: k * t.top}
+	for i, v := range t.u {
+		out.u[i] = k * v
+	}
+	return out
+}
+
+// sum is a + b.
+func (r robust) sum(a, b excess) excess {
+	out := excess{u: make([]float64, len(a.u)), top: a.top + b.top}
+	for i := range out.u {
+		out.u[i] = a.u[i] + b.u[i]
+	}
+	return out
+}
+
+// cover bounds P(E ∧ X) from e ≥ P(E ∧ …) when X lies in an outcome event
+// of probability q (independent of E) and a residue of probability at
+// most rest: q·e + min(e, rest).
+func (r robust) cover(e excess, q, rest float64) excess {
+	rest = max(rest, 0)
+	out := excess{u: make([]float64, len(e.u)), top: q*e.top + min(e.top, rest)}
+	for i, v := range e.u {
+		out.u[i] = q*v + min(v, rest)
+	}
+	return out
+}
+
+// conv bounds P(E ∧ X+Y > x) from a ≥ P(E ∧ X > ·) and b ≥ P(E ∧ Y > ·):
+// the minimum over the splits of a(y) + b(x−y), a split beyond the lattice
+// included.
+func (r robust) conv(a, b excess) excess {
+	n := len(a.u)
+	top := min(a.top, b.top)
+	out := excess{u: make([]float64, n), top: top}
+	for i := range out.u {
+		best := min(top, a.top+b.u[n-1], a.u[n-1]+b.top)
+		for j := 0; j <= i; j++ {
+			if v := a.u[j] + b.u[i-j]; v < best {
+				best = v
+			}
+		}
+		out.u[i] = best
+	}
+	return out
+}
+
+// shift delays an excess by d seconds: t(x − d), rounded so as to stay an
+// upper bound.
+func (r robust) shift(t excess, d float64) excess {
+	k := r.b.l.index(d)
+	if k == 0 {
+		return t
+	}
+	out := excess{u: make([]float64, len(t.u)), top: t.top}
+	for i := range out.u {
+		if i < k {
+			out.u[i] = t.top
+		} else {
+			out.u[i] = t.u[i-k]
+		}
+	}
+	return out
+}
+
+// at reads an excess at a duration x (seconds): the lattice point at or
+// below it bounds it.
+func (r robust) at(t excess, x float64) float64 {
+	if x < 0 {
+		return t.top
+	}
+	i := int(x/r.b.l.h + 1e-9)
+	if i >= len(t.u) {
+		return t.u[len(t.u)-1]
+	}
+	return t.u[i]
+}
+
+// marginal is P(D > x) for a call's duration from m (nil: no time).
+func (r robust) marginal(m Marginal, w float64) excess {
+	out := r.zero(w)
+	if m == nil {
+		return out
+	}
+	cdf := r.b.cdfOf(m)
+	for i, v := range cdf {
+		out.u[i] = w * (1 - v)
+	}
+	return out
+}
+
+// bound computes n's bound; a persistent component closing at n is
+// conditioned on, and the bounds given each state mixed (every quantity
+// is the probability of an event).
+func (r robust) bound(n *model.Node, deadline bool) rbnd {
+	c := r.b.c
+	vars := c.closing[n]
+	if len(vars) == 0 {
+		return r.op(n, deadline)
+	}
+	out := rbnd{s: r.zero(0), f: r.zero(0)}
+	c.condition(vars, func(w float64) {
+		k := r.op(n, deadline)
+		out.o += w * k.o
+		out.lo += w * k.lo
+		out.s = r.sum(out.s, r.scale(k.s, w))
+		out.f = r.sum(out.f, r.scale(k.f, w))
+	})
+	return out
+}
+
+// op is bound without conditioning at n.
+func (r robust) op(n *model.Node, deadline bool) rbnd {
+	c := r.b.c
+	switch n.Op {
+	case model.Call:
+		p := c.p(n.Component)
+		out := rbnd{o: p, lo: p, s: r.marginal(c.succ[n.Component], p)}
+		switch fm := c.fail[n.Component]; {
+		case fm != nil:
+			out.f = r.marginal(fm, 1-p)
+		case deadline:
+			// it lasts until a deadline ends it
+			out.f = r.scale(r.zero(1), 1-p)
+			for i := range out.f.u {
+				out.f.u[i] = 1 - p
+			}
+		default:
+			out.f = r.marginal(c.succ[n.Component], 1-p)
+		}
+		return out
+	case model.Seq:
+		acc := rbnd{o: 1, lo: 1, s: r.zero(1), f: r.zero(0)}
+		for _, k := range n.Children {
+			kb := r.bound(k, deadline)
+			// failing here: the prefix succeeded, this operand failed
+			fail := r.conv(r.cover(acc.s, 1-kb.o, kb.o-kb.lo), r.scale(kb.f, acc.o))
+			acc.f = r.sum(acc.f, fail)
+			acc.s = r.conv(r.scale(acc.s, kb.o), r.scale(kb.s, acc.o))
+			acc.lo = max(0, acc.lo*kb.o-acc.o*(kb.o-kb.lo))
+			acc.o *= kb.o
+		}
+		return acc
+	case model.All:
+		ks := make([]rbnd, len(n.Children))
+		out := rbnd{o: 1, lo: 1, s: r.zero(0), f: r.zero(0)}
+		for i, k := range n.Children {
+			ks[i] = r.bound(k, deadline)
+			out.lo = max(0, out.lo*ks[i].o-out.o*(ks[i].o-ks[i].lo))
+			out.o *= ks[i].o
+		}
+		for i, k := range ks {
+			others, rest := 1.0, 0.0
+			for j, m := range ks {
+				if j != i {
+					others *= m.o
+					rest += m.o - m.lo
+				}
+			}
+			// late and successful: this operand among the late ones
+			out.s = r.sum(out.s, r.scale(k.s, others))
+			// done late and failed: this operand late, and it or another failed
+			out.f = r.sum(out.f, r.sum(k.f, r.cover(k.s, 1-others, rest)))
+		}
+		out.s.top, out.f.top = min(out.s.top, out.o), min(out.f.top, 1-out.lo)
+		return out
+	case model.Race:
+		ks := make([]rbnd, len(n.Children))
+		for i, k := range n.Children {
+			ks[i] = r.bound(k, deadline)
+		}
+		out := rbnd{s: r.zero(0), f: r.zero(0)}
+		miss, rest := 1.0, 0.0 // before operand i: P(every untimed failure), Σ(o − lo)
+		for i, k := range ks {
+			off := float64(i) * n.HedgeAfter.Seconds()
+			// the first operand, in order, to succeed is late: the race is
+			// no later than it
+			out.s = r.sum(out.s, r.cover(r.shift(k.s, off), miss, rest))
+			out.lo += miss * k.lo
+			miss *= 1 - k.o
+			rest += k.o - k.lo
+		}
+		out.o = 1 - miss
+		for i, k := range ks {
+			q, rest := 1.0, 0.0
+			for j, m := range ks {
+				if j != i {
+					q *= 1 - m.o
+					rest += m.o - m.lo
+				}
+			}
+			off := float64(i) * n.HedgeAfter.Seconds()
+			out.f = r.sum(out.f, r.cover(r.shift(k.f, off), q, rest))
+		}
+		out.s.top, out.f.top = min(out.s.top, out.o), min(out.f.top, 1-out.lo)
+		return out
+	case model.Fallback:
+		ks := make([]rbnd, len(n.Children))
+		for i, k := range n.Children {
+			ks[i] = r.bound(k, deadline)
+		}
+		return r.chain(ks, nil)
+	case model.Retry:
+		t := n.PerTryTimeout.Seconds()
+		k := r.bound(n.Children[0], deadline || t > 0)
+		if t > 0 {
+			k = r.cut(k, t)
+		}
+		ks := make([]rbnd, n.Attempts)
+		for i := range ks {
+			ks[i] = k
+		}
+		return r.chain(ks, func(k rbnd) rbnd {
+			b := n.Backoff.Seconds()
+			return rbnd{o: k.o, lo: k.lo, s: r.shift(k.s, b), f: r.shift(k.f, b)}
+		})
+	case model.Timeout:
+		return r.cut(r.bound(n.Children[0], true), n.After.Seconds())
+	case model.Quorum:
+		ks := make([]rbnd, len(n.Children))
+		os := make([]float64, len(ks))
+		rest := 0.0
+		for i, k := range n.Children {
+			ks[i] = r.bound(k, deadline)
+			os[i] = ks[i].o
+			rest += ks[i].o - ks[i].lo
+		}
+		out := rbnd{o: tail(os, n.K), s: r.zero(0), f: r.zero(0)}
+		out.lo = max(0, out.o-rest)
+		for i, k := range ks {
+			others := make([]float64, 0, len(ks)-1)
+			fails := make([]float64, 0, len(ks)-1)
+			for j, m := range ks {
+				if j != i {
+					others = append(others, m.o)
+					fails = append(fails, 1-m.o)
+				}
+			}
+			// late and successful: a successful operand is late, and k − 1
+			// others succeed
+			out.s = r.sum(out.s, r.scale(k.s, tail(others, n.K-1)))
+			// late and failed: a failed operand is late, and n − k others fail
+			out.f = r.sum(out.f, r.cover(k.f, tail(fails, len(ks)-n.K), rest-(k.o-k.lo)))
+		}
+		out.s.top, out.f.top = min(out.s.top, out.o), min(out.f.top, 1-out.lo)
+		return out
+	case model.Branch:
+		out := rbnd{s: r.zero(0), f: r.zero(0)}
+		for i, k := range n.Children {
+			kb := r.bound(k, deadline)
+			w := n.Weights[i]
+			out.o += w * kb.o
+			out.lo += w * kb.lo
+			out.s = r.sum(out.s, r.scale(kb.s, w))
+			out.f = r.sum(out.f, r.scale(kb.f, w))
+		}
+		return out
+	case model.Optional:
+		k := r.bound(n.Children[0], deadline)
+		s := r.sum(k.s, k.f)
+		s.top = 1
+		return rbnd{o: 1, lo: 1, s: s, f: r.zero(0)}
+	case model.Async:
+		return rbnd{o: 1, lo: 1, s: r.zero(1), f: r.zero(0)}
+	}
+	panic(fmt.Sprintf("latency: unknown operator %v", n.Op))
+}
+
+// cut applies a deadline t: a success after t fails at t.
+func (r robust) cut(k rbnd, t float64) rbnd {
+	late := r.at(k.s, t)
+	out := rbnd{o: k.o, lo: max(0, k.lo-late), s: excess{u: make([]float64, len(k.s.u)), top: k.s.top},
+		f: excess{u: make([]float64, len(k.f.u)), top: k.f.top + late}}
+	for i := range out.s.u {
+		if float64(i)*r.b.l.h < t-1e-12 {
+			out.s.u[i] = k.s.u[i]
+			out.f.u[i] = k.f.u[i] + late
+		}
+	}
+	return out
+}
+
+// chain is operands run one after another until one succeeds (fallback;
+// retry's attempts, each after the first delayed by later): it succeeds on
+// the first success, after the failures before it; it fails when all do.
+func (r robust) chain(ks []rbnd, later func(rbnd) rbnd) rbnd {
+	out := rbnd{s: r.zero(0)}
+	pf := r.zero(1)        // the failures so far: P(all failed ∧ their time > x)
+	miss, rest := 1.0, 0.0 // P(every untimed failure) so far, Σ(o − lo)
+	for i, k := range ks {
+		if i > 0 && later != nil {
+			k = later(k)
+		}
+		path := r.conv(r.scale(pf, k.o), r.cover(k.s, miss, rest))
+		out.s = r.sum(out.s, path)
+		out.lo += miss * k.lo
+		pf = r.conv(r.cover(pf, 1-k.o, k.o-k.lo), r.cover(k.f, miss, rest))
+		miss *= 1 - k.o
+		rest += k.o - k.lo
+	}
+	out.o = 1 - miss
+	out.s.top = min(out.s.top, out.o)
+	out.f = pf
+	return out
+}
