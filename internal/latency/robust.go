@@ -2,6 +2,7 @@ package latency
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/emac-dev/emac/internal/model"
 )
@@ -91,9 +92,22 @@ func (r robust) conv(a, b excess) excess {
 	n := len(a.u)
 	top := min(a.top, b.top)
 	out := excess{u: make([]float64, n), top: top}
+	// from its first zero on, a tail stays 0: a split that puts the rest
+	// of the duration there costs only the other side, whose smallest
+	// value is at the largest index allowed
+	za, zb := zeroFrom(a.u), zeroFrom(b.u)
 	for i := range out.u {
 		best := min(top, a.top+b.u[n-1], a.u[n-1]+b.top)
-		for j := 0; j <= i; j++ {
+		lo, hi := 0, i // the splits j (a's share) left to scan
+		if i >= zb {
+			best = min(best, a.u[i-zb])
+			lo = i - zb + 1
+		}
+		if i >= za {
+			best = min(best, b.u[i-za])
+			hi = za - 1
+		}
+		for j := lo; j <= hi; j++ {
 			if v := a.u[j] + b.u[i-j]; v < best {
 				best = v
 			}
@@ -101,6 +115,21 @@ func (r robust) conv(a, b excess) excess {
 		out.u[i] = best
 	}
 	return out
+}
+
+// capped lowers e to at most p, a bound on its event's probability.
+func capped(e excess, p float64) excess {
+	e.top = min(e.top, p)
+	for i, v := range e.u {
+		e.u[i] = min(v, e.top)
+	}
+	return e
+}
+
+// zeroFrom is the first index from which u is 0 (len(u) when never): u is
+// nonincreasing and not negative.
+func zeroFrom(u []float64) int {
+	return sort.Search(len(u), func(i int) bool { return u[i] <= 0 })
 }
 
 // shift delays an excess by d seconds: t(x − d), rounded so as to stay an
@@ -220,7 +249,7 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 			// done late and failed: this operand late, and it or another failed
 			out.f = r.sum(out.f, r.sum(k.f, r.cover(k.s, 1-others, rest)))
 		}
-		out.s.top, out.f.top = min(out.s.top, out.o), min(out.f.top, 1-out.lo)
+		out.s, out.f = capped(out.s, out.o), capped(out.f, 1-out.lo)
 		return out
 	case model.Race:
 		ks := make([]rbnd, len(n.Children))
@@ -250,7 +279,7 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 			off := float64(i) * n.HedgeAfter.Seconds()
 			out.f = r.sum(out.f, r.cover(r.shift(k.f, off), q, rest))
 		}
-		out.s.top, out.f.top = min(out.s.top, out.o), min(out.f.top, 1-out.lo)
+		out.s, out.f = capped(out.s, out.o), capped(out.f, 1-out.lo)
 		return out
 	case model.Fallback:
 		ks := make([]rbnd, len(n.Children))
@@ -300,7 +329,7 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 			// late and failed: a failed operand is late, and n − k others fail
 			out.f = r.sum(out.f, r.cover(k.f, tail(fails, len(ks)-n.K), rest-(k.o-k.lo)))
 		}
-		out.s.top, out.f.top = min(out.s.top, out.o), min(out.f.top, 1-out.lo)
+		out.s, out.f = capped(out.s, out.o), capped(out.f, 1-out.lo)
 		return out
 	case model.Branch:
 		out := rbnd{s: r.zero(0), f: r.zero(0)}
@@ -357,7 +386,6 @@ func (r robust) chain(ks []rbnd, later func(rbnd) rbnd) rbnd {
 		rest += k.o - k.lo
 	}
 	out.o = 1 - miss
-	out.s.top = min(out.s.top, out.o)
-	out.f = pf
+	out.s, out.f = capped(out.s, out.o), pf
 	return out
 }
