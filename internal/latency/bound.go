@@ -101,9 +101,17 @@ func (b *bounder) sum(x, y []float64) []float64 {
 		}
 		// y[j] > 1 − xi from some j0 on
 		j0 := sort.SearchFloat64s(y[:min(jy, n)], 1-xi)
-		for j := j0; j < min(jy, n-i); j++ {
-			if v := xi + y[j] - 1; v > out[i+j] {
-				out[i+j] = v
+		j1 := min(jy, n-i)
+		if j0 >= j1 {
+			continue
+		}
+		// sliced once, so that the loop runs without bounds checks
+		ys, os := y[j0:j1], out[i+j0:i+j1]
+		os = os[:len(ys)]
+		c := xi - 1
+		for k, v := range ys {
+			if w := c + v; w > os[k] {
+				os[k] = w
 			}
 		}
 	}

@@ -107,9 +107,14 @@ func (r robust) conv(a, b excess) excess {
 			best = min(best, b.u[i-za])
 			hi = za - 1
 		}
-		for j := lo; j <= hi; j++ {
-			if v := a.u[j] + b.u[i-j]; v < best {
-				best = v
+		if lo <= hi {
+			// a's share ascending meets b's descending: b read backwards
+			as, bs := a.u[lo:hi+1], b.u[i-hi:i-lo+1]
+			bs = bs[:len(as)]
+			for k, v := range as {
+				if w := v + bs[len(bs)-1-k]; w < best {
+					best = w
+				}
 			}
 		}
 		out.u[i] = best
