@@ -147,3 +147,43 @@ func TestRobustWithoutDeadlines(t *testing.T) {
 		}
 	}
 }
+
+// TestSamples: trace durations as a marginal — the empirical CDF and its
+// quantiles (the ⌈qn⌉-th smallest), and a sequence of two sampled calls
+// composed exactly on a lattice their durations lie on.
+func TestSamples(t *testing.T) {
+	if _, err := FromSamples(nil); err == nil {
+		t.Error("no samples: got no error")
+	}
+	if _, err := FromSamples([]time.Duration{-time.Millisecond}); err == nil {
+		t.Error("a negative duration: got no error")
+	}
+	ms := func(v ...int) []time.Duration {
+		var out []time.Duration
+		for _, x := range v {
+			out = append(out, time.Duration(x)*time.Millisecond)
+		}
+		return out
+	}
+	s, err := FromSamples(ms(40, 10, 30, 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ t, want float64 }{{0.005, 0}, {0.01, 0.25}, {0.025, 0.5}, {0.04, 1}} {
+		if got := s.CDF(c.t); got != c.want {
+			t.Errorf("CDF(%v) = %v, want %v", c.t, got, c.want)
+		}
+	}
+	for _, c := range []struct{ q, want float64 }{{0.25, 0.01}, {0.5, 0.02}, {0.51, 0.03}, {0.99, 0.04}} {
+		if got := s.Quantile(c.q); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("Quantile(%v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+	// a + b with each uniform on {10, 20, 30, 40} ms: P(sum ≤ 50ms) = 10/16
+	l := &lattice{h: 0.01, n: 16}
+	c := &composer{l: l, succ: map[string]Marginal{"a": s, "b": s}, fail: map[string]Marginal{}, prob: func(string) float64 { return 1 }}
+	sum, _ := c.compose(&model.Node{Op: model.Seq, Children: []*model.Node{call("a"), call("b")}}, false, false)
+	if got := l.cdf(sum)[5]; math.Abs(got-10.0/16) > 1e-12 {
+		t.Errorf("P(a + b ≤ 50ms) = %v, want %v", got, 10.0/16)
+	}
+}
