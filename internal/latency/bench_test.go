@@ -45,6 +45,6 @@ func BenchmarkBound16Seq(b *testing.B) {
 	top := shape(j.Flow, c, false, 1-(1-0.999)/16).extent
 	for b.Loop() {
 		bd := newBounder(&lattice{h: top / (boundPoints - 1), n: boundPoints, up: true}, c)
-		bd.bound(j.Flow, false, false)
+		bd.bound(j.Flow, false)
 	}
 }

@@ -25,12 +25,13 @@ import (
 //   - quorum: at least k of n events, E_i = "branch i succeeded by t",
 //     P ≥ (Σ P(E_i) − (k−1))/(n−k+1), and P ≥ P(k succeed) − Σ P(branch
 //     i succeeds after t);
-//   - branch: the mixture;
-//   - timeout and per-try timeouts: at most the deadline; a failure there
-//     is taken to last the whole deadline.
+//   - branch: the mixture.
+//
+// It takes flows without deadlines: a deadline makes which calls succeed
+// depend on the latencies, and Analyze bounds such flows by robust.go.
 type bounder struct {
 	l *lattice
-	c *composer // the independent composer: availabilities under deadlines
+	c *composer // the marginals, availabilities and persistent states
 	// ones is the CDF of a duration of 0.
 	ones []float64
 	// cdfs are the marginals on the lattice, on first use
@@ -71,8 +72,6 @@ func (b *bounder) cdfOf(m Marginal) []float64 {
 	b.cdfs[m] = out
 	return out
 }
-
-func (b *bounder) zeros() []float64 { return make([]float64, b.l.n) }
 
 // sum is the standard bound on the CDF of the sum of durations with CDFs
 // at least x and y: out[k] = max over i+j=k of (x[i] + y[j] − 1)⁺. Both are
@@ -155,18 +154,6 @@ func (b *bounder) mix(ws []float64, xs [][]float64) []float64 {
 	return out
 }
 
-// capped is a duration's bound once a deadline t caps it: unchanged below
-// t, certain from t on.
-func (b *bounder) capped(x []float64, t float64) []float64 {
-	out := make([]float64, b.l.n)
-	k := b.l.index(t)
-	copy(out[:min(k, b.l.n)], x)
-	for i := k; i < b.l.n; i++ {
-		out[i] = 1
-	}
-	return out
-}
-
 // monotone makes a bound nondecreasing (a CDF at t bounds it at later t)
 // and at most 1.
 func monotone(x []float64) []float64 {
@@ -181,17 +168,17 @@ func monotone(x []float64) []float64 {
 // bound computes n's bound; needF asks for the failure CDF. A persistent
 // component closing at n is conditioned on, as compose does: the bounds
 // given each state, mixed.
-func (b *bounder) bound(n *model.Node, deadline, needF bool) bnd {
+func (b *bounder) bound(n *model.Node, needF bool) bnd {
 	c := b.c
 	vars := c.closing[n]
 	if len(vars) == 0 {
-		return b.boundOp(n, deadline, needF)
+		return b.boundOp(n, needF)
 	}
 	var out bnd
 	var ws, fws []float64
 	var ss, fs [][]float64
 	c.condition(vars, func(w float64) {
-		k := b.boundOp(n, deadline, needF)
+		k := b.boundOp(n, needF)
 		out.a += w * k.a
 		ws, ss = append(ws, w*k.a), append(ss, k.s)
 		if needF {
@@ -206,7 +193,7 @@ func (b *bounder) bound(n *model.Node, deadline, needF bool) bnd {
 }
 
 // boundOp is bound without conditioning at n.
-func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
+func (b *bounder) boundOp(n *model.Node, needF bool) bnd {
 	switch n.Op {
 	case model.Call:
 		a := b.c.p(n.Component)
@@ -215,8 +202,6 @@ func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
 			switch fm := b.c.fail[n.Component]; {
 			case fm != nil:
 				out.f = b.cdfOf(fm)
-			case deadline:
-				out.f = b.zeros() // it lasts until a deadline ends it
 			default:
 				out.f = out.s
 			}
@@ -225,7 +210,7 @@ func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
 	case model.Seq:
 		ks := make([]bnd, len(n.Children))
 		for i, k := range n.Children {
-			ks[i] = b.bound(k, deadline, needF)
+			ks[i] = b.bound(k, needF)
 		}
 		out := bnd{a: 1}
 		prefix := b.ones
@@ -248,7 +233,7 @@ func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
 		ks := make([]bnd, len(n.Children))
 		out := bnd{a: 1}
 		for i, k := range n.Children {
-			ks[i] = b.bound(k, deadline, needF)
+			ks[i] = b.bound(k, needF)
 			out.a *= ks[i].a
 		}
 		out.s = b.frechet(ks, func(k bnd) []float64 { return k.s })
@@ -261,7 +246,7 @@ func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
 		var ws []float64
 		var ss, fs [][]float64
 		for i, k := range n.Children {
-			kb := b.bound(k, deadline, needF)
+			kb := b.bound(k, needF)
 			off := float64(i) * n.HedgeAfter.Seconds()
 			ws = append(ws, miss*kb.a)
 			ss = append(ss, b.shift(kb.s, off))
@@ -282,7 +267,7 @@ func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
 		var ws []float64
 		var ss [][]float64
 		for i, k := range n.Children {
-			kb := b.bound(k, deadline, i < last || needF)
+			kb := b.bound(k, i < last || needF)
 			ws = append(ws, miss*kb.a)
 			ss = append(ss, b.sum(prefix, kb.s))
 			miss *= 1 - kb.a
@@ -299,7 +284,7 @@ func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
 		ks := make([]bnd, len(n.Children))
 		ps := make([]float64, len(ks))
 		for i, k := range n.Children {
-			ks[i] = b.bound(k, deadline, needF)
+			ks[i] = b.bound(k, needF)
 			ps[i] = ks[i].a
 		}
 		out := bnd{a: tail(ps, n.K)}
@@ -313,7 +298,7 @@ func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
 		var sw, fw []float64
 		var ss, fs [][]float64
 		for i, k := range n.Children {
-			kb := b.bound(k, deadline, needF)
+			kb := b.bound(k, needF)
 			out.a += n.Weights[i] * kb.a
 			sw, ss = append(sw, n.Weights[i]*kb.a), append(ss, kb.s)
 			if needF {
@@ -326,16 +311,10 @@ func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
 		}
 		return out
 	case model.Retry:
-		t := n.PerTryTimeout.Seconds()
-		more := n.Attempts > 1
-		k := b.bound(n.Children[0], deadline || t > 0, more || needF)
-		if t > 0 {
-			k.a = b.truncated(n.Children[0], t)
-			k.s = b.capped(k.s, t)
-			if k.f != nil {
-				k.f = b.capped(b.zeros(), t)
-			}
+		if n.PerTryTimeout > 0 {
+			panic("latency: a per-try timeout in the bounder (Analyze bounds deadlines by robust.go)")
 		}
+		k := b.bound(n.Children[0], n.Attempts > 1 || needF)
 		back := n.Backoff.Seconds()
 		miss := 1.0
 		prefix := b.ones
@@ -357,32 +336,15 @@ func (b *bounder) boundOp(n *model.Node, deadline, needF bool) bnd {
 		}
 		return out
 	case model.Timeout:
-		t := n.After.Seconds()
-		k := b.bound(n.Children[0], true, false)
-		out := bnd{a: b.truncated(n.Children[0], t), s: b.capped(k.s, t)}
-		if needF {
-			out.f = b.capped(b.zeros(), t)
-		}
-		return out
+		panic("latency: a timeout in the bounder (Analyze bounds deadlines by robust.go)")
 	case model.Optional:
-		k := b.bound(n.Children[0], deadline, true)
+		k := b.bound(n.Children[0], true)
 		s := either(k)
 		return bnd{a: 1, s: s, f: s} // (it never fails: f weighs nothing)
 	case model.Async:
 		return bnd{a: 1, s: b.ones, f: b.ones}
 	}
 	panic(fmt.Sprintf("latency: unknown operator %v", n.Op))
-}
-
-// truncated is P(the operand succeeds within t), as the composer found
-// it (composed again for a state the composer did not reach).
-func (b *bounder) truncated(n *model.Node, t float64) float64 {
-	if v, ok := b.c.kept[keptKey{n, b.c.stateKey()}]; ok {
-		return v
-	}
-	s, _ := b.c.compose(n, true, false)
-	kept, _ := b.c.cut(n, s, dist{}, t, false)
-	return kept.total()
 }
 
 // either bounds a node's duration whatever its outcome.

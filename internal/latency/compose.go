@@ -3,8 +3,6 @@ package latency
 import (
 	"fmt"
 	"math"
-	"slices"
-	"strings"
 
 	"github.com/emac-dev/emac/internal/model"
 )
@@ -26,34 +24,11 @@ type composer struct {
 	state   map[string]float64
 	// units are the marginals discretised with mass 1, on first use
 	units map[Marginal]dist
-	// kept is P(success within the deadline) of each operand a deadline
-	// cuts, by persistent state, for the bound
-	kept map[keptKey]float64
-}
-
-// keptKey is an operand under a deadline and the persistent states fixed
-// when it was cut.
-type keptKey struct {
-	n     *model.Node
-	state string
 }
 
 // on moves the composer to lattice l.
 func (c *composer) on(l *lattice) {
-	c.l, c.units, c.kept = l, nil, nil
-}
-
-// stateKey encodes the persistent states fixed.
-func (c *composer) stateKey() string {
-	if len(c.state) == 0 {
-		return ""
-	}
-	ks := make([]string, 0, len(c.state))
-	for k, v := range c.state {
-		ks = append(ks, fmt.Sprintf("%s=%g", k, v))
-	}
-	slices.Sort(ks)
-	return strings.Join(ks, ",")
+	c.l, c.units = l, nil
 }
 
 // p is a call's success probability: its persistent state when fixed.
@@ -348,10 +323,6 @@ func (c *composer) cut(n *model.Node, s, f dist, t float64, needF bool) (dist, d
 			}
 		}
 	}
-	if c.kept == nil {
-		c.kept = map[keptKey]float64{}
-	}
-	c.kept[keptKey{n, c.stateKey()}] = ks.total()
 	if !needF {
 		return ks, dist{}
 	}

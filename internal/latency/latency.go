@@ -199,7 +199,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	b := newBounder(&lattice{h: topB / (boundPoints - 1), n: boundPoints, up: true}, c)
 	var lower []float64 // the bound on P(L ≤ t | success) at the lattice points
 	if len(sh.deadlines) == 0 {
-		lower = b.bound(j.Flow, false, false).s
+		lower = b.bound(j.Flow, false).s
 	} else {
 		// what a deadline cuts depends on the coupling too: the bound that
 		// conditions on nothing (robust.go)

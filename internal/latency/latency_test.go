@@ -136,7 +136,7 @@ func TestRobustWithoutDeadlines(t *testing.T) {
 			comp.succ[n], _, _ = Of(j.Components[n])
 		}
 		bd := newBounder(&lattice{h: 2e-3, n: 512, up: true}, comp)
-		old := bd.bound(flow, false, false).s
+		old := bd.bound(flow, false).s
 		rb := robust{b: bd}.bound(flow, false)
 		for i, v := range rb.s.u {
 			got := max(0, 1-v/rb.lo)
