@@ -213,7 +213,7 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 			out.f = r.marginal(fm, 1-p)
 		case deadline:
 			// it lasts until a deadline ends it
-			out.f = r.scale(r.zero(1), 1-p)
+			out.f = r.zero(1 - p)
 			for i := range out.f.u {
 				out.f.u[i] = 1 - p
 			}
@@ -241,18 +241,13 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 			out.lo = max(0, out.lo*ks[i].o-out.o*(ks[i].o-ks[i].lo))
 			out.o *= ks[i].o
 		}
+		taken := slack(ks)
 		for i, k := range ks {
-			others, rest := 1.0, 0.0
-			for j, m := range ks {
-				if j != i {
-					others *= m.o
-					rest += m.o - m.lo
-				}
-			}
+			up := product(others(ks, i, func(m rbnd) float64 { return m.o }))
 			// late and successful: this operand among the late ones
-			out.s = r.sum(out.s, r.scale(k.s, others))
+			out.s = r.sum(out.s, r.scale(k.s, up))
 			// done late and failed: this operand late, and it or another failed
-			out.f = r.sum(out.f, r.sum(k.f, r.cover(k.s, 1-others, rest)))
+			out.f = r.sum(out.f, r.sum(k.f, r.cover(k.s, 1-up, taken-(k.o-k.lo))))
 		}
 		out.s, out.f = capped(out.s, out.o), capped(out.f, 1-out.lo)
 		return out
@@ -273,16 +268,11 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 			rest += k.o - k.lo
 		}
 		out.o = 1 - miss
+		taken := slack(ks)
 		for i, k := range ks {
-			q, rest := 1.0, 0.0
-			for j, m := range ks {
-				if j != i {
-					q *= 1 - m.o
-					rest += m.o - m.lo
-				}
-			}
+			down := product(others(ks, i, func(m rbnd) float64 { return 1 - m.o }))
 			off := float64(i) * n.HedgeAfter.Seconds()
-			out.f = r.sum(out.f, r.cover(r.shift(k.f, off), q, rest))
+			out.f = r.sum(out.f, r.cover(r.shift(k.f, off), down, taken-(k.o-k.lo)))
 		}
 		out.s, out.f = capped(out.s, out.o), capped(out.f, 1-out.lo)
 		return out
@@ -291,48 +281,42 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 		for i, k := range n.Children {
 			ks[i] = r.bound(k, deadline)
 		}
-		return r.chain(ks, nil)
+		return r.chain(ks)
 	case model.Retry:
 		t := n.PerTryTimeout.Seconds()
 		k := r.bound(n.Children[0], deadline || t > 0)
 		if t > 0 {
 			k = r.cut(k, t)
 		}
+		// every attempt after the first starts a backoff after a failure
+		b := n.Backoff.Seconds()
+		later := rbnd{o: k.o, lo: k.lo, s: r.shift(k.s, b), f: r.shift(k.f, b)}
 		ks := make([]rbnd, n.Attempts)
 		for i := range ks {
-			ks[i] = k
+			ks[i] = later
 		}
-		return r.chain(ks, func(k rbnd) rbnd {
-			b := n.Backoff.Seconds()
-			return rbnd{o: k.o, lo: k.lo, s: r.shift(k.s, b), f: r.shift(k.f, b)}
-		})
+		ks[0] = k
+		return r.chain(ks)
 	case model.Timeout:
 		return r.cut(r.bound(n.Children[0], true), n.After.Seconds())
 	case model.Quorum:
 		ks := make([]rbnd, len(n.Children))
 		os := make([]float64, len(ks))
-		rest := 0.0
 		for i, k := range n.Children {
 			ks[i] = r.bound(k, deadline)
 			os[i] = ks[i].o
-			rest += ks[i].o - ks[i].lo
 		}
+		taken := slack(ks)
 		out := rbnd{o: tail(os, n.K), s: r.zero(0), f: r.zero(0)}
-		out.lo = max(0, out.o-rest)
+		out.lo = max(0, out.o-taken)
 		for i, k := range ks {
-			others := make([]float64, 0, len(ks)-1)
-			fails := make([]float64, 0, len(ks)-1)
-			for j, m := range ks {
-				if j != i {
-					others = append(others, m.o)
-					fails = append(fails, 1-m.o)
-				}
-			}
+			ups := others(ks, i, func(m rbnd) float64 { return m.o })
+			downs := others(ks, i, func(m rbnd) float64 { return 1 - m.o })
 			// late and successful: a successful operand is late, and k − 1
 			// others succeed
-			out.s = r.sum(out.s, r.scale(k.s, tail(others, n.K-1)))
+			out.s = r.sum(out.s, r.scale(k.s, tail(ups, n.K-1)))
 			// late and failed: a failed operand is late, and n − k others fail
-			out.f = r.sum(out.f, r.cover(k.f, tail(fails, len(ks)-n.K), rest-(k.o-k.lo)))
+			out.f = r.sum(out.f, r.cover(k.f, tail(downs, len(ks)-n.K), taken-(k.o-k.lo)))
 		}
 		out.s, out.f = capped(out.s, out.o), capped(out.f, 1-out.lo)
 		return out
@@ -373,16 +357,13 @@ func (r robust) cut(k rbnd, t float64) rbnd {
 }
 
 // chain is operands run one after another until one succeeds (fallback;
-// retry's attempts, each after the first delayed by later): it succeeds on
-// the first success, after the failures before it; it fails when all do.
-func (r robust) chain(ks []rbnd, later func(rbnd) rbnd) rbnd {
+// retry's attempts): it succeeds on the first success, after the failures
+// before it; it fails when all do.
+func (r robust) chain(ks []rbnd) rbnd {
 	out := rbnd{s: r.zero(0)}
 	pf := r.zero(1)        // the failures so far: P(all failed ∧ their time > x)
 	miss, rest := 1.0, 0.0 // P(every untimed failure) so far, Σ(o − lo)
-	for i, k := range ks {
-		if i > 0 && later != nil {
-			k = later(k)
-		}
+	for _, k := range ks {
 		path := r.conv(r.scale(pf, k.o), r.cover(k.s, miss, rest))
 		out.s = r.sum(out.s, path)
 		out.lo += miss * k.lo
@@ -393,4 +374,34 @@ func (r robust) chain(ks []rbnd, later func(rbnd) rbnd) rbnd {
 	out.o = 1 - miss
 	out.s, out.f = capped(out.s, out.o), pf
 	return out
+}
+
+// others lists f of every operand but the i-th.
+func others(ks []rbnd, i int, f func(rbnd) float64) []float64 {
+	out := make([]float64, 0, len(ks))
+	for j, k := range ks {
+		if j != i {
+			out = append(out, f(k))
+		}
+	}
+	return out
+}
+
+// slack is Σ (o − lo) over the operands: at most how much of their untimed
+// successes the deadlines take.
+func slack(ks []rbnd) float64 {
+	s := 0.0
+	for _, k := range ks {
+		s += k.o - k.lo
+	}
+	return s
+}
+
+// product is Π xs.
+func product(xs []float64) float64 {
+	p := 1.0
+	for _, x := range xs {
+		p *= x
+	}
+	return p
 }
