@@ -8,6 +8,7 @@ import (
 
 	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/gen"
+	"github.com/emac-dev/emac/internal/model"
 )
 
 // TestFormulaCheckout: the formulas give the engine's values at the spec's
@@ -59,15 +60,22 @@ func TestFormulaIsTheFunction(t *testing.T) {
 					comp.Availability = 1 - r.Float64()*0.01
 				}
 			}
-			want := analyze(t, c)
-			a := func(name string) float64 { return c.Components[name].Availability }
-			if got := f.Optimistic.Eval(a); math.Abs(got-want.Optimistic) > 1e-9 {
-				t.Errorf("%s\nA+ formula = %.12f, engine %.12f", describeJourney(c), got, want.Optimistic)
-			}
-			if got := f.Pessimistic.Eval(a); math.Abs(got-want.Pessimistic) > 1e-9 {
-				t.Errorf("%s\nA- formula = %.12f, engine %.12f", describeJourney(c), got, want.Pessimistic)
-			}
+			formulaAgrees(t, f, c)
 		}
+	}
+}
+
+// formulaAgrees checks both formulas, evaluated at c's availabilities,
+// against the engine run on c.
+func formulaAgrees(t *testing.T, f *bounds.Formulas, c *model.Journey) {
+	t.Helper()
+	want := analyze(t, c)
+	a := func(name string) float64 { return c.Components[name].Availability }
+	if got := f.Optimistic.Eval(a); math.Abs(got-want.Optimistic) > 1e-9 {
+		t.Errorf("%s\nA+ formula = %.12f, engine %.12f", describeJourney(c), got, want.Optimistic)
+	}
+	if got := f.Pessimistic.Eval(a); math.Abs(got-want.Pessimistic) > 1e-9 {
+		t.Errorf("%s\nA- formula = %.12f, engine %.12f", describeJourney(c), got, want.Pessimistic)
 	}
 }
 
@@ -99,14 +107,7 @@ func TestFormulaWithDeadlines(t *testing.T) {
 					comp.Availability = 1 - r.Float64()*0.2
 				}
 			}
-			want := analyze(t, c)
-			a := func(name string) float64 { return c.Components[name].Availability }
-			if got := f.Optimistic.Eval(a); math.Abs(got-want.Optimistic) > 1e-9 {
-				t.Errorf("%s\nA+ formula = %.12f, engine %.12f", describeJourney(c), got, want.Optimistic)
-			}
-			if got := f.Pessimistic.Eval(a); math.Abs(got-want.Pessimistic) > 1e-9 {
-				t.Errorf("%s\nA- formula = %.12f, engine %.12f", describeJourney(c), got, want.Pessimistic)
-			}
+			formulaAgrees(t, f, c)
 		}
 	}
 	if checked < 10 {

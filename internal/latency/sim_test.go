@@ -35,6 +35,19 @@ func withLatency(j *model.Journey, seed uint64) *model.Journey {
 	return j
 }
 
+// simSize is the executions per simulation (EMAC_LATENCY_SIM_N, 2e5 by
+// default) and the journeys (12, or 4 with -short) the simulator tests run.
+func simSize() (executions, journeys int) {
+	executions, journeys = 200_000, 12
+	if v, err := strconv.Atoi(os.Getenv("EMAC_LATENCY_SIM_N")); err == nil && v > 0 {
+		executions = v
+	}
+	if testing.Short() {
+		journeys = 4
+	}
+	return executions, journeys
+}
+
 // TestSimulatorAgrees composes random journeys over every operator
 // (deadlines, hedges, retries, persistent components) and checks the
 // availability and every quantile against the simulator of the same
@@ -43,14 +56,7 @@ func withLatency(j *model.Journey, seed uint64) *model.Journey {
 // EMAC_LATENCY_SIM_N sets the executions (default 2e5; 1e7 is the
 // acceptance run).
 func TestSimulatorAgrees(t *testing.T) {
-	n := 200_000
-	if v, err := strconv.Atoi(os.Getenv("EMAC_LATENCY_SIM_N")); err == nil && v > 0 {
-		n = v
-	}
-	journeys := 12
-	if testing.Short() {
-		journeys = 4
-	}
+	n, journeys := simSize()
 	worst := 0.0
 	for seed := uint64(1); seed <= uint64(journeys); seed++ {
 		j := withLatency(gen.Random(seed+300, gen.RandomOptions{Leaves: 5 + int(seed%5)}), seed)
@@ -95,14 +101,7 @@ func TestSimulatorAgrees(t *testing.T) {
 // deadlines, where a coupling also moves what each deadline cuts, half
 // have them removed.
 func TestBoundHoldsUnderCouplings(t *testing.T) {
-	n := 200_000
-	if v, err := strconv.Atoi(os.Getenv("EMAC_LATENCY_SIM_N")); err == nil && v > 0 {
-		n = v
-	}
-	journeys := 12
-	if testing.Short() {
-		journeys = 4
-	}
+	n, journeys := simSize()
 	couplings := map[string]sim.Coupling{"independent": sim.IndependentDurations, "comonotone": sim.ComonotoneDurations, "antithetic": sim.AntitheticDurations}
 	checked := 0
 	for seed := uint64(1); seed <= uint64(journeys); seed++ {
