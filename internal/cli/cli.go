@@ -201,6 +201,26 @@ beside the unchanged ones.`,
 	return cmd
 }
 
+// diagnose renders the diagnostics, and when any is an error returns the
+// exit error that counts them.
+func (a *app) diagnose(ds diag.Diagnostics, src diag.Sources) error {
+	if len(ds) > 0 {
+		if err := diag.Render(a.stderr, ds, src); err != nil {
+			return err
+		}
+	}
+	if !ds.HasErrors() {
+		return nil
+	}
+	n := 0
+	for _, d := range ds {
+		if d.Severity == diag.Error {
+			n++
+		}
+	}
+	return &exitError{code: ExitError, msg: fmt.Sprintf("%d error%s", n, plural(n))}
+}
+
 // run checks the inputs and prints the report.
 func (a *app) run(ctx context.Context, paths []string, c common, opts service.Options) error {
 	if err := c.hist.apply(&opts); err != nil {
@@ -210,19 +230,8 @@ func (a *app) run(ctx context.Context, paths []string, c common, opts service.Op
 	if err != nil {
 		return err
 	}
-	if len(rep.Diagnostics) > 0 {
-		if err := diag.Render(a.stderr, rep.Diagnostics, rep.Sources); err != nil {
-			return err
-		}
-	}
-	if rep.Diagnostics.HasErrors() {
-		n := 0
-		for _, d := range rep.Diagnostics {
-			if d.Severity == diag.Error {
-				n++
-			}
-		}
-		return &exitError{code: ExitError, msg: fmt.Sprintf("%d error%s", n, plural(n))}
+	if err := a.diagnose(rep.Diagnostics, rep.Sources); err != nil {
+		return err
 	}
 	if err := a.print(c.output, rep); err != nil {
 		return err

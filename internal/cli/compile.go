@@ -7,7 +7,6 @@ import (
 
 	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/compile"
-	"github.com/emac-dev/emac/internal/diag"
 	"github.com/emac-dev/emac/internal/service"
 	"github.com/emac-dev/emac/internal/spec"
 )
@@ -62,19 +61,8 @@ The same input always gives the same bytes. Exit status as for check.`,
 				return err
 			}
 			ds := r.Check.Diagnostics
-			if len(ds) > 0 {
-				if err := diag.Render(a.stderr, ds, r.Check.Sources); err != nil {
-					return err
-				}
-			}
-			if ds.HasErrors() {
-				n := 0
-				for _, d := range ds {
-					if d.Severity == diag.Error {
-						n++
-					}
-				}
-				return &exitError{code: ExitError, msg: fmt.Sprintf("%d error%s", n, plural(n))}
+			if err := a.diagnose(ds, r.Check.Sources); err != nil {
+				return err
 			}
 			if err := r.Write(out); err != nil {
 				return err

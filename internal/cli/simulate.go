@@ -213,19 +213,8 @@ type tracesJSON struct {
 func (a *app) simulate(ctx context.Context, paths []string, c common, f simulateFlags) error {
 	opts := c.options(a)
 	b, ds := spec.Load(ctx, paths, opts.Load)
-	if len(ds) > 0 {
-		if err := diag.Render(a.stderr, ds, b.Sources); err != nil {
-			return err
-		}
-	}
-	if ds.HasErrors() {
-		n := 0
-		for _, d := range ds {
-			if d.Severity == diag.Error {
-				n++
-			}
-		}
-		return &exitError{code: ExitError, msg: fmt.Sprintf("%d error%s", n, plural(n))}
+	if err := a.diagnose(ds, b.Sources); err != nil {
+		return err
 	}
 	js := b.Journeys
 	if f.journey != "" {
