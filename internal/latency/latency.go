@@ -29,7 +29,7 @@ type Options struct {
 	// journey's latency objective's threshold by default.
 	Threshold time.Duration
 	// Resolution is the relative resolution the lattice aims at around
-	// the median (0 means 1/250).
+	// the median (0 means 1/100).
 	Resolution float64
 	// MaxPoints caps the lattice (0 means 1<<16).
 	MaxPoints int
@@ -147,7 +147,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 
 	resolution := opts.Resolution
 	if resolution <= 0 {
-		resolution = 1.0 / 250
+		resolution = 1.0 / 100
 	}
 	maxPoints := opts.MaxPoints
 	if maxPoints <= 0 {
@@ -160,7 +160,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 
 	// a first, small lattice tells where the quantiles lie: its end is
 	// doubled until what lies beyond is negligible
-	est := c.estimate(j.Flow, 4*shape(j.Flow, c, false, 0.5).extent, top1)
+	est := c.estimate(j.Flow, 8*shape(j.Flow, c, false, 0.5).extent, top1)
 	qe := func(q float64) float64 { return quantile(est.l, est.cdf, est.a, q) }
 	if !(est.a > 0) {
 		return res, nil // no successful execution: no latency to speak of
@@ -234,7 +234,7 @@ type estimated struct {
 }
 
 // estimatePoints is the size of the estimate's lattice.
-const estimatePoints = 1 << 9
+const estimatePoints = 1 << 8
 
 // estimate composes n on a small lattice from 0 to top, doubling top until
 // at most 1e-6 of the successful mass lies beyond it, or top passes limit.

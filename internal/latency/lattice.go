@@ -21,6 +21,9 @@ type lattice struct {
 	ffts map[int]*fourier.FFT
 	// damp[i] is θ^i, series' damping
 	damp []float64
+	// x, ca and cb are fft's buffers
+	x      []float64
+	ca, cb []complex128
 }
 
 // dist is a sub-distribution on a lattice: p[i] is the mass at i·h (p may
@@ -199,12 +202,20 @@ func (l *lattice) fft(a, b []float64) []float64 {
 	m := len(a) + len(b) - 1
 	f := l.transform(m)
 	size := f.Len()
-	x := make([]float64, size)
+	// the transforms' buffers are the lattice's, reused: only the result
+	// is new
+	if len(l.x) < size {
+		l.x = make([]float64, size)
+		l.ca = make([]complex128, size/2+1)
+		l.cb = make([]complex128, size/2+1)
+	}
+	x, ca, cb := l.x[:size], l.ca[:size/2+1], l.cb[:size/2+1]
+	clear(x)
 	copy(x, a)
-	ca := f.Coefficients(nil, x)
+	ca = f.Coefficients(ca, x)
 	clear(x)
 	copy(x, b)
-	cb := f.Coefficients(nil, x)
+	cb = f.Coefficients(cb, x)
 	for i := range ca {
 		ca[i] *= cb[i]
 	}
@@ -226,7 +237,7 @@ func (l *lattice) fft(a, b []float64) []float64 {
 			last = i
 		}
 	}
-	return x[:last+1]
+	return slices.Clone(x[:last+1])
 }
 
 // seriesMin is the lattice size from which series works in the Fourier

@@ -73,6 +73,15 @@ func (r robust) sum(a, b excess) excess {
 	return out
 }
 
+// addTo adds k·t to acc in place: acc must be the caller's own (made by
+// zero), never an operand's, which others may still read.
+func (r robust) addTo(acc *excess, t excess, k float64) {
+	acc.top += k * t.top
+	for i, v := range t.u {
+		acc.u[i] += k * v
+	}
+}
+
 // cover bounds P(E ∧ X) from e ≥ P(E ∧ …) when X lies in an outcome event
 // of probability q (independent of E) and a residue of probability at
 // most rest: q·e + min(e, rest).
@@ -96,6 +105,7 @@ func (r robust) conv(a, b excess) excess {
 	// of the duration there costs only the other side, whose smallest
 	// value is at the largest index allowed
 	za, zb := zeroFrom(a.u), zeroFrom(b.u)
+	arg := 0 // the best split of the previous point, a good first guess
 	for i := range out.u {
 		best := min(top, a.top+b.u[n-1], a.u[n-1]+b.top)
 		lo, hi := 0, i // the splits j (a's share) left to scan
@@ -107,19 +117,42 @@ func (r robust) conv(a, b excess) excess {
 			best = min(best, b.u[i-za])
 			hi = za - 1
 		}
-		if lo <= hi {
-			// a's share ascending meets b's descending: b read backwards
-			as, bs := a.u[lo:hi+1], b.u[i-hi:i-lo+1]
-			bs = bs[:len(as)]
-			for k, v := range as {
-				if w := v + bs[len(bs)-1-k]; w < best {
-					best = w
-				}
-			}
+		if lo <= arg && arg <= hi {
+			best = min(best, a.u[arg]+b.u[i-arg])
 		}
+		best, arg = minPlus(a.u, b.u, i, lo, hi, best, arg)
 		out.u[i] = best
 	}
 	return out
+}
+
+// convBlock is the number of splits minPlus bounds at once.
+const convBlock = 16
+
+// minPlus is the least of best and a[j] + b[i−j] for j in [lo, hi], with
+// the j that attains it (arg if none beats best). Both tails are
+// nonincreasing and not negative, so only splits where each side alone is
+// below best can beat it (a binary search finds where), and no split of a
+// block [j1, j2] is below a[j2] + b[i−j1]: a block that cannot beat the
+// best so far is skipped whole. The minimum is the same number a full
+// scan finds; were a tail not monotone, a skipped split could only make
+// the bound looser, never wrong.
+func minPlus(a, b []float64, i, lo, hi int, best float64, arg int) (float64, int) {
+	for j1 := lo; j1 <= hi; j1 += convBlock {
+		j2 := min(j1+convBlock-1, hi)
+		if a[j2]+b[i-j1] >= best {
+			continue
+		}
+		as, bs := a[j1:j2+1], b[i-j2:i-j1+1]
+		bs = bs[:len(as)]
+		for k, v := range as {
+			// a's share ascending meets b's descending: b read backwards
+			if w := v + bs[len(bs)-1-k]; w < best {
+				best, arg = w, j1+k
+			}
+		}
+	}
+	return best, arg
 }
 
 // capped lowers e to at most p, a bound on its event's probability.
@@ -195,8 +228,8 @@ func (r robust) bound(n *model.Node, deadline bool) rbnd {
 		k := r.op(n, deadline)
 		out.o += w * k.o
 		out.lo += w * k.lo
-		out.s = r.sum(out.s, r.scale(k.s, w))
-		out.f = r.sum(out.f, r.scale(k.f, w))
+		r.addTo(&out.s, k.s, w)
+		r.addTo(&out.f, k.f, w)
 	})
 	return out
 }
@@ -227,7 +260,7 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 			kb := r.bound(k, deadline)
 			// failing here: the prefix succeeded, this operand failed
 			fail := r.conv(r.cover(acc.s, 1-kb.o, kb.o-kb.lo), r.scale(kb.f, acc.o))
-			acc.f = r.sum(acc.f, fail)
+			r.addTo(&acc.f, fail, 1)
 			acc.s = r.conv(r.scale(acc.s, kb.o), r.scale(kb.s, acc.o))
 			acc.lo = max(0, acc.lo*kb.o-acc.o*(kb.o-kb.lo))
 			acc.o *= kb.o
@@ -245,9 +278,9 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 		for i, k := range ks {
 			up := product(others(ks, i, func(m rbnd) float64 { return m.o }))
 			// late and successful: this operand among the late ones
-			out.s = r.sum(out.s, r.scale(k.s, up))
+			r.addTo(&out.s, k.s, up)
 			// done late and failed: this operand late, and it or another failed
-			out.f = r.sum(out.f, r.sum(k.f, r.cover(k.s, 1-up, taken-(k.o-k.lo))))
+			r.addTo(&out.f, r.sum(k.f, r.cover(k.s, 1-up, taken-(k.o-k.lo))), 1)
 		}
 		out.s, out.f = capped(out.s, out.o), capped(out.f, 1-out.lo)
 		return out
@@ -262,7 +295,7 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 			off := float64(i) * n.HedgeAfter.Seconds()
 			// the first operand, in order, to succeed is late: the race is
 			// no later than it
-			out.s = r.sum(out.s, r.cover(r.shift(k.s, off), miss, rest))
+			r.addTo(&out.s, r.cover(r.shift(k.s, off), miss, rest), 1)
 			out.lo += miss * k.lo
 			miss *= 1 - k.o
 			rest += k.o - k.lo
@@ -272,7 +305,7 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 		for i, k := range ks {
 			down := product(others(ks, i, func(m rbnd) float64 { return 1 - m.o }))
 			off := float64(i) * n.HedgeAfter.Seconds()
-			out.f = r.sum(out.f, r.cover(r.shift(k.f, off), down, taken-(k.o-k.lo)))
+			r.addTo(&out.f, r.cover(r.shift(k.f, off), down, taken-(k.o-k.lo)), 1)
 		}
 		out.s, out.f = capped(out.s, out.o), capped(out.f, 1-out.lo)
 		return out
@@ -314,9 +347,9 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 			downs := others(ks, i, func(m rbnd) float64 { return 1 - m.o })
 			// late and successful: a successful operand is late, and k − 1
 			// others succeed
-			out.s = r.sum(out.s, r.scale(k.s, tail(ups, n.K-1)))
+			r.addTo(&out.s, k.s, tail(ups, n.K-1))
 			// late and failed: a failed operand is late, and n − k others fail
-			out.f = r.sum(out.f, r.cover(k.f, tail(downs, len(ks)-n.K), taken-(k.o-k.lo)))
+			r.addTo(&out.f, r.cover(k.f, tail(downs, len(ks)-n.K), taken-(k.o-k.lo)), 1)
 		}
 		out.s, out.f = capped(out.s, out.o), capped(out.f, 1-out.lo)
 		return out
@@ -327,8 +360,8 @@ func (r robust) op(n *model.Node, deadline bool) rbnd {
 			w := n.Weights[i]
 			out.o += w * kb.o
 			out.lo += w * kb.lo
-			out.s = r.sum(out.s, r.scale(kb.s, w))
-			out.f = r.sum(out.f, r.scale(kb.f, w))
+			r.addTo(&out.s, kb.s, w)
+			r.addTo(&out.f, kb.f, w)
 		}
 		return out
 	case model.Optional:
@@ -365,7 +398,7 @@ func (r robust) chain(ks []rbnd) rbnd {
 	miss, rest := 1.0, 0.0 // P(every untimed failure) so far, Σ(o − lo)
 	for _, k := range ks {
 		path := r.conv(r.scale(pf, k.o), r.cover(k.s, miss, rest))
-		out.s = r.sum(out.s, path)
+		r.addTo(&out.s, path, 1)
 		out.lo += miss * k.lo
 		pf = r.conv(r.cover(pf, 1-k.o, k.o-k.lo), r.cover(k.f, miss, rest))
 		miss *= 1 - k.o

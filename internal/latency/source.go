@@ -255,9 +255,6 @@ func (d Fixed) Quantile(float64) float64 { return float64(d) }
 // probit is Φ⁻¹.
 func probit(q float64) float64 { return -math.Sqrt2 * math.Erfcinv(2*q) }
 
-// phi is the standard normal CDF.
-func phi(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
-
 // Where a component's success latency comes from (Result.Sources).
 const (
 	// SourceHistogram: its measured histogram (model.Component.Histogram).
