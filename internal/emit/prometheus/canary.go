@@ -54,7 +54,12 @@ func (p *Plan) CanaryLabels() []string {
 }
 
 // canaryRules records a component's canary errors and calls.
-func (p *Plan) canaryRules(comp string, rs *ratios, jl func(...string) map[string]string) ([]Rule, error) {
+//
+// The rules of every component are one text around the component's own
+// queries, which the Prometheus printer wrote from a parsed tree: the
+// first component's rules for each canary label and kind of query are
+// parsed when the file is (templates records which), the others are not.
+func (p *Plan) canaryRules(comp string, rs *ratios, jl func(...string) map[string]string, templates map[string]bool) ([]Rule, error) {
 	var out []Rule
 	for _, by := range p.CanaryLabels() {
 		total, err := rs.total.grouped(CanaryWindow, by)
@@ -82,9 +87,12 @@ func (p *Plan) canaryRules(comp string, rs *ratios, jl func(...string) map[strin
 			ratio = "1 - (" + canary(good) + " / " + calls + ")"
 		}
 		labels := jl(LabelComponent, comp, LabelBy, by)
+		template := fmt.Sprintf("%s/%t", by, rs.bad != nil)
+		seen := templates[template]
+		templates[template] = true
 		out = append(out,
-			Rule{Record: CanaryCalls, Expr: canary(total), Labels: labels},
-			Rule{Record: CanaryErrorRatio, Expr: ratio, Labels: labels})
+			Rule{Record: CanaryCalls, Expr: canary(total), Labels: labels, checked: seen},
+			Rule{Record: CanaryErrorRatio, Expr: ratio, Labels: labels, checked: seen})
 	}
 	return out, nil
 }

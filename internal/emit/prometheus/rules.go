@@ -321,6 +321,7 @@ func (p *Plan) Rules() (*File, error) {
 		return m
 	}
 	var rec []Rule
+	canaryTemplates := map[string]bool{}
 	for _, n := range j.ComponentNames() {
 		if !p.Measured[n] {
 			continue
@@ -341,7 +342,7 @@ func (p *Plan) Rules() (*File, error) {
 			}
 			rec = append(rec, r)
 		}
-		cr, err := p.canaryRules(n, rs, jl)
+		cr, err := p.canaryRules(n, rs, jl, canaryTemplates)
 		if err != nil {
 			return nil, fmt.Errorf("component %s: %w", n, err)
 		}
