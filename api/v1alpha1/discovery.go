@@ -1,0 +1,173 @@
+package v1alpha1
+
+// KindDiscoveredModel is the kind of what `emac discover` prints.
+const KindDiscoveredModel = "DiscoveredModel"
+
+// DiscoveredModel is what `emac discover` prints (SPEC §7): what the
+// evidence says the system is, each element with its provenance and a
+// confidence on a stated statistical basis.
+type DiscoveredModel struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Inputs are the files read, with what each held.
+	Inputs []DiscoveryInput `json:"inputs"`
+	// Window is the time the traces cover.
+	Window *TimeRange `json:"window,omitempty"`
+	// Confidence is the least confidence of the flows of entry
+	// operations (1 when there is none).
+	Confidence float64 `json:"confidence"`
+	// Components are the called operations: each a leaf a flow names.
+	Components []DiscoveredComponent `json:"components"`
+	// Edges are the calls between services.
+	Edges []DiscoveredEdge `json:"edges"`
+	// Flows are the flows of the operations that call others, entry
+	// operations (trace roots) first.
+	Flows []DiscoveredFlow `json:"flows"`
+	// Domains are failure-domain hypotheses.
+	Domains []DomainHypothesis `json:"domains"`
+	// Routes are what mesh configuration says of calls.
+	Routes []DiscoveredRoute `json:"routes,omitempty"`
+	// Problems count what could not be used as it was, by kind, with
+	// the first few of each kind.
+	Problems *DiscoveryProblems `json:"problems,omitempty"`
+}
+
+// DiscoveryInput is one input read.
+type DiscoveryInput struct {
+	Name   string `json:"name"`
+	Format string `json:"format"`
+	Spans  int    `json:"spans,omitempty"`
+	// Objects counts configuration or topology objects read.
+	Objects int `json:"objects,omitempty"`
+}
+
+// TimeRange is an interval of time, RFC 3339.
+type TimeRange struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// Estimate is a proportion with its 95% interval and how it was got.
+type Estimate struct {
+	Value float64 `json:"value"`
+	Lo    float64 `json:"lo"`
+	Hi    float64 `json:"hi"`
+	// Basis states the statistics: the counts and the interval's method.
+	Basis string `json:"basis"`
+}
+
+// LatencySummary summarises the durations of successful calls.
+type LatencySummary struct {
+	P50 Duration `json:"p50"`
+	P90 Duration `json:"p90"`
+	P99 Duration `json:"p99"`
+}
+
+// Provenance says where an element comes from.
+type Provenance struct {
+	// Traces are example trace ids (the lowest), out of Count.
+	Traces []string `json:"traces,omitempty"`
+	Count  int      `json:"count,omitempty"`
+	// Sources are the files (and fields) that said it.
+	Sources []string `json:"sources,omitempty"`
+}
+
+// DiscoveredComponent is an operation that others call: a leaf.
+type DiscoveredComponent struct {
+	Name string `json:"name"`
+	Span Span   `json:"span"`
+	// Calls and Errors count the calls made to it.
+	Calls  int `json:"calls"`
+	Errors int `json:"errors"`
+	// Availability is its success ratio.
+	Availability Estimate        `json:"availability"`
+	Latency      *LatencySummary `json:"latency,omitempty"`
+	// Placement lists where its service ran: the values seen of
+	// k8s.node.name, cloud.availability_zone, … by attribute.
+	Placement map[string][]string `json:"placement,omitempty"`
+}
+
+// DiscoveredEdge is the calls of one service to another.
+type DiscoveredEdge struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Calls  int    `json:"calls"`
+	Errors int    `json:"errors"`
+	// Async says the caller did not wait (producer/consumer,
+	// follows-from).
+	Async bool `json:"async,omitempty"`
+	// Probability is the share of the caller's invocations (of the
+	// operations that ever call To) that called To at least once.
+	Probability Estimate        `json:"probability"`
+	Latency     *LatencySummary `json:"latency,omitempty"`
+	Provenance  Provenance      `json:"provenance"`
+}
+
+// DiscoveredFlow is the flow of one operation.
+type DiscoveredFlow struct {
+	// Entry is the operation.
+	Entry Span `json:"entry"`
+	// Root says the operation starts traces: an entry operation.
+	Root bool `json:"root,omitempty"`
+	// Invocations counts its executions; Sampled how many the flow was
+	// inferred from.
+	Invocations int `json:"invocations"`
+	Sampled     int `json:"sampled"`
+	Errors      int `json:"errors"`
+	// Flow is the flow in the spec's syntax; Canonical in one line.
+	Flow      *Node  `json:"flow,omitempty"`
+	Canonical string `json:"canonical,omitempty"`
+	// Confidence is the least confidence of the decisions that shaped
+	// the flow; Basis says how each is computed; Notes list the
+	// decisions and their evidence.
+	Confidence float64    `json:"confidence"`
+	Basis      string     `json:"basis"`
+	Notes      []string   `json:"notes,omitempty"`
+	Provenance Provenance `json:"provenance"`
+}
+
+// Domain hypothesis kinds.
+const (
+	DomainZone       = "zone"
+	DomainNode       = "node"
+	DomainHost       = "host"
+	DomainRegion     = "region"
+	DomainCluster    = "cluster"
+	DomainDeclared   = "declared"
+	DomainDependency = "dependency"
+	DomainCoFailure  = "co-failure"
+)
+
+// DomainHypothesis is a failure domain the evidence suggests: members that
+// may fail together.
+type DomainHypothesis struct {
+	Name    string   `json:"name"`
+	Kind    string   `json:"kind"`
+	Members []string `json:"members"`
+	// Confidence that the members share it, on Basis.
+	Confidence float64 `json:"confidence"`
+	Basis      string  `json:"basis"`
+	// Evidence lists what says so, one line each.
+	Evidence   []string   `json:"evidence,omitempty"`
+	Provenance Provenance `json:"provenance"`
+	// Conflict says the evidence disagrees (e.g. members' labels say
+	// different domains): treat as shared until resolved.
+	Conflict bool `json:"conflict,omitempty"`
+}
+
+// DiscoveredRoute is what mesh configuration says of calls to a service.
+type DiscoveredRoute struct {
+	Service string `json:"service"`
+	// Flow is the routing and resilience as a flow over the service's
+	// backends (branch weights, retry, timeout, fallback).
+	Flow       *Node      `json:"flow,omitempty"`
+	Canonical  string     `json:"canonical,omitempty"`
+	Notes      []string   `json:"notes,omitempty"`
+	Provenance Provenance `json:"provenance"`
+}
+
+// DiscoveryProblems counts problems by kind.
+type DiscoveryProblems struct {
+	Counts   map[string]int `json:"counts"`
+	Examples []string       `json:"examples,omitempty"`
+}

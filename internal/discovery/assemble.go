@@ -1,0 +1,217 @@
+package discovery
+
+import (
+	"slices"
+	"time"
+)
+
+// Options configure an Assembler; the zero value is the default.
+type Options struct {
+	// MaxSpans bounds the spans held in open traces: past it, the least
+	// recently touched trace is closed and folded in as it is (0 means
+	// 1<<20). Memory stays flat however long the input: a trace whose
+	// spans lie further apart in the input than this is seen in parts.
+	MaxSpans int
+	// Skew is the clock-skew tolerance: a child starting before its
+	// parent or ending after it by more is counted and shifted into it
+	// (0 means 1ms).
+	Skew time.Duration
+	// Sample is the number of invocations of each operation kept for
+	// inferring its flow (0 means 20000): the invocations whose trace
+	// ids hash lowest, so the sample does not depend on input order.
+	// Counts (edges, probabilities, errors, latencies) use every trace.
+	Sample int
+	// Window is the co-failure window (0 means one minute).
+	Window time.Duration
+	// Examples is the number of trace ids kept as provenance per
+	// element, the lowest (0 means 3).
+	Examples int
+}
+
+func (o Options) maxSpans() int          { return cmpOr(o.MaxSpans, 1<<20) }
+func (o Options) skew() int64            { return int64(cmpOr(o.Skew, time.Millisecond)) }
+func (o Options) sample() int            { return cmpOr(o.Sample, 20000) }
+func (o Options) window() int64          { return int64(cmpOr(o.Window, time.Minute)) }
+func (o Options) examples() int          { return cmpOr(o.Examples, 3) }
+func cmpOr[T int | time.Duration](v, d T) T {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+// Assembler is a Sink that groups spans into traces and folds each
+// closed trace into its Evidence. Close it at the end of the input.
+type Assembler struct {
+	opts Options
+	ev   *Evidence
+	open map[string]*otrace
+	// lru is the open traces, least recently touched first (a ring
+	// through head).
+	head  otrace
+	spans int
+	// closed remembers recently closed trace ids, to count spans that
+	// arrive after their trace was closed.
+	closed     map[string]struct{}
+	closedRing []string
+	closedNext int
+}
+
+// otrace is an open trace.
+type otrace struct {
+	id         string
+	spans      []rec
+	prev, next *otrace
+}
+
+// rec is a span held in an open trace: strings interned, placement
+// interned.
+type rec struct {
+	id, parent  string
+	svc, op     int32
+	peer        int32
+	place       int32
+	kind        Kind
+	outcome     Outcome
+	followsFrom bool
+	resend      int32
+	start, end  int64
+	links       []Link
+	pos         Pos
+}
+
+// NewAssembler returns an Assembler folding into a new Evidence.
+func NewAssembler(opts Options) *Assembler {
+	a := &Assembler{opts: opts, ev: newEvidence(opts), open: map[string]*otrace{}, closed: map[string]struct{}{}}
+	a.head.prev, a.head.next = &a.head, &a.head
+	a.closedRing = make([]string, 1<<16)
+	return a
+}
+
+// Span implements Sink.
+func (a *Assembler) Span(s *Span) error {
+	ev := a.ev
+	switch {
+	case s.TraceID == "" || s.SpanID == "":
+		ev.problem(Problem{Kind: MissingField, Pos: s.Pos, Detail: "a span without a trace id or a span id"})
+		return nil
+	case s.Service == "":
+		ev.problem(Problem{Kind: MissingField, Pos: s.Pos, Detail: "span " + s.SpanID + " has no service"})
+		return nil
+	}
+	t := a.open[s.TraceID]
+	if t == nil {
+		if _, late := a.closed[s.TraceID]; late {
+			ev.problem(Problem{Kind: Incomplete, Pos: s.Pos, Detail: "span " + s.SpanID + " arrived after its trace " + s.TraceID + " was closed (raise the window)"})
+		}
+		t = &otrace{id: s.TraceID}
+		a.open[s.TraceID] = t
+	} else {
+		t.prev.next, t.next.prev = t.next, t.prev // unlink: it goes last
+	}
+	t.prev, t.next = a.head.prev, &a.head
+	a.head.prev.next = t
+	a.head.prev = t
+	r := rec{
+		id: s.SpanID, parent: s.ParentID,
+		svc: ev.names.id(s.Service), op: ev.names.id(s.Operation), peer: -1, place: -1,
+		kind: s.Kind, outcome: s.Outcome, followsFrom: s.FollowsFrom, resend: int32(s.Resend),
+		start: s.Start, end: max(s.End, s.Start), pos: s.Pos,
+	}
+	if s.Peer != "" {
+		r.peer = ev.names.id(s.Peer)
+	}
+	if s.Placement != (Placement{}) {
+		r.place = ev.places.id(s.Placement)
+	}
+	if len(s.Links) > 0 {
+		r.links = slices.Clone(s.Links)
+	}
+	t.spans = append(t.spans, r)
+	ev.Spans++
+	a.spans++
+	for a.spans > a.opts.maxSpans() && a.head.next != &a.head {
+		a.close(a.head.next)
+	}
+	return nil
+}
+
+// Problem implements Sink.
+func (a *Assembler) Problem(p Problem) { a.ev.problem(p) }
+
+// close folds t in and forgets it.
+func (a *Assembler) close(t *otrace) {
+	t.prev.next, t.next.prev = t.next, t.prev
+	delete(a.open, t.id)
+	a.spans -= len(t.spans)
+	if old := a.closedRing[a.closedNext]; old != "" {
+		delete(a.closed, old)
+	}
+	a.closedRing[a.closedNext] = t.id
+	a.closed[t.id] = struct{}{}
+	a.closedNext = (a.closedNext + 1) % len(a.closedRing)
+	a.ev.fold(t)
+}
+
+// Close folds every open trace in and returns the evidence.
+func (a *Assembler) Close() *Evidence {
+	// in the order of their ids, so that the result does not depend on
+	// the order the input left them open in
+	ts := make([]*otrace, 0, len(a.open))
+	for t := a.head.next; t != &a.head; t = t.next {
+		ts = append(ts, t)
+	}
+	slices.SortFunc(ts, func(x, y *otrace) int { return compareStrings(x.id, y.id) })
+	for _, t := range ts {
+		a.close(t)
+	}
+	return a.ev
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// interner numbers strings.
+type interner struct {
+	ids   map[string]int32
+	names []string
+}
+
+func (n *interner) id(s string) int32 {
+	if i, ok := n.ids[s]; ok {
+		return i
+	}
+	if n.ids == nil {
+		n.ids = map[string]int32{}
+	}
+	i := int32(len(n.names))
+	n.ids[s] = i
+	n.names = append(n.names, s)
+	return i
+}
+
+// placements numbers placements.
+type placements struct {
+	ids  map[Placement]int32
+	list []Placement
+}
+
+func (p *placements) id(pl Placement) int32 {
+	if i, ok := p.ids[pl]; ok {
+		return i
+	}
+	if p.ids == nil {
+		p.ids = map[Placement]int32{}
+	}
+	i := int32(len(p.list))
+	p.ids[pl] = i
+	p.list = append(p.list, pl)
+	return i
+}

@@ -1,0 +1,500 @@
+package discovery
+
+import (
+	"container/heap"
+	"hash/fnv"
+	"math"
+	"slices"
+	"sort"
+)
+
+// Evidence is what the traces said, in running counts: per service, per
+// call edge, per operation (with a bounded sample of its invocations for
+// the flow), and per co-failure window. No trace is held.
+type Evidence struct {
+	opts   Options
+	names  interner
+	places placements
+	// Spans and Traces count what was read.
+	Spans, Traces int
+	problems      [Unsupported + 1]int
+	examples      []Problem
+	services      map[int32]*svcStats
+	edges         map[edgeKey]*edgeStats
+	ops           map[opKey]*opStats
+	// fails counts failed invocations per service and window; windows
+	// counts the invocations per window (all services).
+	fails   map[int32]map[int64]int
+	windows map[int64]int
+	// first and last are the earliest start and latest end seen.
+	first, last int64
+}
+
+func newEvidence(opts Options) *Evidence {
+	return &Evidence{opts: opts, services: map[int32]*svcStats{}, edges: map[edgeKey]*edgeStats{},
+		ops: map[opKey]*opStats{}, fails: map[int32]map[int64]int{}, windows: map[int64]int{}, first: math.MaxInt64, last: math.MinInt64}
+}
+
+// maxExamples is the number of problems of each kind kept with their
+// positions; the rest are counted.
+const maxExamples = 5
+
+func (ev *Evidence) problem(p Problem) {
+	if int(p.Kind) >= len(ev.problems) {
+		return
+	}
+	if ev.problems[p.Kind] < maxExamples {
+		ev.examples = append(ev.examples, p)
+	}
+	ev.problems[p.Kind]++
+}
+
+type svcStats struct {
+	spans, invocations, errors int
+	places                     map[int32]int
+}
+
+type edgeKey struct{ from, to int32 }
+
+type edgeStats struct {
+	calls, errors, async int
+	ok                   hist
+	examples             lowest
+}
+
+type opKey struct{ svc, op int32 }
+
+type opStats struct {
+	invocations, errors, roots int
+	// calls counts the invocations that called each service
+	calls    map[int32]int
+	ok       hist
+	targets  map[opKey]*targetStats
+	sample   invHeap
+	examples lowest
+}
+
+type targetStats struct {
+	present, calls, errors int
+	ok, failed             hist
+}
+
+// invocation is one sampled execution of an operation: its calls, in the
+// order they started, times from its own start.
+type invocation struct {
+	trace string
+	hash  uint64
+	ok    bool
+	dur   int64
+	calls []call
+}
+
+type call struct {
+	target     opKey
+	start, end int64
+	outcome    Outcome
+	resend     int32
+	async      bool
+}
+
+// invHeap keeps the invocations of lowest hash: a max-heap on hash.
+type invHeap []*invocation
+
+func (h invHeap) Len() int { return len(h) }
+func (h invHeap) Less(i, j int) bool {
+	if h[i].hash != h[j].hash {
+		return h[i].hash > h[j].hash
+	}
+	return h[i].trace > h[j].trace
+}
+func (h invHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *invHeap) Push(x any)   { *h = append(*h, x.(*invocation)) }
+func (h *invHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// offer keeps inv if it is among the k lowest.
+func (h *invHeap) offer(inv *invocation, k int) {
+	if len(*h) < k {
+		heap.Push(h, inv)
+		return
+	}
+	top := (*h)[0]
+	if inv.hash < top.hash || inv.hash == top.hash && inv.trace < top.trace {
+		(*h)[0] = inv
+		heap.Fix(h, 0)
+	}
+}
+
+// lowest keeps the k lowest strings: provenance that does not depend on
+// input order.
+type lowest []string
+
+func (l *lowest) add(s string, k int) {
+	i := sort.SearchStrings(*l, s)
+	if i < len(*l) && (*l)[i] == s {
+		return
+	}
+	if len(*l) >= k && i >= k {
+		return
+	}
+	*l = slices.Insert(*l, i, s)
+	if len(*l) > k {
+		*l = (*l)[:k]
+	}
+}
+
+// hist is a latency histogram with buckets 1% apart: quantiles within 1%.
+type hist struct {
+	n       int
+	buckets map[int32]int
+}
+
+const histBase = 0.00995033085316809 // ln(1.01)
+
+func (h *hist) add(d int64) {
+	if h.buckets == nil {
+		h.buckets = map[int32]int{}
+	}
+	b := int32(math.MinInt32)
+	if d > 0 {
+		b = int32(math.Floor(math.Log(float64(d)) / histBase))
+	}
+	h.buckets[b]++
+	h.n++
+}
+
+func (h *hist) merge(o hist) {
+	for b, c := range o.buckets {
+		if h.buckets == nil {
+			h.buckets = map[int32]int{}
+		}
+		h.buckets[b] += c
+	}
+	h.n += o.n
+}
+
+// quantile is the q-quantile in nanoseconds (the upper edge of its
+// bucket), 0 without observations.
+func (h *hist) quantile(q float64) int64 {
+	if h.n == 0 {
+		return 0
+	}
+	keys := make([]int32, 0, len(h.buckets))
+	for b := range h.buckets {
+		keys = append(keys, b)
+	}
+	slices.Sort(keys)
+	target := int(math.Ceil(q * float64(h.n)))
+	seen := 0
+	for _, b := range keys {
+		seen += h.buckets[b]
+		if seen >= max(target, 1) {
+			if b == math.MinInt32 {
+				return 0
+			}
+			return int64(math.Round(math.Exp(float64(b+1) * histBase)))
+		}
+	}
+	return 0
+}
+
+// fold adds a closed trace.
+func (ev *Evidence) fold(t *otrace) {
+	ev.Traces++
+	sp := t.spans
+	n := len(sp)
+	// ids: the first of a duplicate wins
+	idx := make(map[string]int32, n)
+	keep := make([]bool, n)
+	for i := range sp {
+		if _, dup := idx[sp[i].id]; dup {
+			ev.problem(Problem{Kind: DuplicateSpan, Pos: sp[i].pos, Detail: "span " + sp[i].id + " appears twice in trace " + t.id + "; the later one is dropped"})
+			continue
+		}
+		idx[sp[i].id] = int32(i)
+		keep[i] = true
+	}
+	parent := make([]int32, n)
+	incomplete := false
+	for i := range sp {
+		parent[i] = -1
+		if !keep[i] || sp[i].parent == "" {
+			continue
+		}
+		p, ok := idx[sp[i].parent]
+		if !ok {
+			incomplete = true
+			ev.problem(Problem{Kind: MissingParent, Pos: sp[i].pos, Detail: "span " + sp[i].id + "'s parent " + sp[i].parent + " is not in trace " + t.id})
+			continue
+		}
+		parent[i] = p
+	}
+	ev.cutCycles(t, parent, keep)
+	if incomplete {
+		ev.problem(Problem{Kind: Incomplete, Pos: sp[0].pos, Detail: "trace " + t.id + " has spans whose parents never arrived"})
+	}
+	// children, in the order of their start
+	kids := make([][]int32, n)
+	var roots []int32
+	for i := range sp {
+		if !keep[i] {
+			continue
+		}
+		if p := parent[i]; p >= 0 {
+			kids[p] = append(kids[p], int32(i))
+		} else {
+			roots = append(roots, int32(i))
+		}
+	}
+	for i := range kids {
+		slices.SortStableFunc(kids[i], func(a, b int32) int { return cmpInt64(sp[a].start, sp[b].start) })
+	}
+	ev.fixSkew(sp, roots, kids)
+	for i := range sp {
+		if !keep[i] {
+			continue
+		}
+		ev.first = min(ev.first, sp[i].start)
+		ev.last = max(ev.last, sp[i].end)
+		s := ev.service(sp[i].svc)
+		s.spans++
+		if sp[i].place >= 0 {
+			if s.places == nil {
+				s.places = map[int32]int{}
+			}
+			s.places[sp[i].place]++
+		}
+		if p := parent[i]; p < 0 || sp[p].svc != sp[i].svc {
+			ev.invocation(t, sp, kids, int32(i), p < 0)
+		}
+	}
+}
+
+// cutCycles breaks parent loops, counting each.
+func (ev *Evidence) cutCycles(t *otrace, parent []int32, keep []bool) {
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := make([]uint8, len(parent))
+	var path []int32
+	for i := range parent {
+		if !keep[i] || state[i] != unseen {
+			continue
+		}
+		path = path[:0]
+		j := int32(i)
+		for j >= 0 && state[j] == unseen {
+			state[j] = onPath
+			path = append(path, j)
+			j = parent[j]
+		}
+		if j >= 0 && state[j] == onPath {
+			// j's parent link closes the loop
+			sp := t.spans[j]
+			ev.problem(Problem{Kind: Cycle, Pos: sp.pos, Detail: "span " + sp.id + "'s parent links loop back to it in trace " + t.id + "; the loop is cut there"})
+			parent[j] = -1
+		}
+		for _, k := range path {
+			state[k] = done
+		}
+	}
+}
+
+// fixSkew shifts a child (and its subtree) that starts before its parent
+// or ends after it by more than the tolerance back into the parent, as
+// Zipkin's UI does: clocks of different hosts disagree.
+func (ev *Evidence) fixSkew(sp []rec, roots []int32, kids [][]int32) {
+	tol := ev.opts.skew()
+	queue := slices.Clone(roots)
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range kids[p] {
+			var d int64
+			switch {
+			case sp[c].start < sp[p].start-tol:
+				d = sp[p].start - sp[c].start
+			case sp[c].end > sp[p].end+tol && sp[c].end-sp[c].start <= sp[p].end-sp[p].start:
+				d = sp[p].end - sp[c].end
+			}
+			if d != 0 {
+				ev.problem(Problem{Kind: ClockSkew, Pos: sp[c].pos, Detail: "span " + sp[c].id + " lies outside its parent " + sp[p].id + "; shifted by " + fmtNanos(d)})
+				shift(sp, kids, c, d)
+			}
+			queue = append(queue, c)
+		}
+	}
+}
+
+func shift(sp []rec, kids [][]int32, i int32, d int64) {
+	sp[i].start += d
+	sp[i].end += d
+	for _, c := range kids[i] {
+		shift(sp, kids, c, d)
+	}
+}
+
+func (ev *Evidence) service(svc int32) *svcStats {
+	s := ev.services[svc]
+	if s == nil {
+		s = &svcStats{}
+		ev.services[svc] = s
+	}
+	return s
+}
+
+// invocation folds in the execution of an operation that span v is (a
+// root, or a span whose parent is in another service): its calls are the
+// spans of other services under it, through its own service's spans.
+func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, root bool) {
+	key := opKey{sp[v].svc, sp[v].op}
+	op := ev.ops[key]
+	if op == nil {
+		op = &opStats{targets: map[opKey]*targetStats{}}
+		ev.ops[key] = op
+	}
+	op.invocations++
+	failed := sp[v].outcome.Failed()
+	s := ev.service(sp[v].svc)
+	s.invocations++
+	w := sp[v].start / ev.opts.window()
+	ev.windows[w]++
+	if failed {
+		op.errors++
+		s.errors++
+		f := ev.fails[sp[v].svc]
+		if f == nil {
+			f = map[int64]int{}
+			ev.fails[sp[v].svc] = f
+		}
+		f[w]++
+	} else {
+		op.ok.add(sp[v].end - sp[v].start)
+	}
+	if root {
+		op.roots++
+	}
+	op.examples.add(t.id, ev.opts.examples())
+	inv := &invocation{trace: t.id, ok: !failed, dur: sp[v].end - sp[v].start}
+	// walk v's own service's spans
+	var walk func(p int32)
+	walk = func(p int32) {
+		for _, c := range kids[p] {
+			if sp[c].svc == sp[v].svc {
+				if cl, ok := ev.leafCall(sp, kids, c); ok {
+					inv.calls = append(inv.calls, cl)
+					continue
+				}
+				walk(c)
+				continue
+			}
+			// c is another service's: the call is p's when p is the
+			// caller's client span for it alone
+			u := c
+			if p != v && len(kids[p]) == 1 && (sp[p].kind == KindClient || sp[p].kind == KindProducer || sp[p].kind == KindUnspecified) {
+				u = p
+			}
+			cl := call{target: opKey{sp[c].svc, sp[c].op}, start: sp[u].start, end: sp[u].end, outcome: sp[u].outcome, resend: max(sp[u].resend, sp[c].resend),
+				async: sp[c].followsFrom || sp[u].kind == KindProducer || sp[c].kind == KindConsumer}
+			if cl.outcome == OK {
+				cl.outcome = sp[c].outcome
+			}
+			inv.calls = append(inv.calls, cl)
+		}
+	}
+	walk(v)
+	slices.SortStableFunc(inv.calls, func(a, b call) int { return cmpInt64(a.start, b.start) })
+	for i := range inv.calls {
+		c := &inv.calls[i]
+		ev.edge(t.id, sp[v].svc, *c)
+		ts := op.targets[c.target]
+		if ts == nil {
+			ts = &targetStats{}
+			op.targets[c.target] = ts
+		}
+		ts.calls++
+		if c.outcome.Failed() {
+			ts.errors++
+			ts.failed.add(c.end - c.start)
+		} else {
+			ts.ok.add(c.end - c.start)
+		}
+		c.start -= sp[v].start
+		c.end -= sp[v].start
+	}
+	seen := map[opKey]bool{}
+	seenSvc := map[int32]bool{}
+	for _, c := range inv.calls {
+		if !seen[c.target] {
+			seen[c.target] = true
+			op.targets[c.target].present++
+		}
+		if !seenSvc[c.target.svc] {
+			seenSvc[c.target.svc] = true
+			if op.calls == nil {
+				op.calls = map[int32]int{}
+			}
+			op.calls[c.target.svc]++
+		}
+	}
+	inv.hash = hashOf(t.id, sp[v].id)
+	op.sample.offer(inv, ev.opts.sample())
+}
+
+// leafCall is a client or producer span of the caller's with no child in
+// another service: a call to an uninstrumented peer, named by the span's
+// peer attribute.
+func (ev *Evidence) leafCall(sp []rec, kids [][]int32, c int32) (call, bool) {
+	if (sp[c].kind != KindClient && sp[c].kind != KindProducer) || sp[c].peer < 0 {
+		return call{}, false
+	}
+	for _, k := range kids[c] {
+		if sp[k].svc != sp[c].svc {
+			return call{}, false
+		}
+	}
+	return call{target: opKey{sp[c].peer, sp[c].op}, start: sp[c].start, end: sp[c].end, outcome: sp[c].outcome, resend: sp[c].resend, async: sp[c].kind == KindProducer}, true
+}
+
+func (ev *Evidence) edge(trace string, from int32, c call) {
+	k := edgeKey{from, c.target.svc}
+	e := ev.edges[k]
+	if e == nil {
+		e = &edgeStats{}
+		ev.edges[k] = e
+	}
+	e.calls++
+	if c.async {
+		e.async++
+	}
+	if c.outcome.Failed() {
+		e.errors++
+	} else {
+		e.ok.add(c.end - c.start)
+	}
+	e.examples.add(trace, ev.opts.examples())
+}
+
+func hashOf(trace, span string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(trace))
+	h.Write([]byte{0})
+	h.Write([]byte(span))
+	return h.Sum64()
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,822 @@
+package discovery
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/emac-dev/emac/internal/model"
+)
+
+// The flow of an operation is inferred from its sampled invocations: the
+// calls each made, when, and how they ended (docs/discovery.md).
+//
+//  1. Calls to the same target one after another, each after the previous
+//     one failed (or marked as a resend), are a retry's attempts: one unit.
+//     A target called again after a success is a second unit.
+//  2. Between two units seen together: always one before the other
+//     (ordered), sometimes overlapping, or never seen together
+//     (exclusive).
+//  3. Series: the units split into blocks, all ordered between blocks
+//     (connected components of "not ordered"); each block is inferred on
+//     its own; a block present only when the one before it failed is its
+//     fallback; one whose failure does not stop what follows is optional.
+//  4. Parallel: a block splits into components that are not ordered with
+//     each other (connected components of "ordered"): never together
+//     makes a branch (weights from the counts); together, losers
+//     cancelled makes a race, later ones starting a fixed delay after the
+//     first (and only when it has not finished) a hedged race; else the
+//     success of what follows tells all (every one must succeed) from a
+//     quorum (k of them).
+//  5. Durations piling at one value with a timeout error make a timeout
+//     (of an attempt: the retry's perTryTimeout); the gaps between
+//     attempts a backoff; a call in a trace of its own that the caller
+//     does not wait for (a producer span, a follows-from link) an async.
+
+// unit is one unit of an invocation: a call and its retries.
+type unit struct {
+	present    bool
+	start, end int64
+	outcome    Outcome
+	attempts   int
+	// attemptEnds are each failed attempt's duration and outcome
+	attemptDur []int64
+	attemptOut []Outcome
+	gaps       []int64
+	async      bool
+}
+
+// unitKey names a unit: the target, and its occurrence in the
+// invocation (1 for the first call of it, 2 for a call after it
+// succeeded, …).
+type unitKey struct {
+	target opKey
+	nth    int
+}
+
+// inferred is an operation's flow with the reasons for it.
+type inferred struct {
+	flow *model.Node
+	// notes say what was decided on what evidence.
+	notes []string
+	// confidence is the least confidence of the decisions taken, each the
+	// probability, by the exact binomial bound, that a contrary case
+	// would have shown in the invocations that decided it (1 − α where
+	// the rate of contrary cases is above α with 95% confidence… see
+	// decide).
+	confidence float64
+	// n is the number of invocations the flow is inferred from.
+	n int
+}
+
+// inferrer holds one operation's units across its sampled invocations.
+type inferrer struct {
+	keys  []unitKey
+	index map[unitKey]int
+	// units[i][k] is unit k in invocation i
+	units [][]unit
+	ok    []bool
+	tol   int64
+	name  func(opKey) string
+	notes []string
+	conf  float64
+}
+
+func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *inferrer {
+	in := &inferrer{index: map[unitKey]int{}, tol: tol, name: name, conf: 1}
+	// a deterministic order: by hash, as the sample is chosen
+	sample = slices.Clone(sample)
+	slices.SortFunc(sample, func(a, b *invocation) int {
+		if a.hash != b.hash {
+			return cmpUint64(a.hash, b.hash)
+		}
+		return compareStrings(a.trace, b.trace)
+	})
+	type pending struct {
+		key unitKey
+		u   unit
+	}
+	var rows [][]pending
+	for _, inv := range sample {
+		var row []pending
+		last := map[opKey]int{} // the row index of each target's latest unit
+		nth := map[opKey]int{}
+		for _, c := range inv.calls {
+			end := c.end
+			if c.async {
+				end = c.start // not waited for: a point in the flow
+			}
+			if j, ok := last[c.target]; ok {
+				u := &row[j].u
+				// another attempt: after the previous one ended, which failed
+				// (or the call says it is a resend)
+				if c.start >= u.end-tol && !c.async && (u.outcome.Failed() || c.resend > 0) {
+					u.attemptDur = append(u.attemptDur, u.end-lastStart(u))
+					u.attemptOut = append(u.attemptOut, u.outcome)
+					u.gaps = append(u.gaps, c.start-u.end)
+					u.attempts++
+					u.end, u.outcome = end, c.outcome
+					continue
+				}
+			}
+			nth[c.target]++
+			last[c.target] = len(row)
+			row = append(row, pending{unitKey{c.target, nth[c.target]}, unit{present: true, start: c.start, end: end, outcome: c.outcome, attempts: 1, async: c.async}})
+		}
+		rows = append(rows, row)
+		in.ok = append(in.ok, inv.ok)
+	}
+	for _, row := range rows {
+		for _, p := range row {
+			if _, ok := in.index[p.key]; !ok {
+				in.index[p.key] = len(in.keys)
+				in.keys = append(in.keys, p.key)
+			}
+		}
+	}
+	// keys in the order they first start on average: stable names
+	in.units = make([][]unit, len(rows))
+	for i, row := range rows {
+		in.units[i] = make([]unit, len(in.keys))
+		for _, p := range row {
+			in.units[i][in.index[p.key]] = p.u
+		}
+	}
+	return in
+}
+
+// lastStart is the start of a unit's latest attempt.
+func lastStart(u *unit) int64 {
+	s := u.start
+	for i, d := range u.attemptDur {
+		s += d + u.gaps[i]
+	}
+	return s
+}
+
+func cmpUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// decide records a decision taken on n cases with none contrary: its
+// confidence is 0.05^(1/n), the probability... the largest rate of
+// contrary cases not excluded at 95% (Clopper–Pearson, zero seen) is
+// 1 − 0.05^(1/n); the decision is trusted at 1 minus that.
+func (in *inferrer) decide(n int, note string) {
+	c := 0.0
+	if n > 0 {
+		c = math.Pow(0.05, 1/float64(n))
+	}
+	in.conf = min(in.conf, c)
+	in.notes = append(in.notes, note)
+}
+
+// infer returns the flow over the units in set (indices into keys).
+func (in *inferrer) infer(set []int) *model.Node {
+	if len(set) == 0 {
+		return nil
+	}
+	if len(set) == 1 {
+		return in.leaf(set[0])
+	}
+	if blocks := in.series(set); len(blocks) > 1 {
+		return in.seq(blocks)
+	}
+	if comps := in.parallel(set); len(comps) > 1 {
+		return in.group(comps)
+	}
+	// neither: not a series-parallel order. Approximated by all, noted.
+	in.notes = append(in.notes, fmt.Sprintf("%s: calls overlap in no series-parallel way; approximated as all", in.names(set)))
+	in.conf = 0
+	var kids []*model.Node
+	for _, k := range set {
+		kids = append(kids, in.leaf(k))
+	}
+	return &model.Node{Op: model.All, Children: kids}
+}
+
+func (in *inferrer) names(set []int) string {
+	var s []string
+	for _, k := range set {
+		s = append(s, in.name(in.keys[k].target))
+	}
+	return fmt.Sprint(s)
+}
+
+// relation of units a and b across the invocations: how often together,
+// and how often each ended before the other started.
+func (in *inferrer) relation(a, b int) (both, aFirst, bFirst int) {
+	for _, row := range in.units {
+		ua, ub := row[a], row[b]
+		if !ua.present || !ub.present {
+			continue
+		}
+		both++
+		if ua.end <= ub.start+in.tol {
+			aFirst++
+		} else if ub.end <= ua.start+in.tol {
+			bFirst++
+		}
+	}
+	return
+}
+
+func (in *inferrer) ordered(a, b int) bool {
+	both, af, bf := in.relation(a, b)
+	return both > 0 && (af == both || bf == both)
+}
+
+// components splits set by connectivity of edge.
+func components(set []int, edge func(a, b int) bool) [][]int {
+	parent := make(map[int]int, len(set))
+	var find func(int) int
+	find = func(x int) int {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for _, k := range set {
+		parent[k] = k
+	}
+	for i, a := range set {
+		for _, b := range set[i+1:] {
+			if edge(a, b) {
+				parent[find(a)] = find(b)
+			}
+		}
+	}
+	groups := map[int][]int{}
+	var roots []int
+	for _, k := range set {
+		r := find(k)
+		if _, ok := groups[r]; !ok {
+			roots = append(roots, r)
+		}
+		groups[r] = append(groups[r], k)
+	}
+	out := make([][]int, 0, len(roots))
+	for _, r := range roots {
+		out = append(out, groups[r])
+	}
+	return out
+}
+
+// series splits set into blocks ordered one after another.
+func (in *inferrer) series(set []int) [][]int {
+	blocks := components(set, func(a, b int) bool { return !in.ordered(a, b) })
+	if len(blocks) < 2 {
+		return blocks
+	}
+	// a block is before another when its units end before theirs start
+	sort.SliceStable(blocks, func(i, j int) bool {
+		for _, a := range blocks[i] {
+			for _, b := range blocks[j] {
+				if both, af, bf := in.relation(a, b); both > 0 {
+					return af > bf
+				}
+			}
+		}
+		return in.meanStart(blocks[i]) < in.meanStart(blocks[j])
+	})
+	return blocks
+}
+
+// meanStart is the mean start of a set's first unit, over the invocations
+// where one is present.
+func (in *inferrer) meanStart(set []int) float64 {
+	sum, n := 0.0, 0
+	for _, row := range in.units {
+		first := int64(math.MaxInt64)
+		for _, k := range set {
+			if row[k].present {
+				first = min(first, row[k].start)
+			}
+		}
+		if first != math.MaxInt64 {
+			sum += float64(first)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// parallel splits set into parts not ordered with each other.
+func (in *inferrer) parallel(set []int) [][]int {
+	comps := components(set, in.ordered)
+	sort.SliceStable(comps, func(i, j int) bool { return in.meanStart(comps[i]) < in.meanStart(comps[j]) })
+	return comps
+}
+
+// span is a part's execution in one invocation, as its units tell.
+type span struct {
+	present    bool
+	ok         bool
+	start, end int64
+}
+
+// eval is how node n, over units, went in invocation row.
+func (in *inferrer) eval(n *model.Node, row []unit, leafOf map[*model.Node]int) span {
+	if k, ok := leafOf[n]; ok {
+		u := row[k]
+		if !u.present {
+			return span{}
+		}
+		return span{present: true, ok: !u.outcome.Failed(), start: u.start, end: u.end}
+	}
+	var parts []span
+	out := span{start: math.MaxInt64, end: math.MinInt64}
+	for _, c := range n.Children {
+		s := in.eval(c, row, leafOf)
+		parts = append(parts, s)
+		if s.present {
+			out.present = true
+			out.start = min(out.start, s.start)
+			out.end = max(out.end, s.end)
+		}
+	}
+	if !out.present {
+		return span{}
+	}
+	switch n.Op {
+	case model.Seq:
+		out.ok = true
+		for _, p := range parts {
+			if p.present && !p.ok {
+				out.ok = false
+			}
+		}
+		out.ok = out.ok && parts[len(parts)-1].present
+	case model.All:
+		out.ok = true
+		for _, p := range parts {
+			out.ok = out.ok && p.present && p.ok
+		}
+	case model.Quorum:
+		k := 0
+		for _, p := range parts {
+			if p.present && p.ok {
+				k++
+			}
+		}
+		out.ok = k >= n.K
+	case model.Race, model.Fallback, model.Branch:
+		for _, p := range parts {
+			out.ok = out.ok || p.present && p.ok
+		}
+	case model.Optional, model.Async:
+		out.ok = true
+	default: // Retry, Timeout: the unit's own
+		out.ok = parts[0].ok
+	}
+	return out
+}
+
+// leaves maps the call nodes of n to their units.
+func (in *inferrer) leaves(n *model.Node, set []int) map[*model.Node]int {
+	m := map[*model.Node]int{}
+	byName := map[string]int{}
+	for _, k := range set {
+		byName[in.unitName(k)] = k
+	}
+	n.Walk(func(x *model.Node) {
+		if x.Op == model.Call {
+			if k, ok := byName[x.Component]; ok {
+				m[x] = k
+			}
+		}
+	})
+	// a wrapper (retry, timeout, async) stands for its unit
+	n.Walk(func(x *model.Node) {
+		switch x.Op {
+		case model.Retry, model.Timeout, model.Async:
+			if k, ok := m[x.Children[0]]; ok {
+				m[x] = k
+			}
+		}
+	})
+	return m
+}
+
+func (in *inferrer) unitName(k int) string {
+	key := in.keys[k]
+	name := in.name(key.target)
+	if key.nth > 1 {
+		name = fmt.Sprintf("%s#%d", name, key.nth)
+	}
+	return name
+}
+
+// seq builds the series of blocks, finding fallbacks and optional steps.
+func (in *inferrer) seq(blocks [][]int) *model.Node {
+	var all []int
+	var nodes []*model.Node
+	for _, b := range blocks {
+		nodes = append(nodes, in.infer(b))
+		all = append(all, b...)
+	}
+	// fallback: a block present only when the one before failed
+	var steps []*model.Node
+	var stepSets [][]int
+	for i := 0; i < len(nodes); i++ {
+		chain := []*model.Node{nodes[i]}
+		sets := slices.Clone(blocks[i])
+		for i+1 < len(nodes) && in.onlyAfterFailure(chain, sets, nodes[i+1], blocks[i+1]) {
+			i++
+			chain = append(chain, nodes[i])
+			sets = append(sets, blocks[i]...)
+		}
+		if len(chain) > 1 {
+			steps = append(steps, &model.Node{Op: model.Fallback, Children: chain})
+		} else {
+			steps = append(steps, chain[0])
+		}
+		stepSets = append(stepSets, sets)
+	}
+	// optional: a step whose failure does not stop what follows
+	for i, s := range steps {
+		if s.Op == model.Async {
+			continue
+		}
+		lf := in.leaves(s, stepSets[i])
+		failedOn, n := 0, 0
+		for r, row := range in.units {
+			sp := in.eval(s, row, lf)
+			if !sp.present {
+				continue
+			}
+			n++
+			if sp.ok {
+				continue
+			}
+			later := false
+			for _, rest := range stepSets[i+1:] {
+				for _, k := range rest {
+					if u := row[k]; u.present && !u.async && u.start >= sp.end-in.tol {
+						later = true
+					}
+				}
+			}
+			if later || (i == len(steps)-1 && in.ok[r]) {
+				failedOn++
+			}
+		}
+		if failedOn > 0 {
+			in.decide(failedOn, fmt.Sprintf("%s is optional: it failed in %d of %d invocations and what follows went on", s, failedOn, n))
+			steps[i] = &model.Node{Op: model.Optional, Children: []*model.Node{s}}
+		}
+	}
+	if len(steps) == 1 {
+		return steps[0]
+	}
+	var ordered int
+	for _, row := range in.units {
+		for _, k := range all {
+			if row[k].present {
+				ordered++
+				break
+			}
+		}
+	}
+	in.decide(ordered, fmt.Sprintf("%s run one after another in every invocation that made them (%d)", flowNames(steps), ordered))
+	return &model.Node{Op: model.Seq, Children: steps}
+}
+
+func flowNames(ns []*model.Node) string {
+	var s []string
+	for _, n := range ns {
+		s = append(s, n.String())
+	}
+	return fmt.Sprint(s)
+}
+
+// onlyAfterFailure says whether next runs only after chain failed (and
+// never when it succeeded): a fallback.
+func (in *inferrer) onlyAfterFailure(chain []*model.Node, sets []int, next *model.Node, nextSet []int) bool {
+	fb := &model.Node{Op: model.Fallback, Children: chain}
+	if len(chain) == 1 {
+		fb = chain[0]
+	}
+	lf := in.leaves(fb, sets)
+	lfNext := in.leaves(next, nextSet)
+	after, okWithout := 0, 0
+	for _, row := range in.units {
+		s := in.eval(fb, row, lf)
+		t := in.eval(next, row, lfNext)
+		switch {
+		case t.present && (!s.present || s.ok):
+			return false
+		case t.present:
+			after++
+		case s.present && s.ok:
+			okWithout++
+		}
+	}
+	if after == 0 || okWithout == 0 {
+		return false
+	}
+	in.decide(after+okWithout, fmt.Sprintf("%s is a fallback of %s: it ran in %d invocations, each after a failure, and never after one of %d successes", next, fb, after, okWithout))
+	return true
+}
+
+// group builds the parallel composition of comps.
+func (in *inferrer) group(comps [][]int) *model.Node {
+	var kids []*model.Node
+	for _, c := range comps {
+		kids = append(kids, in.infer(c))
+	}
+	var set []int
+	for _, c := range comps {
+		set = append(set, c...)
+	}
+	n := &model.Node{Children: kids}
+	lf := in.leaves(n, set)
+	// presence: together, never together, or sometimes
+	never, always := true, true
+	reached := 0
+	counts := make([]int, len(kids))
+	for _, row := range in.units {
+		present := 0
+		for i, k := range kids {
+			if in.eval(k, row, lf).present {
+				present++
+				counts[i]++
+			}
+		}
+		if present == 0 {
+			continue
+		}
+		reached++
+		if present > 1 {
+			never = false
+		}
+		if present < len(kids) {
+			always = false
+		}
+	}
+	switch {
+	case never:
+		n.Op = model.Branch
+		for _, c := range counts {
+			n.Weights = append(n.Weights, float64(c)/float64(reached))
+		}
+		in.decide(reached, fmt.Sprintf("%s are alternatives: never two in one of %d invocations; weights %v", flowNames(kids), reached, n.Weights))
+		return n
+	case !always:
+		if h, ok := in.hedge(kids, lf); ok {
+			n.Op, n.HedgeAfter = model.Race, h
+			in.decide(reached, fmt.Sprintf("%s is a hedged race: each later one started %v after the one before, and only when it had not finished (%d invocations)", flowNames(kids), h, reached))
+			return n
+		}
+	}
+	// cancellations: the rest are cancelled when the k-th success arrives
+	// (k = 1: a race; more: a quorum that stops waiting)
+	cancelled, kc := 0, 0
+	for _, row := range in.units {
+		at := int64(math.MaxInt64)
+		for _, c := range kids {
+			if k, ok := lf[c]; ok && row[k].present && row[k].outcome == Cancelled {
+				at = min(at, row[k].end)
+			}
+		}
+		if at == math.MaxInt64 {
+			continue
+		}
+		succ := 0
+		for _, c := range kids {
+			if s := in.eval(c, row, lf); s.present && s.ok && s.end <= at+in.tol {
+				succ++
+			}
+		}
+		if kc != 0 && succ != kc {
+			kc = -1
+		}
+		if kc == 0 {
+			kc = succ
+		}
+		cancelled++
+	}
+	switch {
+	case cancelled > 0 && kc == 1:
+		n.Op = model.Race
+		in.decide(cancelled, fmt.Sprintf("%s is a race: the others were cancelled when the first one succeeded (in %d of %d invocations)", flowNames(kids), cancelled, reached))
+		return n
+	case cancelled > 0 && kc > 1:
+		n.Op, n.K = model.Quorum, kc
+		in.decide(cancelled, fmt.Sprintf("%s is a quorum of %d: the others were cancelled when the %d-th success arrived (in %d of %d invocations)", flowNames(kids), kc, kc, cancelled, reached))
+		return n
+	}
+	// all or a quorum: the least number of successes what follows needed
+	k, basis := in.quorum(kids, lf, set)
+	if k < len(kids) {
+		n.Op, n.K = model.Quorum, k
+		in.decide(basis, fmt.Sprintf("%s is a quorum of %d: the invocation went on whenever %d succeeded (%d invocations)", flowNames(kids), k, k, basis))
+		return n
+	}
+	n.Op = model.All
+	in.decide(reached, fmt.Sprintf("%s run together (overlapping) in %d invocations", flowNames(kids), reached))
+	return n
+}
+
+// hedge finds a hedged race: each later operand starts a fixed delay
+// after the first, and is absent when the first finished before it.
+func (in *inferrer) hedge(kids []*model.Node, lf map[*model.Node]int) (time.Duration, bool) {
+	var delays []int64
+	for _, row := range in.units {
+		first := in.eval(kids[0], row, lf)
+		if !first.present {
+			for _, k := range kids[1:] {
+				if in.eval(k, row, lf).present {
+					return 0, false // a later one without the first
+				}
+			}
+			continue
+		}
+		for i, k := range kids[1:] {
+			s := in.eval(k, row, lf)
+			if !s.present {
+				continue
+			}
+			d := (s.start - first.start) / int64(i+1)
+			delays = append(delays, d)
+		}
+	}
+	if len(delays) == 0 {
+		return 0, false
+	}
+	slices.Sort(delays)
+	lo, hi := delays[0], delays[len(delays)-1]
+	if hi-lo > 2*in.tol+hi/50 {
+		return 0, false
+	}
+	h := delays[len(delays)/2]
+	// absent only when the first one had finished by then
+	for _, row := range in.units {
+		first := in.eval(kids[0], row, lf)
+		for _, k := range kids[1:] {
+			if s := in.eval(k, row, lf); !s.present && first.end-first.start > h+in.tol {
+				return 0, false
+			}
+		}
+	}
+	return roundDuration(h), true
+}
+
+// quorum is the least k such that, in every invocation where the
+// parallel part ran, what followed went on exactly when at least k
+// operands succeeded; with the number of invocations that told.
+func (in *inferrer) quorum(kids []*model.Node, lf map[*model.Node]int, set []int) (k, basis int) {
+	type obs struct{ succ, ok int }
+	var seen []obs
+	inSet := map[int]bool{}
+	for _, s := range set {
+		inSet[s] = true
+	}
+	for r, row := range in.units {
+		succ, present, end := 0, 0, int64(math.MinInt64)
+		for _, c := range kids {
+			s := in.eval(c, row, lf)
+			if s.present {
+				present++
+				end = max(end, s.end)
+				if s.ok {
+					succ++
+				}
+			}
+		}
+		if present < len(kids) {
+			continue
+		}
+		went := in.ok[r]
+		for k, u := range row {
+			if !inSet[k] && u.present && !u.async && u.start >= end-in.tol {
+				went = true
+			}
+		}
+		v := 0
+		if went {
+			v = 1
+		}
+		seen = append(seen, obs{succ, v})
+	}
+	for k := 1; k <= len(kids); k++ {
+		consistent, told := true, 0
+		for _, o := range seen {
+			if (o.succ >= k) != (o.ok == 1) {
+				consistent = false
+				break
+			}
+			if o.succ < len(kids) {
+				told++
+			}
+		}
+		if consistent && told > 0 {
+			return k, told
+		}
+	}
+	return len(kids), len(seen)
+}
+
+// leaf is one unit's node: its call, wrapped in what its attempts and
+// durations tell.
+func (in *inferrer) leaf(k int) *model.Node {
+	name := in.unitName(k)
+	n := &model.Node{Op: model.Call, Component: name}
+	var attempts, exhausted int
+	var perTry, gaps, whole []int64
+	async := false
+	present := 0
+	for _, row := range in.units {
+		u := row[k]
+		if !u.present {
+			continue
+		}
+		present++
+		async = async || u.async
+		attempts = max(attempts, u.attempts)
+		if u.attempts > 1 && u.outcome.Failed() {
+			exhausted = max(exhausted, u.attempts)
+		}
+		for i, d := range u.attemptDur {
+			if u.attemptOut[i] == Timeout {
+				perTry = append(perTry, d)
+			}
+			gaps = append(gaps, u.gaps[i])
+		}
+		if u.outcome == Timeout {
+			last := u.end - lastStart(&u)
+			if u.attempts > 1 {
+				perTry = append(perTry, last)
+			} else {
+				whole = append(whole, last)
+			}
+		}
+	}
+	if async {
+		in.decide(present, fmt.Sprintf("%s is async: its caller does not wait for it (a producer span or a follows-from link, in %d invocations)", name, present))
+		return &model.Node{Op: model.Async, Children: []*model.Node{n}}
+	}
+	if d, ok := pile(whole, in.tol); ok {
+		in.decide(len(whole), fmt.Sprintf("%s has a timeout of %v: %d calls ended with a timeout error at that duration", name, d, len(whole)))
+		n = &model.Node{Op: model.Timeout, After: d, Children: []*model.Node{n}}
+	}
+	if attempts > 1 {
+		r := &model.Node{Op: model.Retry, Attempts: max(attempts, exhausted), Children: []*model.Node{n}}
+		note := fmt.Sprintf("%s is retried: up to %d attempts seen", name, attempts)
+		if exhausted == 0 {
+			note += " (never all failing: the limit may be higher)"
+		}
+		if d, ok := pile(perTry, in.tol); ok {
+			r.PerTryTimeout = d
+			note += fmt.Sprintf(", attempts cut at %v", d)
+		}
+		if len(gaps) > 0 {
+			slices.Sort(gaps)
+			if g := gaps[0]; g > in.tol {
+				r.Backoff = roundDuration(g)
+				note += fmt.Sprintf(", %v apart at least", r.Backoff)
+			}
+		}
+		in.decide(len(gaps), note)
+		n = r
+	}
+	return n
+}
+
+// pile says whether durations pile at one value (within the tolerance
+// and 2%): a deadline.
+func pile(ds []int64, tol int64) (time.Duration, bool) {
+	if len(ds) < 2 {
+		return 0, false
+	}
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	lo, hi := ds[0], ds[len(ds)-1]
+	if hi-lo > 2*tol+hi/50 {
+		return 0, false
+	}
+	return roundDuration(ds[len(ds)/2]), true
+}
+
+// roundDuration rounds a measured duration to the millisecond (or the
+// microsecond below 10ms): configured durations are round.
+func roundDuration(d int64) time.Duration {
+	if d >= int64(10*time.Millisecond) {
+		return time.Duration(d).Round(time.Millisecond)
+	}
+	return time.Duration(d).Round(time.Microsecond)
+}
+
+func fmtNanos(d int64) string { return time.Duration(d).String() }

@@ -1,0 +1,350 @@
+package discovery
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/emac-dev/emac/api/v1alpha1"
+	"github.com/emac-dev/emac/internal/model"
+)
+
+// Model infers what the evidence says: components, edges, flows and
+// failure-domain hypotheses. Inputs are the files read, for the record.
+func (ev *Evidence) Model(inputs []v1alpha1.DiscoveryInput) *v1alpha1.DiscoveredModel {
+	m := &v1alpha1.DiscoveredModel{APIVersion: v1alpha1.APIVersion, Kind: v1alpha1.KindDiscoveredModel, Inputs: inputs,
+		Components: []v1alpha1.DiscoveredComponent{}, Edges: []v1alpha1.DiscoveredEdge{}, Flows: []v1alpha1.DiscoveredFlow{}, Domains: []v1alpha1.DomainHypothesis{}}
+	if ev.first <= ev.last {
+		m.Window = &v1alpha1.TimeRange{From: stamp(ev.first), To: stamp(ev.last)}
+	}
+	names := ev.componentNames()
+	m.Components = ev.components(names)
+	m.Edges = ev.edgeList()
+	m.Flows = ev.flows(names)
+	m.Domains = ev.domains(names)
+	m.Confidence = 1
+	for _, f := range m.Flows {
+		if f.Root {
+			m.Confidence = min(m.Confidence, f.Confidence)
+		}
+	}
+	if ps := ev.problemList(); ps != nil {
+		m.Problems = ps
+	}
+	return m
+}
+
+func stamp(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
+
+func (ev *Evidence) name(i int32) string { return ev.names.names[i] }
+
+// targets lists every operation called, sorted by service and name.
+func (ev *Evidence) targets() []opKey {
+	set := map[opKey]bool{}
+	for _, op := range ev.ops {
+		for t := range op.targets {
+			set[t] = true
+		}
+	}
+	keys := slices.Collect(maps.Keys(set))
+	slices.SortFunc(keys, func(a, b opKey) int {
+		if c := strings.Compare(ev.name(a.svc), ev.name(b.svc)); c != 0 {
+			return c
+		}
+		return strings.Compare(ev.name(a.op), ev.name(b.op))
+	})
+	return keys
+}
+
+// componentNames names each called operation: its service when the
+// service is called through one operation only, else the service and a
+// short form of the operation (its last path segment, when that is
+// unique), made of the runes a component name may hold.
+func (ev *Evidence) componentNames() map[opKey]string {
+	bySvc := map[int32][]opKey{}
+	for _, t := range ev.targets() {
+		bySvc[t.svc] = append(bySvc[t.svc], t)
+	}
+	out := map[opKey]string{}
+	for svc, ts := range bySvc {
+		if len(ts) == 1 {
+			out[ts[0]] = ev.name(svc)
+			continue
+		}
+		short := map[string]int{}
+		for _, t := range ts {
+			short[shortOp(ev.name(t.op))]++
+		}
+		for _, t := range ts {
+			op := shortOp(ev.name(t.op))
+			if short[op] > 1 {
+				op = sanitize(ev.name(t.op))
+			}
+			out[t] = ev.name(svc) + "." + op
+		}
+	}
+	return out
+}
+
+// shortOp is an operation name's last segment: "Convert" of
+// "hipstershop.CurrencyService/Convert", "cart" of "GET /api/cart".
+func shortOp(op string) string {
+	s := strings.TrimRight(op, "/ ")
+	if i := strings.LastIndexAny(s, "/ "); i >= 0 && i+1 < len(s) {
+		s = s[i+1:]
+	}
+	return sanitize(s)
+}
+
+// sanitize keeps letters, digits, '-', '_' and '.', replacing the rest:
+// names become file names and label values.
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' || r == '.' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if out == "" {
+		return "op"
+	}
+	return out
+}
+
+// wilson95 is the 95% Wilson score interval of s successes in n.
+func wilson95(s, n int) (lo, hi float64) {
+	if n == 0 {
+		return 0, 1
+	}
+	const z = 1.959963984540054
+	nf := float64(n)
+	p := float64(s) / nf
+	den := 1 + z*z/nf
+	center := (p + z*z/(2*nf)) / den
+	half := z / den * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf))
+	return max(0, center-half), min(1, center+half)
+}
+
+func estimate(s, n int, what string) v1alpha1.Estimate {
+	lo, hi := wilson95(s, n)
+	v := 0.0
+	if n > 0 {
+		v = float64(s) / float64(n)
+	}
+	return v1alpha1.Estimate{Value: v, Lo: lo, Hi: hi, Basis: fmt.Sprintf("%d of %d %s; 95%% Wilson interval", s, n, what)}
+}
+
+func summary(h hist) *v1alpha1.LatencySummary {
+	if h.n == 0 {
+		return nil
+	}
+	return &v1alpha1.LatencySummary{P50: v1alpha1.Duration(h.quantile(0.5)), P90: v1alpha1.Duration(h.quantile(0.9)), P99: v1alpha1.Duration(h.quantile(0.99))}
+}
+
+func (ev *Evidence) components(names map[opKey]string) []v1alpha1.DiscoveredComponent {
+	out := []v1alpha1.DiscoveredComponent{}
+	for _, t := range ev.targets() {
+		var calls, errs int
+		var ok hist
+		for _, op := range ev.ops {
+			if ts := op.targets[t]; ts != nil {
+				calls += ts.calls
+				errs += ts.errors
+				ok.merge(ts.ok)
+			}
+		}
+		c := v1alpha1.DiscoveredComponent{Name: names[t], Span: v1alpha1.Span{Service: ev.name(t.svc), Operation: ev.name(t.op)},
+			Calls: calls, Errors: errs, Availability: estimate(calls-errs, calls, "calls succeeded"), Latency: summary(ok)}
+		c.Placement = ev.placementOf(t.svc)
+		out = append(out, c)
+	}
+	return out
+}
+
+// placementOf lists the placement values seen of a service, by attribute.
+func (ev *Evidence) placementOf(svc int32) map[string][]string {
+	s := ev.services[svc]
+	if s == nil || len(s.places) == 0 {
+		return nil
+	}
+	sets := map[string]map[string]bool{}
+	for id := range s.places {
+		for attr, v := range placementAttrs(ev.places.list[id]) {
+			if sets[attr] == nil {
+				sets[attr] = map[string]bool{}
+			}
+			sets[attr][v] = true
+		}
+	}
+	out := map[string][]string{}
+	for attr, vs := range sets {
+		out[attr] = slices.Sorted(maps.Keys(vs))
+	}
+	return out
+}
+
+// placementAttrs are a placement's set fields by attribute name.
+func placementAttrs(p Placement) map[string]string {
+	m := map[string]string{}
+	for k, v := range map[string]string{"k8s.pod.name": p.Pod, "k8s.node.name": p.Node, "host.name": p.Host,
+		"cloud.availability_zone": p.Zone, "cloud.region": p.Region, "k8s.cluster.name": p.Cluster, "emac.failure_domain": p.Domain} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func (ev *Evidence) edgeList() []v1alpha1.DiscoveredEdge {
+	keys := slices.Collect(maps.Keys(ev.edges))
+	slices.SortFunc(keys, func(a, b edgeKey) int {
+		if c := strings.Compare(ev.name(a.from), ev.name(b.from)); c != 0 {
+			return c
+		}
+		return strings.Compare(ev.name(a.to), ev.name(b.to))
+	})
+	out := []v1alpha1.DiscoveredEdge{}
+	for _, k := range keys {
+		e := ev.edges[k]
+		// the caller's invocations of the operations that ever call To
+		called, of := 0, 0
+		for ok, op := range ev.ops {
+			if ok.svc != k.from || op.calls[k.to] == 0 {
+				continue
+			}
+			called += op.calls[k.to]
+			of += op.invocations
+		}
+		out = append(out, v1alpha1.DiscoveredEdge{
+			From: ev.name(k.from), To: ev.name(k.to), Calls: e.calls, Errors: e.errors, Async: e.async == e.calls,
+			Probability: estimate(called, of, "invocations of the caller's operations that call it called it"),
+			Latency:     summary(e.ok),
+			Provenance:  v1alpha1.Provenance{Traces: slices.Clone(e.examples), Count: e.calls},
+		})
+	}
+	return out
+}
+
+// flows infers the flow of every operation that calls others.
+func (ev *Evidence) flows(names map[opKey]string) []v1alpha1.DiscoveredFlow {
+	keys := slices.Collect(maps.Keys(ev.ops))
+	slices.SortFunc(keys, func(a, b opKey) int {
+		ra, rb := ev.ops[a].roots > 0, ev.ops[b].roots > 0
+		if ra != rb {
+			if ra {
+				return -1
+			}
+			return 1
+		}
+		if c := strings.Compare(ev.name(a.svc), ev.name(b.svc)); c != 0 {
+			return c
+		}
+		return strings.Compare(ev.name(a.op), ev.name(b.op))
+	})
+	out := []v1alpha1.DiscoveredFlow{}
+	for _, k := range keys {
+		op := ev.ops[k]
+		if len(op.targets) == 0 {
+			continue
+		}
+		in := newInferrer(op.sample, ev.opts.skew(), func(t opKey) string { return names[t] })
+		all := make([]int, len(in.keys))
+		for i := range all {
+			all[i] = i
+		}
+		flow := in.infer(all)
+		f := v1alpha1.DiscoveredFlow{
+			Entry: v1alpha1.Span{Service: ev.name(k.svc), Operation: ev.name(k.op)}, Root: op.roots > 0,
+			Invocations: op.invocations, Sampled: len(op.sample), Errors: op.errors,
+			Confidence: in.conf,
+			Basis:      "each decision holds in every sampled invocation that could contradict it; its confidence is 0.05^(1/n) for n such invocations: with none contrary, a contrary rate above 1 − 0.05^(1/n) is excluded at 95% (exact binomial); the flow's is the least",
+			Notes:      in.notes,
+			Provenance: v1alpha1.Provenance{Traces: slices.Clone(op.examples), Count: op.invocations},
+		}
+		if flow != nil {
+			node := APINode(flow)
+			f.Flow = &node
+			f.Canonical = flow.String()
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func (ev *Evidence) problemList() *v1alpha1.DiscoveryProblems {
+	counts := map[string]int{}
+	for k, n := range ev.problems {
+		if n > 0 {
+			counts[ProblemKind(k).String()] = n
+		}
+	}
+	if len(counts) == 0 {
+		return nil
+	}
+	ps := &v1alpha1.DiscoveryProblems{Counts: counts}
+	ex := slices.Clone(ev.examples)
+	slices.SortStableFunc(ex, func(a, b Problem) int { return cmpInt64(int64(a.Kind), int64(b.Kind)) })
+	for _, p := range ex {
+		ps.Examples = append(ps.Examples, p.String())
+	}
+	return ps
+}
+
+// APINode writes a flow in the spec's syntax.
+func APINode(n *model.Node) v1alpha1.Node {
+	kids := func() []v1alpha1.Node {
+		out := make([]v1alpha1.Node, len(n.Children))
+		for i, c := range n.Children {
+			out[i] = APINode(c)
+		}
+		return out
+	}
+	dur := func(d time.Duration) *v1alpha1.Duration {
+		if d == 0 {
+			return nil
+		}
+		v := v1alpha1.Duration(d)
+		return &v
+	}
+	switch n.Op {
+	case model.Call:
+		return v1alpha1.Node{Call: n.Component}
+	case model.Seq:
+		return v1alpha1.Node{Seq: kids()}
+	case model.All:
+		return v1alpha1.Node{All: kids()}
+	case model.Race:
+		return v1alpha1.Node{Race: &v1alpha1.Race{HedgeAfter: dur(n.HedgeAfter), Of: kids()}}
+	case model.Fallback:
+		return v1alpha1.Node{Fallback: kids()}
+	case model.Quorum:
+		return v1alpha1.Node{Quorum: &v1alpha1.Quorum{K: n.K, Of: kids()}}
+	case model.Branch:
+		ks := kids()
+		cases := make([]v1alpha1.BranchCase, len(ks))
+		for i, k := range ks {
+			cases[i] = v1alpha1.BranchCase{Weight: n.Weights[i], Node: k}
+		}
+		return v1alpha1.Node{Branch: cases}
+	case model.Retry:
+		c := APINode(n.Children[0])
+		return v1alpha1.Node{Retry: &v1alpha1.Retry{Attempts: n.Attempts, PerTryTimeout: dur(n.PerTryTimeout), Backoff: dur(n.Backoff), Do: &c}}
+	case model.Timeout:
+		c := APINode(n.Children[0])
+		return v1alpha1.Node{Timeout: &v1alpha1.Timeout{After: v1alpha1.Duration(n.After), Do: &c}}
+	case model.Optional:
+		c := APINode(n.Children[0])
+		return v1alpha1.Node{Optional: &c}
+	case model.Async:
+		c := APINode(n.Children[0])
+		return v1alpha1.Node{Async: &c}
+	}
+	return v1alpha1.Node{}
+}
