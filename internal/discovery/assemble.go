@@ -28,11 +28,11 @@ type Options struct {
 	Examples int
 }
 
-func (o Options) maxSpans() int          { return cmpOr(o.MaxSpans, 1<<20) }
-func (o Options) skew() int64            { return int64(cmpOr(o.Skew, time.Millisecond)) }
-func (o Options) sample() int            { return cmpOr(o.Sample, 20000) }
-func (o Options) window() int64          { return int64(cmpOr(o.Window, time.Minute)) }
-func (o Options) examples() int          { return cmpOr(o.Examples, 3) }
+func (o Options) maxSpans() int { return cmpOr(o.MaxSpans, 1<<20) }
+func (o Options) skew() int64   { return int64(cmpOr(o.Skew, time.Millisecond)) }
+func (o Options) sample() int   { return cmpOr(o.Sample, 20000) }
+func (o Options) window() int64 { return int64(cmpOr(o.Window, time.Minute)) }
+func (o Options) examples() int { return cmpOr(o.Examples, 3) }
 func cmpOr[T int | time.Duration](v, d T) T {
 	if v > 0 {
 		return v
