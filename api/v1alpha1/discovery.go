@@ -124,6 +124,15 @@ type DiscoveredFlow struct {
 	Basis      string     `json:"basis"`
 	Notes      []string   `json:"notes,omitempty"`
 	Provenance Provenance `json:"provenance"`
+	// Branches give each branch's weights with their intervals.
+	Branches []DiscoveredBranch `json:"branches,omitempty"`
+}
+
+// DiscoveredBranch is one branch of a flow and its weights' estimates.
+type DiscoveredBranch struct {
+	// Cases is the branch in canonical form.
+	Cases   string     `json:"cases"`
+	Weights []Estimate `json:"weights"`
 }
 
 // Domain hypothesis kinds.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/model"
 )
 
@@ -82,10 +83,19 @@ type inferrer struct {
 	name  func(opKey) string
 	notes []string
 	conf  float64
+	// branches are the branches found, with their weights' intervals
+	branches []branchEstimate
+	// cut marks the units under a deadline found over a run of steps
+	cut map[int]bool
+}
+
+type branchEstimate struct {
+	node    *model.Node
+	weights []v1alpha1.Estimate
 }
 
 func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *inferrer {
-	in := &inferrer{index: map[unitKey]int{}, tol: tol, name: name, conf: 1}
+	in := &inferrer{index: map[unitKey]int{}, tol: tol, name: name, conf: 1, cut: map[int]bool{}}
 	// a deterministic order: by hash, as the sample is chosen
 	sample = slices.Clone(sample)
 	slices.SortFunc(sample, func(a, b *invocation) int {
@@ -188,10 +198,13 @@ func (in *inferrer) infer(set []int) *model.Node {
 		return in.leaf(set[0])
 	}
 	if blocks := in.series(set); len(blocks) > 1 {
-		return in.seq(blocks)
+		return in.deadline(in.seq(blocks), set)
+	}
+	if alts := in.alternatives(set); len(alts) > 1 {
+		return in.deadline(in.group(alts), set)
 	}
 	if comps := in.parallel(set); len(comps) > 1 {
-		return in.group(comps)
+		return in.deadline(in.group(comps), set)
 	}
 	// neither: not a series-parallel order. Approximated by all, noted.
 	in.notes = append(in.notes, fmt.Sprintf("%s: calls overlap in no series-parallel way; approximated as all", in.names(set)))
@@ -313,6 +326,20 @@ func (in *inferrer) meanStart(set []int) float64 {
 	return sum / float64(n)
 }
 
+// together says whether units a and b ran in one invocation.
+func (in *inferrer) together(a, b int) bool {
+	both, _, _ := in.relation(a, b)
+	return both > 0
+}
+
+// alternatives splits set into parts that never run in one invocation:
+// a branch's cases.
+func (in *inferrer) alternatives(set []int) [][]int {
+	alts := components(set, in.together)
+	sort.SliceStable(alts, func(i, j int) bool { return in.meanStart(alts[i]) < in.meanStart(alts[j]) })
+	return alts
+}
+
 // parallel splits set into parts not ordered with each other.
 func (in *inferrer) parallel(set []int) [][]int {
 	comps := components(set, in.ordered)
@@ -423,9 +450,29 @@ func (in *inferrer) unitName(k int) string {
 func (in *inferrer) seq(blocks [][]int) *model.Node {
 	var all []int
 	var nodes []*model.Node
-	for _, b := range blocks {
-		nodes = append(nodes, in.infer(b))
-		all = append(all, b...)
+	// a run of blocks under one deadline is one step
+	for i := 0; i < len(blocks); i++ {
+		j, d, n := in.run(blocks, i)
+		if j == i {
+			nodes = append(nodes, in.infer(blocks[i]))
+			all = append(all, blocks[i]...)
+			continue
+		}
+		var run []*model.Node
+		var set []int
+		for _, b := range blocks[i : j+1] {
+			for _, k := range b {
+				in.cut[k] = true
+			}
+			run = append(run, in.infer(b))
+			set = append(set, b...)
+		}
+		in.decide(n, fmt.Sprintf("%s has a timeout of %v: in %d invocations its calls were cut with a timeout error that long after it started", flowNames(run), d, n))
+		nodes = append(nodes, &model.Node{Op: model.Timeout, After: d, Children: []*model.Node{{Op: model.Seq, Children: run}}})
+		all = append(all, set...)
+		// the run is one block from here on
+		merged := slices.Concat(blocks[i : j+1]...)
+		blocks = slices.Concat(blocks[:i], [][]int{merged}, blocks[j+1:])
 	}
 	// fallback: a block present only when the one before failed
 	var steps []*model.Node
@@ -533,6 +580,35 @@ func (in *inferrer) onlyAfterFailure(chain []*model.Node, sets []int, next *mode
 
 // group builds the parallel composition of comps.
 func (in *inferrer) group(comps [][]int) *model.Node {
+	// parts that never run together are one part: a branch among them
+	excl := func(a, b []int) bool {
+		for _, x := range a {
+			for _, y := range b {
+				if in.together(x, y) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if len(comps) > 2 || !excl(comps[0], comps[1]) {
+		idx := make([]int, len(comps))
+		for i := range idx {
+			idx[i] = i
+		}
+		merged := components(idx, func(a, b int) bool { return excl(comps[a], comps[b]) })
+		if len(merged) > 1 && len(merged) < len(comps) {
+			var out [][]int
+			for _, m := range merged {
+				var u []int
+				for _, i := range m {
+					u = append(u, comps[i]...)
+				}
+				out = append(out, u)
+			}
+			comps = out
+		}
+	}
 	var kids []*model.Node
 	for _, c := range comps {
 		kids = append(kids, in.infer(c))
@@ -569,9 +645,12 @@ func (in *inferrer) group(comps [][]int) *model.Node {
 	switch {
 	case never:
 		n.Op = model.Branch
+		var ests []v1alpha1.Estimate
 		for _, c := range counts {
 			n.Weights = append(n.Weights, float64(c)/float64(reached))
+			ests = append(ests, estimate(c, reached, "invocations that reached the branch took this case"))
 		}
+		in.branches = append(in.branches, branchEstimate{n, ests})
 		in.decide(reached, fmt.Sprintf("%s are alternatives: never two in one of %d invocations; weights %v", flowNames(kids), reached, n.Weights))
 		return n
 	case !always:
@@ -628,6 +707,79 @@ func (in *inferrer) group(comps [][]int) *model.Node {
 	n.Op = model.All
 	in.decide(reached, fmt.Sprintf("%s run together (overlapping) in %d invocations", flowNames(kids), reached))
 	return n
+}
+
+// run finds the longest run of blocks from i whose timed-out calls were
+// all cut at one offset from the run's start, some of them after its
+// first block and some in its last: a deadline over the run. It returns the run's last block
+// (i when there is none), the deadline and the invocations that showed it.
+func (in *inferrer) run(blocks [][]int, i int) (int, time.Duration, int) {
+	for j := len(blocks) - 1; j > i; j-- {
+		var offs []int64
+		later, last := false, false
+		for _, row := range in.units {
+			start, cut := int64(math.MaxInt64), int64(math.MinInt64)
+			for b, blk := range blocks[i : j+1] {
+				for _, k := range blk {
+					u := row[k]
+					if !u.present || u.async {
+						continue
+					}
+					start = min(start, u.start)
+					if u.outcome == Timeout {
+						cut = max(cut, u.end)
+						later = later || b > 0
+						last = last || b == j-i
+					}
+				}
+			}
+			if cut != math.MinInt64 {
+				offs = append(offs, cut-start)
+			}
+		}
+		// the run ends at a block that was cut: nothing shows a deadline
+		// over blocks that never were
+		if d, ok := pile(offs, in.tol); ok && later && last {
+			return j, d, len(offs)
+		}
+	}
+	return i, 0, 0
+}
+
+// deadline wraps n, over the units of set, in the timeout its timed-out
+// calls tell: ended with a timeout error at one offset from the part's
+// start, and not by a deadline of their own.
+func (in *inferrer) deadline(n *model.Node, set []int) *model.Node {
+	lf := in.leaves(n, set)
+	own := map[int]bool{}
+	n.Walk(func(x *model.Node) {
+		if k, ok := lf[x]; ok && (x.Op == model.Timeout || x.Op == model.Retry && x.PerTryTimeout > 0) {
+			own[k] = true
+		}
+	})
+	var offs []int64
+	for _, row := range in.units {
+		start, cut := int64(math.MaxInt64), int64(math.MinInt64)
+		for _, k := range set {
+			u := row[k]
+			if !u.present || u.async {
+				continue
+			}
+			start = min(start, u.start)
+			if u.outcome == Timeout && !own[k] {
+				cut = max(cut, u.end)
+			}
+		}
+		if cut != math.MinInt64 {
+			offs = append(offs, cut-start)
+		}
+	}
+	d, ok := pile(offs, in.tol)
+	if !ok {
+		return n
+	}
+	in.decide(len(offs), fmt.Sprintf("%s has a timeout of %v: in %d invocations its calls were cut with a timeout error that long after it started", n, d, len(offs)))
+	return &model.Node{Op: model.Timeout, After: d, Children: []*model.Node{n}}
 }
 
 // hedge finds a hedged race: each later operand starts a fixed delay
@@ -735,7 +887,7 @@ func (in *inferrer) leaf(k int) *model.Node {
 	name := in.unitName(k)
 	n := &model.Node{Op: model.Call, Component: name}
 	var attempts, exhausted int
-	var perTry, gaps, whole []int64
+	var perTry, gaps, whole, lastTry []int64
 	async := false
 	present := 0
 	for _, row := range in.units {
@@ -756,21 +908,26 @@ func (in *inferrer) leaf(k int) *model.Node {
 			gaps = append(gaps, u.gaps[i])
 		}
 		if u.outcome == Timeout {
-			last := u.end - lastStart(&u)
-			if u.attempts > 1 {
-				perTry = append(perTry, last)
-			} else {
-				whole = append(whole, last)
+			whole = append(whole, u.end-u.start)
+			lastTry = append(lastTry, u.end-lastStart(&u))
+		}
+	}
+	// a last attempt cut at the per-try timeout is one of them; else the
+	// whole unit's deadline cut it
+	if d, ok := pile(perTry, in.tol); ok && attempts > 1 {
+		var rest []int64
+		for _, l := range lastTry {
+			if abs64(l-int64(d)) > 2*in.tol+l/50 {
+				rest = append(rest, l)
 			}
+		}
+		if len(rest) == 0 {
+			whole = nil
 		}
 	}
 	if async {
 		in.decide(present, fmt.Sprintf("%s is async: its caller does not wait for it (a producer span or a follows-from link, in %d invocations)", name, present))
 		return &model.Node{Op: model.Async, Children: []*model.Node{n}}
-	}
-	if d, ok := pile(whole, in.tol); ok {
-		in.decide(len(whole), fmt.Sprintf("%s has a timeout of %v: %d calls ended with a timeout error at that duration", name, d, len(whole)))
-		n = &model.Node{Op: model.Timeout, After: d, Children: []*model.Node{n}}
 	}
 	if attempts > 1 {
 		r := &model.Node{Op: model.Retry, Attempts: max(attempts, exhausted), Children: []*model.Node{n}}
@@ -791,6 +948,10 @@ func (in *inferrer) leaf(k int) *model.Node {
 		}
 		in.decide(len(gaps), note)
 		n = r
+	}
+	if d, ok := pile(whole, in.tol); ok && !in.cut[k] {
+		in.decide(len(whole), fmt.Sprintf("%s has a timeout of %v: %d calls ended with a timeout error at that duration", name, d, len(whole)))
+		n = &model.Node{Op: model.Timeout, After: d, Children: []*model.Node{n}}
 	}
 	return n
 }
@@ -817,6 +978,13 @@ func roundDuration(d int64) time.Duration {
 		return time.Duration(d).Round(time.Millisecond)
 	}
 	return time.Duration(d).Round(time.Microsecond)
+}
+
+func abs64(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 func fmtNanos(d int64) string { return time.Duration(d).String() }

@@ -273,6 +273,9 @@ func (ev *Evidence) flows(names map[opKey]string) []v1alpha1.DiscoveredFlow {
 			f.Flow = &node
 			f.Canonical = flow.String()
 		}
+		for _, b := range in.branches {
+			f.Branches = append(f.Branches, v1alpha1.DiscoveredBranch{Cases: b.node.String(), Weights: b.weights})
+		}
 		out = append(out, f)
 	}
 	return out

@@ -1,0 +1,59 @@
+package discovery
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/emac-dev/emac/internal/model"
+)
+
+// Normalize returns a copy of n in a normal form, so that two flows that
+// mean the same compare equal by String: nested series and alls are
+// flattened, and the operands of all, quorum, a race without hedging and
+// a branch (each case with its weight) are sorted. What traces cannot
+// tell apart — the order of concurrent operands — no longer shows.
+func Normalize(n *model.Node) *model.Node {
+	if n == nil {
+		return nil
+	}
+	c := *n
+	c.Children = nil
+	c.Weights = nil
+	for i, k := range n.Children {
+		k = Normalize(k)
+		if (n.Op == model.Seq || n.Op == model.All) && k.Op == n.Op {
+			c.Children = append(c.Children, k.Children...)
+			continue
+		}
+		c.Children = append(c.Children, k)
+		if n.Op == model.Branch && i < len(n.Weights) {
+			c.Weights = append(c.Weights, n.Weights[i])
+		}
+	}
+	commutative := n.Op == model.All || n.Op == model.Quorum || n.Op == model.Branch || n.Op == model.Race && n.HedgeAfter == 0
+	if commutative {
+		idx := make([]int, len(c.Children))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(c.Children[a].String(), c.Children[b].String()) })
+		kids := make([]*model.Node, len(idx))
+		var ws []float64
+		for i, j := range idx {
+			kids[i] = c.Children[j]
+			if c.Weights != nil {
+				ws = append(ws, c.Weights[j])
+			}
+		}
+		c.Children, c.Weights = kids, ws
+	}
+	return &c
+}
+
+// Shape is n's normal form without branch weights: what two flows must
+// share to be the same up to their weights.
+func Shape(n *model.Node) string {
+	m := Normalize(n)
+	m.Walk(func(x *model.Node) { x.Weights = nil })
+	return m.String()
+}
