@@ -76,10 +76,12 @@ type Provenance struct {
 type DiscoveredComponent struct {
 	Name string `json:"name"`
 	Span Span   `json:"span"`
-	// Calls and Errors count the calls made to it.
-	Calls  int `json:"calls"`
-	Errors int `json:"errors"`
-	// Availability is its success ratio.
+	// Calls, Errors and Cancelled count the calls made to it; a
+	// cancelled call (a hedge's loser) is neither success nor failure.
+	Calls     int `json:"calls"`
+	Errors    int `json:"errors"`
+	Cancelled int `json:"cancelled,omitempty"`
+	// Availability is its success ratio among calls not cancelled.
 	Availability Estimate        `json:"availability"`
 	Latency      *LatencySummary `json:"latency,omitempty"`
 	// Placement lists where its service ran: the values seen of
@@ -89,10 +91,11 @@ type DiscoveredComponent struct {
 
 // DiscoveredEdge is the calls of one service to another.
 type DiscoveredEdge struct {
-	From   string `json:"from"`
-	To     string `json:"to"`
-	Calls  int    `json:"calls"`
-	Errors int    `json:"errors"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Calls     int    `json:"calls"`
+	Errors    int    `json:"errors"`
+	Cancelled int    `json:"cancelled,omitempty"`
 	// Async says the caller did not wait (producer/consumer,
 	// follows-from).
 	Async bool `json:"async,omitempty"`

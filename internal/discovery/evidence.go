@@ -57,9 +57,9 @@ type svcStats struct {
 type edgeKey struct{ from, to int32 }
 
 type edgeStats struct {
-	calls, errors, async int
-	ok                   hist
-	examples             lowest
+	calls, errors, async, cancelled int
+	ok                              hist
+	examples                        lowest
 }
 
 type opKey struct{ svc, op int32 }
@@ -75,8 +75,8 @@ type opStats struct {
 }
 
 type targetStats struct {
-	present, calls, errors int
-	ok, failed             hist
+	present, calls, errors, cancelled int
+	ok, failed                        hist
 }
 
 // invocation is one sampled execution of an operation: its calls, in the
@@ -419,11 +419,15 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 			op.targets[c.target] = ts
 		}
 		ts.calls++
-		if c.outcome.Failed() {
+		switch c.outcome {
+		case OK:
+			ts.ok.add(c.end - c.start)
+		case Cancelled:
+			// abandoned by its caller: neither a success nor its failure
+			ts.cancelled++
+		default:
 			ts.errors++
 			ts.failed.add(c.end - c.start)
-		} else {
-			ts.ok.add(c.end - c.start)
 		}
 		c.start -= sp[v].start
 		c.end -= sp[v].start
@@ -473,10 +477,13 @@ func (ev *Evidence) edge(trace string, from int32, c call) {
 	if c.async {
 		e.async++
 	}
-	if c.outcome.Failed() {
-		e.errors++
-	} else {
+	switch c.outcome {
+	case OK:
 		e.ok.add(c.end - c.start)
+	case Cancelled:
+		e.cancelled++
+	default:
+		e.errors++
 	}
 	e.examples.add(trace, ev.opts.examples())
 }

@@ -57,21 +57,6 @@ type unitKey struct {
 	nth    int
 }
 
-// inferred is an operation's flow with the reasons for it.
-type inferred struct {
-	flow *model.Node
-	// notes say what was decided on what evidence.
-	notes []string
-	// confidence is the least confidence of the decisions taken, each the
-	// probability, by the exact binomial bound, that a contrary case
-	// would have shown in the invocations that decided it (1 − α where
-	// the rate of contrary cases is above α with 95% confidence… see
-	// decide).
-	confidence float64
-	// n is the number of invocations the flow is inferred from.
-	n int
-}
-
 // inferrer holds one operation's units across its sampled invocations.
 type inferrer struct {
 	keys  []unitKey
@@ -81,8 +66,7 @@ type inferrer struct {
 	ok    []bool
 	tol   int64
 	name  func(opKey) string
-	notes []string
-	conf  float64
+	decisions []decision
 	// branches are the branches found, with their weights' intervals
 	branches []branchEstimate
 	// cut marks the units under a deadline found over a run of steps
@@ -95,7 +79,7 @@ type branchEstimate struct {
 }
 
 func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *inferrer {
-	in := &inferrer{index: map[unitKey]int{}, tol: tol, name: name, conf: 1, cut: map[int]bool{}}
+	in := &inferrer{index: map[unitKey]int{}, tol: tol, name: name, cut: map[int]bool{}}
 	// a deterministic order: by hash, as the sample is chosen
 	sample = slices.Clone(sample)
 	slices.SortFunc(sample, func(a, b *invocation) int {
@@ -176,17 +160,50 @@ func cmpUint64(a, b uint64) int {
 	return 0
 }
 
-// decide records a decision taken on n cases with none contrary: its
-// confidence is 0.05^(1/n), the probability... the largest rate of
-// contrary cases not excluded at 95% (Clopper–Pearson, zero seen) is
-// 1 − 0.05^(1/n); the decision is trusted at 1 minus that.
-func (in *inferrer) decide(n int, note string) {
-	c := 0.0
-	if n > 0 {
-		c = math.Pow(0.05, 1/float64(n))
+// decision is one choice the flow rests on: the invocations that could
+// have contradicted it and did not, and what it says.
+type decision struct {
+	n    int
+	note string
+	// node is the node the decision made, when a later one may undo it
+	node *model.Node
+}
+
+// decide records a decision taken on n cases with none contrary.
+func (in *inferrer) decide(n int, note string) { in.decisions = append(in.decisions, decision{n: n, note: note}) }
+
+// decideOn records a decision that made node.
+func (in *inferrer) decideOn(node *model.Node, n int, note string) {
+	in.decisions = append(in.decisions, decision{n: n, note: note, node: node})
+}
+
+// undo drops the decision that made node.
+func (in *inferrer) undo(node *model.Node) {
+	in.decisions = slices.DeleteFunc(in.decisions, func(d decision) bool { return d.node == node })
+}
+
+// confidence is the least of the decisions' confidences. With n cases
+// and none contrary, a contrary rate above 1 − 0.05^(1/n) is excluded at
+// 95% (the exact binomial, Clopper–Pearson, bound): the decision's
+// confidence is 0.05^(1/n).
+func (in *inferrer) confidence() float64 {
+	c := 1.0
+	for _, d := range in.decisions {
+		if d.n <= 0 {
+			return 0
+		}
+		c = min(c, math.Pow(0.05, 1/float64(d.n)))
 	}
-	in.conf = min(in.conf, c)
-	in.notes = append(in.notes, note)
+	return c
+}
+
+// notes lists the decisions.
+func (in *inferrer) notes() []string {
+	var out []string
+	for _, d := range in.decisions {
+		out = append(out, d.note)
+	}
+	return out
 }
 
 // infer returns the flow over the units in set (indices into keys).
@@ -207,8 +224,7 @@ func (in *inferrer) infer(set []int) *model.Node {
 		return in.deadline(in.group(comps), set)
 	}
 	// neither: not a series-parallel order. Approximated by all, noted.
-	in.notes = append(in.notes, fmt.Sprintf("%s: calls overlap in no series-parallel way; approximated as all", in.names(set)))
-	in.conf = 0
+	in.decide(0, fmt.Sprintf("%s: calls overlap in no series-parallel way; approximated as all", in.names(set)))
 	var kids []*model.Node
 	for _, k := range set {
 		kids = append(kids, in.leaf(k))
@@ -714,6 +730,18 @@ func (in *inferrer) group(comps [][]int) *model.Node {
 // first block and some in its last: a deadline over the run. It returns the run's last block
 // (i when there is none), the deadline and the invocations that showed it.
 func (in *inferrer) run(blocks [][]int, i int) (int, time.Duration, int) {
+	if i == 0 {
+		// a deadline over the first steps that fits the whole series as
+		// well is the whole series' (deadline finds it): nothing tells
+		// the two apart, and the whole is what a deadline usually covers
+		var set []int
+		for _, b := range blocks {
+			set = append(set, b...)
+		}
+		if _, ok := pile(in.cutOffsets(set, nil), in.tol); ok {
+			return i, 0, 0
+		}
+	}
 	for j := len(blocks) - 1; j > i; j-- {
 		var offs []int64
 		later, last := false, false
@@ -757,6 +785,49 @@ func (in *inferrer) deadline(n *model.Node, set []int) *model.Node {
 			own[k] = true
 		}
 	})
+	offs := in.cutOffsets(set, own)
+	d, ok := pile(offs, in.tol)
+	if !ok {
+		return n
+	}
+	in.unwrap(n, d, set, lf)
+	in.decide(len(offs), fmt.Sprintf("%s has a timeout of %v: in %d invocations its calls were cut with a timeout error that long after it started", n, d, len(offs)))
+	return &model.Node{Op: model.Timeout, After: d, Children: []*model.Node{n}}
+}
+
+// unwrap removes from under a deadline d over set the timeouts of d of
+// calls that always start with the set: the outer deadline cut them.
+func (in *inferrer) unwrap(n *model.Node, d time.Duration, set []int, lf map[*model.Node]int) {
+	for i, c := range n.Children {
+		k, ok := lf[c]
+		if ok && c.Op == model.Timeout && abs64(int64(c.After-d)) <= 2*in.tol && in.startsFirst(k, set) {
+			n.Children[i] = c.Children[0]
+			in.undo(c)
+			continue
+		}
+		in.unwrap(c, d, set, lf)
+	}
+}
+
+// startsFirst says whether unit k starts with set whenever it runs.
+func (in *inferrer) startsFirst(k int, set []int) bool {
+	for _, row := range in.units {
+		if !row[k].present {
+			continue
+		}
+		for _, o := range set {
+			if row[o].present && row[o].start < row[k].start-in.tol {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// cutOffsets lists, for each invocation where units of set timed out
+// (but not those of own, which have deadlines of their own), how long
+// after the set's first start the last of them was cut.
+func (in *inferrer) cutOffsets(set []int, own map[int]bool) []int64 {
 	var offs []int64
 	for _, row := range in.units {
 		start, cut := int64(math.MaxInt64), int64(math.MinInt64)
@@ -774,12 +845,7 @@ func (in *inferrer) deadline(n *model.Node, set []int) *model.Node {
 			offs = append(offs, cut-start)
 		}
 	}
-	d, ok := pile(offs, in.tol)
-	if !ok {
-		return n
-	}
-	in.decide(len(offs), fmt.Sprintf("%s has a timeout of %v: in %d invocations its calls were cut with a timeout error that long after it started", n, d, len(offs)))
-	return &model.Node{Op: model.Timeout, After: d, Children: []*model.Node{n}}
+	return offs
 }
 
 // hedge finds a hedged race: each later operand starts a fixed delay
@@ -917,7 +983,7 @@ func (in *inferrer) leaf(k int) *model.Node {
 	if d, ok := pile(perTry, in.tol); ok && attempts > 1 {
 		var rest []int64
 		for _, l := range lastTry {
-			if abs64(l-int64(d)) > 2*in.tol+l/50 {
+			if abs64(l-int64(d)) > 2*in.tol {
 				rest = append(rest, l)
 			}
 		}
@@ -950,14 +1016,15 @@ func (in *inferrer) leaf(k int) *model.Node {
 		n = r
 	}
 	if d, ok := pile(whole, in.tol); ok && !in.cut[k] {
-		in.decide(len(whole), fmt.Sprintf("%s has a timeout of %v: %d calls ended with a timeout error at that duration", name, d, len(whole)))
 		n = &model.Node{Op: model.Timeout, After: d, Children: []*model.Node{n}}
+		in.decideOn(n, len(whole), fmt.Sprintf("%s has a timeout of %v: %d calls ended with a timeout error at that duration", name, d, len(whole)))
 	}
 	return n
 }
 
-// pile says whether durations pile at one value (within the tolerance
-// and 2%): a deadline.
+// pile says whether durations pile at one value, within twice the
+// tolerance: a deadline (a timer fires when it is set to, give or take a
+// scheduler's delay; what merely runs about as long spreads further).
 func pile(ds []int64, tol int64) (time.Duration, bool) {
 	if len(ds) < 2 {
 		return 0, false
@@ -965,7 +1032,7 @@ func pile(ds []int64, tol int64) (time.Duration, bool) {
 	ds = slices.Clone(ds)
 	slices.Sort(ds)
 	lo, hi := ds[0], ds[len(ds)-1]
-	if hi-lo > 2*tol+hi/50 {
+	if hi-lo > 2*tol {
 		return 0, false
 	}
 	return roundDuration(ds[len(ds)/2]), true

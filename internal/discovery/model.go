@@ -151,17 +151,21 @@ func summary(h hist) *v1alpha1.LatencySummary {
 func (ev *Evidence) components(names map[opKey]string) []v1alpha1.DiscoveredComponent {
 	out := []v1alpha1.DiscoveredComponent{}
 	for _, t := range ev.targets() {
-		var calls, errs int
+		var calls, errs, cancelled int
 		var ok hist
 		for _, op := range ev.ops {
 			if ts := op.targets[t]; ts != nil {
 				calls += ts.calls
 				errs += ts.errors
+				cancelled += ts.cancelled
 				ok.merge(ts.ok)
 			}
 		}
+		// a cancelled call ended before it could succeed or fail: it does
+		// not count
+		done := calls - cancelled
 		c := v1alpha1.DiscoveredComponent{Name: names[t], Span: v1alpha1.Span{Service: ev.name(t.svc), Operation: ev.name(t.op)},
-			Calls: calls, Errors: errs, Availability: estimate(calls-errs, calls, "calls succeeded"), Latency: summary(ok)}
+			Calls: calls, Errors: errs, Cancelled: cancelled, Availability: estimate(done-errs, done, "calls that ran to the end succeeded"), Latency: summary(ok)}
 		c.Placement = ev.placementOf(t.svc)
 		out = append(out, c)
 	}
@@ -223,7 +227,7 @@ func (ev *Evidence) edgeList() []v1alpha1.DiscoveredEdge {
 			of += op.invocations
 		}
 		out = append(out, v1alpha1.DiscoveredEdge{
-			From: ev.name(k.from), To: ev.name(k.to), Calls: e.calls, Errors: e.errors, Async: e.async == e.calls,
+			From: ev.name(k.from), To: ev.name(k.to), Calls: e.calls, Errors: e.errors, Cancelled: e.cancelled, Async: e.async == e.calls,
 			Probability: estimate(called, of, "invocations of the caller's operations that call it called it"),
 			Latency:     summary(e.ok),
 			Provenance:  v1alpha1.Provenance{Traces: slices.Clone(e.examples), Count: e.calls},
@@ -263,9 +267,9 @@ func (ev *Evidence) flows(names map[opKey]string) []v1alpha1.DiscoveredFlow {
 		f := v1alpha1.DiscoveredFlow{
 			Entry: v1alpha1.Span{Service: ev.name(k.svc), Operation: ev.name(k.op)}, Root: op.roots > 0,
 			Invocations: op.invocations, Sampled: len(op.sample), Errors: op.errors,
-			Confidence: in.conf,
+			Confidence: in.confidence(),
 			Basis:      "each decision holds in every sampled invocation that could contradict it; its confidence is 0.05^(1/n) for n such invocations: with none contrary, a contrary rate above 1 − 0.05^(1/n) is excluded at 95% (exact binomial); the flow's is the least",
-			Notes:      in.notes,
+			Notes:      in.notes(),
 			Provenance: v1alpha1.Provenance{Traces: slices.Clone(op.examples), Count: op.invocations},
 		}
 		if flow != nil {
