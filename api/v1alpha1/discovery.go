@@ -27,6 +27,8 @@ type DiscoveredModel struct {
 	Domains []DomainHypothesis `json:"domains"`
 	// Routes are what mesh configuration says of calls.
 	Routes []DiscoveredRoute `json:"routes,omitempty"`
+	// Faults are labelled faults and what the traces show of each.
+	Faults []FaultEvidence `json:"faults,omitempty"`
 	// Problems count what could not be used as it was, by kind, with
 	// the first few of each kind.
 	Problems *DiscoveryProblems `json:"problems,omitempty"`
@@ -129,6 +131,31 @@ type DiscoveredFlow struct {
 	Provenance Provenance `json:"provenance"`
 	// Branches give each branch's weights with their intervals.
 	Branches []DiscoveredBranch `json:"branches,omitempty"`
+	// Pairs say, for each two operations it calls, whether their calls
+	// ran one after the other or overlapped.
+	Pairs []CallPair `json:"pairs,omitempty"`
+}
+
+// Call pair verdicts.
+const (
+	PairSequential = "sequential"
+	PairParallel   = "parallel"
+	PairMixed      = "mixed"
+)
+
+// CallPair is how the calls to two components went when one invocation
+// made both: Sequential when they never overlapped, Parallel when they
+// always did, Mixed otherwise.
+type CallPair struct {
+	A        string `json:"a"`
+	B        string `json:"b"`
+	Together int    `json:"together"`
+	// Overlapped counts the invocations where a call to A and one to B
+	// ran at once.
+	Overlapped int    `json:"overlapped"`
+	Verdict    string `json:"verdict"`
+	// Overlap estimates the share of invocations where they overlap.
+	Overlap Estimate `json:"overlap"`
 }
 
 // DiscoveredBranch is one branch of a flow and its weights' estimates.
@@ -182,4 +209,28 @@ type DiscoveredRoute struct {
 type DiscoveryProblems struct {
 	Counts   map[string]int `json:"counts"`
 	Examples []string       `json:"examples,omitempty"`
+}
+
+// FaultEvidence is a labelled fault and what the traces show in its
+// window.
+type FaultEvidence struct {
+	Service string    `json:"service"`
+	Type    string    `json:"type"`
+	At      string    `json:"at"`
+	Window  TimeRange `json:"window"`
+	// Invocations and Errors count the service's invocations in the
+	// window; P90 is their p90 there, BaselineP90 the service's usual
+	// (its median window's).
+	Invocations int      `json:"invocations"`
+	Errors      int      `json:"errors"`
+	P90         Duration `json:"p90,omitempty"`
+	BaselineP90 Duration `json:"baselineP90,omitempty"`
+	// Failed: errors in the window; Degraded: the p90 far above the
+	// baseline (docs/discovery.md); Visible: either.
+	Failed   bool `json:"failed"`
+	Degraded bool `json:"degraded"`
+	Visible  bool `json:"visible"`
+	// Also lists the other services failing or degraded in the window.
+	Also   []string `json:"also,omitempty"`
+	Source string   `json:"source,omitempty"`
 }

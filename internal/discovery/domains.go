@@ -20,9 +20,10 @@ import (
 //     the same kind, the hypothesis is marked as a conflict.
 //   - shared dependencies: two or more called components whose services
 //     call the same service; its failure reaches them all.
-//   - co-failure: two services failing in the same time windows more
-//     often than chance allows, by the one-sided hypergeometric test
-//     (Fisher's exact test) at 1%, Bonferroni-corrected over the pairs.
+//   - co-failure: two services bad (failing or degraded, windows.go) in
+//     the same time windows more often than chance allows, by the
+//     one-sided hypergeometric test (Fisher's exact test) at 1%,
+//     Bonferroni-corrected over the pairs.
 
 // domains lists the hypotheses, members named as components.
 func (ev *Evidence) domains(names map[opKey]string) []v1alpha1.DomainHypothesis {
@@ -178,7 +179,8 @@ func (ev *Evidence) edgeExamples(to int32) []string {
 
 func (ev *Evidence) coFailureDomains(comps map[int32][]string) []v1alpha1.DomainHypothesis {
 	N := len(ev.windows)
-	svcs := slices.Collect(maps.Keys(ev.fails))
+	bad := ev.badWindows()
+	svcs := slices.Collect(maps.Keys(bad))
 	slices.SortFunc(svcs, func(a, b int32) int { return strings.Compare(ev.name(a), ev.name(b)) })
 	pairs := len(svcs) * (len(svcs) - 1) / 2
 	var out []v1alpha1.DomainHypothesis
@@ -187,9 +189,9 @@ func (ev *Evidence) coFailureDomains(comps map[int32][]string) []v1alpha1.Domain
 			if len(comps[a]) == 0 || len(comps[b]) == 0 {
 				continue
 			}
-			na, nb, both := len(ev.fails[a]), len(ev.fails[b]), 0
-			for w := range ev.fails[a] {
-				if _, ok := ev.fails[b][w]; ok {
+			na, nb, both := len(bad[a]), len(bad[b]), 0
+			for w := range bad[a] {
+				if bad[b][w] {
 					both++
 				}
 			}
@@ -203,7 +205,7 @@ func (ev *Evidence) coFailureDomains(comps map[int32][]string) []v1alpha1.Domain
 				Members:    append(slices.Clone(comps[a]), comps[b]...),
 				Confidence: 1 - min(1, p*float64(pairs)),
 				Basis:      fmt.Sprintf("one-sided hypergeometric (Fisher's exact) test over %d windows of %v, Bonferroni-corrected over %d pairs; confidence is 1 − the corrected p-value", N, ev.opts.Window, pairs),
-				Evidence: []string{fmt.Sprintf("%s failed in %d windows, %s in %d, both in %d (%.2f expected by chance): p = %.3g",
+				Evidence: []string{fmt.Sprintf("%s failed or was degraded in %d windows, %s in %d, both in %d (%.2f expected by chance): p = %.3g",
 					ev.name(a), na, ev.name(b), nb, both, expect, p)},
 				Provenance: v1alpha1.Provenance{Count: both},
 			})

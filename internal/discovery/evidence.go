@@ -26,13 +26,21 @@ type Evidence struct {
 	// counts the invocations per window (all services).
 	fails   map[int32]map[int64]int
 	windows map[int64]int
+	// durations holds each service's successful invocations' durations
+	// per window: a window where they are far slower than usual is
+	// degraded (windows.go)
+	durations map[int32]map[int64]*hist
+	// callDurations are the same from the callers' side: the calls to
+	// each service that succeeded, per window (a network delay shows
+	// there, not in the service's own spans)
+	callDurations map[int32]map[int64]*hist
 	// first and last are the earliest start and latest end seen.
 	first, last int64
 }
 
 func newEvidence(opts Options) *Evidence {
 	return &Evidence{opts: opts, services: map[int32]*svcStats{}, edges: map[edgeKey]*edgeStats{},
-		ops: map[opKey]*opStats{}, fails: map[int32]map[int64]int{}, windows: map[int64]int{}, first: math.MaxInt64, last: math.MinInt64}
+		ops: map[opKey]*opStats{}, fails: map[int32]map[int64]int{}, windows: map[int64]int{}, durations: map[int32]map[int64]*hist{}, callDurations: map[int32]map[int64]*hist{}, first: math.MaxInt64, last: math.MinInt64}
 }
 
 // maxExamples is the number of problems of each kind kept with their
@@ -376,6 +384,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		f[w]++
 	} else {
 		op.ok.add(sp[v].end - sp[v].start)
+		windowed(ev.durations, sp[v].svc, w).add(sp[v].end - sp[v].start)
 	}
 	if root {
 		op.roots++
@@ -422,6 +431,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		switch c.outcome {
 		case OK:
 			ts.ok.add(c.end - c.start)
+			windowed(ev.callDurations, c.target.svc, c.start/ev.opts.window()).add(c.end - c.start)
 		case Cancelled:
 			// abandoned by its caller: neither a success nor its failure
 			ts.cancelled++
@@ -449,6 +459,19 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	}
 	inv.hash = hashOf(t.id, sp[v].id)
 	op.sample.offer(inv, ev.opts.sample())
+}
+
+// windowed is the histogram of svc's window w in m.
+func windowed(m map[int32]map[int64]*hist, svc int32, w int64) *hist {
+	d := m[svc]
+	if d == nil {
+		d = map[int64]*hist{}
+		m[svc] = d
+	}
+	if d[w] == nil {
+		d[w] = &hist{}
+	}
+	return d[w]
 }
 
 // leafCall is a client or producer span of the caller's with no child in

@@ -62,10 +62,10 @@ type inferrer struct {
 	keys  []unitKey
 	index map[unitKey]int
 	// units[i][k] is unit k in invocation i
-	units [][]unit
-	ok    []bool
-	tol   int64
-	name  func(opKey) string
+	units     [][]unit
+	ok        []bool
+	tol       int64
+	name      func(opKey) string
 	decisions []decision
 	// branches are the branches found, with their weights' intervals
 	branches []branchEstimate
@@ -170,7 +170,9 @@ type decision struct {
 }
 
 // decide records a decision taken on n cases with none contrary.
-func (in *inferrer) decide(n int, note string) { in.decisions = append(in.decisions, decision{n: n, note: note}) }
+func (in *inferrer) decide(n int, note string) {
+	in.decisions = append(in.decisions, decision{n: n, note: note})
+}
 
 // decideOn records a decision that made node.
 func (in *inferrer) decideOn(node *model.Node, n int, note string) {

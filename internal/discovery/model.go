@@ -277,6 +277,7 @@ func (ev *Evidence) flows(names map[opKey]string) []v1alpha1.DiscoveredFlow {
 			f.Flow = &node
 			f.Canonical = flow.String()
 		}
+		f.Pairs = pairs(op.sample, ev.opts.skew(), names)
 		for _, b := range in.branches {
 			f.Branches = append(f.Branches, v1alpha1.DiscoveredBranch{Cases: b.node.String(), Weights: b.weights})
 		}
@@ -354,4 +355,57 @@ func APINode(n *model.Node) v1alpha1.Node {
 		return v1alpha1.Node{Async: &c}
 	}
 	return v1alpha1.Node{}
+}
+
+// pairs tells, for each two targets called in one invocation, whether
+// their calls overlapped (by more than the tolerance).
+func pairs(sample []*invocation, tol int64, names map[opKey]string) []v1alpha1.CallPair {
+	type key struct{ a, b string }
+	together, overlapped := map[key]int{}, map[key]int{}
+	for _, inv := range sample {
+		byTarget := map[string][]call{}
+		for _, c := range inv.calls {
+			if !c.async {
+				n := names[c.target]
+				byTarget[n] = append(byTarget[n], c)
+			}
+		}
+		ts := slices.Sorted(maps.Keys(byTarget))
+		for i, a := range ts {
+			for _, b := range ts[i+1:] {
+				k := key{a, b}
+				together[k]++
+			over:
+				for _, ca := range byTarget[a] {
+					for _, cb := range byTarget[b] {
+						if min(ca.end, cb.end)-max(ca.start, cb.start) > tol {
+							overlapped[k]++
+							break over
+						}
+					}
+				}
+			}
+		}
+	}
+	keys := slices.Collect(maps.Keys(together))
+	slices.SortFunc(keys, func(x, y key) int {
+		if c := strings.Compare(x.a, y.a); c != 0 {
+			return c
+		}
+		return strings.Compare(x.b, y.b)
+	})
+	var out []v1alpha1.CallPair
+	for _, k := range keys {
+		t, o := together[k], overlapped[k]
+		v := v1alpha1.PairMixed
+		switch o {
+		case 0:
+			v = v1alpha1.PairSequential
+		case t:
+			v = v1alpha1.PairParallel
+		}
+		out = append(out, v1alpha1.CallPair{A: k.a, B: k.b, Together: t, Overlapped: o, Verdict: v,
+			Overlap: estimate(o, t, "sampled invocations calling both had calls to them running at once")})
+	}
+	return out
 }

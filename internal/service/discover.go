@@ -1,11 +1,16 @@
 package service
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"os"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/discovery"
 	"github.com/emac-dev/emac/internal/discovery/input"
+	"github.com/emac-dev/emac/internal/discovery/nezha"
 )
 
 // DiscoverOptions configure Discover; the zero value is the default.
@@ -29,15 +34,69 @@ func Discover(ctx context.Context, paths []string, opts DiscoverOptions) (*Disco
 	if err != nil {
 		return nil, err
 	}
+	// labels and configuration first: the rest are traces
+	var traces []string
+	var faults []discovery.Fault
+	var inputs []v1alpha1.DiscoveryInput
+	for _, f := range files {
+		head := peek(f)
+		switch {
+		case bytes.Contains(head, []byte(`"inject_pod"`)):
+			fs, err := readFaults(f)
+			if err != nil {
+				return nil, err
+			}
+			faults = append(faults, fs...)
+			inputs = append(inputs, v1alpha1.DiscoveryInput{Name: f, Format: "nezha-faults", Objects: len(fs)})
+		default:
+			traces = append(traces, f)
+		}
+	}
 	asm := discovery.NewAssembler(opts.Discovery)
-	ins, err := input.Read(ctx, files, opts.Input, asm)
+	ins, err := input.Read(ctx, traces, opts.Input, asm)
 	if err != nil {
 		return nil, err
 	}
 	ev := asm.Close()
-	var inputs []v1alpha1.DiscoveryInput
 	for _, in := range ins {
 		inputs = append(inputs, v1alpha1.DiscoveryInput{Name: in.Name, Format: in.Format, Spans: in.Spans})
 	}
-	return &Discovery{Model: ev.Model(inputs), Evidence: ev}, nil
+	m := ev.Model(inputs)
+	if len(faults) > 0 {
+		m.Faults = ev.Faults(faults)
+	}
+	return &Discovery{Model: m, Evidence: ev}, nil
+}
+
+// peek reads the first bytes of a file ("-" is not peeked: it is
+// traces).
+func peek(name string) []byte {
+	if name == "-" {
+		return nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b := make([]byte, 4096)
+	n, _ := io.ReadFull(f, b)
+	return b[:n]
+}
+
+func readFaults(name string) ([]discovery.Fault, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fs, err := nezha.ReadFaults(name, f)
+	if err != nil {
+		return nil, fmt.Errorf("fault labels: %w", err)
+	}
+	var out []discovery.Fault
+	for _, x := range fs {
+		out = append(out, discovery.Fault{Service: x.Service, Start: x.Start, Type: x.Type, Source: x.Pos.String()})
+	}
+	return out, nil
 }
