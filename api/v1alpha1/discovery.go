@@ -234,3 +234,88 @@ type FaultEvidence struct {
 	Also   []string `json:"also,omitempty"`
 	Source string   `json:"source,omitempty"`
 }
+
+// KindModelDelta is the kind of what `emac discover --spec` prints.
+const KindModelDelta = "ModelDelta"
+
+// ModelDelta is what the evidence would change in an accepted journey
+// spec (SPEC §7): each change with its impact on A-, the decision before
+// and after, and the edits `emac accept` applies.
+type ModelDelta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Spec is the spec file; SpecDigest its SHA-256, so that accept
+	// refuses a file that changed since.
+	Spec       string `json:"spec"`
+	SpecDigest string `json:"specDigest"`
+	Journey    string `json:"journey"`
+	// Entry is the discovered operation the journey was matched with.
+	Entry *Span `json:"entry,omitempty"`
+	// Before is the spec as it is; After with every change applied that
+	// the evidence settles, and the conservative (shared) assignment
+	// where it does not.
+	Before DeltaState `json:"before"`
+	After  DeltaState `json:"after"`
+	// Confidence is the least confidence of the changes applied in
+	// After (1 when none is).
+	Confidence float64       `json:"confidence"`
+	Changes    []ModelChange `json:"changes"`
+	// Patch is the unified diff accept would make to the spec.
+	Patch string `json:"patch,omitempty"`
+}
+
+// DeltaState is a journey's bounds and decision.
+type DeltaState struct {
+	Optimistic  float64  `json:"optimistic"`
+	Pessimistic float64  `json:"pessimistic"`
+	Decision    string   `json:"decision"`
+	Reasons     []string `json:"reasons,omitempty"`
+	Flow        string   `json:"flow"`
+	// Domains are the failure domains and their members.
+	Domains map[string][]string `json:"domains,omitempty"`
+}
+
+// Change kinds.
+const (
+	ChangeDomainMembership = "domain-membership"
+	ChangeDomainConflict   = "domain-conflict"
+	ChangeFlow             = "flow"
+	ChangeBranchWeight     = "branch-weight"
+	ChangeNotObserved      = "not-observed"
+	ChangeComponentAdded   = "component-added"
+)
+
+// ModelChange is one change the evidence suggests.
+type ModelChange struct {
+	Kind    string `json:"kind"`
+	Summary string `json:"summary"`
+	// Components are the spec components it concerns.
+	Components []string `json:"components,omitempty"`
+	Before     []string `json:"before,omitempty"`
+	After      []string `json:"after,omitempty"`
+	// DeltaPessimistic is A- with this change applied minus A- before;
+	// HighImpact says |ΔA-| reaches the journey's highImpact threshold
+	// (0.001 by default). Nil when it cannot be computed (a component
+	// without an SLO).
+	DeltaPessimistic *float64 `json:"deltaPessimistic,omitempty"`
+	HighImpact       bool     `json:"highImpact,omitempty"`
+	Confidence       float64  `json:"confidence"`
+	Basis            string   `json:"basis"`
+	Evidence         []string `json:"evidence,omitempty"`
+	// Applied says After includes it; Conservative that After holds the
+	// conservative assignment instead, until a person resolves it.
+	Applied      bool `json:"applied"`
+	Conservative bool `json:"conservative,omitempty"`
+	// Edits are what accept writes into the spec for it (none for a
+	// conflict, which a person resolves).
+	Edits []SpecEdit `json:"edits,omitempty"`
+}
+
+// SpecEdit is one edit of a spec: a component's failure domains, a new
+// component, or the flow.
+type SpecEdit struct {
+	Component    string   `json:"component,omitempty"`
+	Domains      []string `json:"domains,omitempty"`
+	AddComponent string   `json:"addComponent,omitempty"`
+	Flow         *Node    `json:"flow,omitempty"`
+}

@@ -77,6 +77,7 @@ type rec struct {
 	resend      int32
 	start, end  int64
 	links       []Link
+	peerDomain  int32
 	pos         Pos
 }
 
@@ -120,6 +121,10 @@ func (a *Assembler) Span(s *Span) error {
 	}
 	if s.Peer != "" {
 		r.peer = ev.names.id(s.Peer)
+	}
+	r.peerDomain = -1
+	if s.PeerDomain != "" {
+		r.peerDomain = ev.names.id(s.PeerDomain)
 	}
 	if s.Placement != (Placement{}) {
 		r.place = ev.places.id(s.Placement)

@@ -60,23 +60,38 @@ var placementKinds = []struct {
 
 func (ev *Evidence) placementDomains(comps map[int32][]string) []v1alpha1.DomainHypothesis {
 	var out []v1alpha1.DomainHypothesis
-	svcs := slices.Sorted(maps.Keys(ev.services))
+	set := map[int32]bool{}
+	for svc := range ev.services {
+		set[svc] = true
+	}
+	for svc := range ev.peerLabels {
+		set[svc] = true // an external service, named only by its callers
+	}
+	svcs := slices.Collect(maps.Keys(set))
 	slices.SortFunc(svcs, func(a, b int32) int { return strings.Compare(ev.name(a), ev.name(b)) })
 	for _, pk := range placementKinds {
 		// value → service → spans naming it; service → spans naming any
 		byValue := map[string]map[int32]int{}
 		named := map[int32]int{}
+		note := func(svc int32, v string, n int) {
+			if byValue[v] == nil {
+				byValue[v] = map[int32]int{}
+			}
+			byValue[v][svc] += n
+			named[svc] += n
+		}
 		for _, svc := range svcs {
-			for id, n := range ev.services[svc].places {
-				v := pk.get(ev.places.list[id])
-				if v == "" {
-					continue
+			if s := ev.services[svc]; s != nil {
+				for id, n := range s.places {
+					if v := pk.get(ev.places.list[id]); v != "" {
+						note(svc, v, n)
+					}
 				}
-				if byValue[v] == nil {
-					byValue[v] = map[int32]int{}
+			}
+			if pk.kind == v1alpha1.DomainDeclared {
+				for v, n := range ev.peerLabels[svc] {
+					note(svc, v, n)
 				}
-				byValue[v][svc] += n
-				named[svc] += n
 			}
 		}
 		for _, v := range slices.Sorted(maps.Keys(byValue)) {
@@ -103,6 +118,9 @@ func (ev *Evidence) placementDomains(comps map[int32][]string) []v1alpha1.Domain
 				}
 				total += n
 				evidence = append(evidence, fmt.Sprintf("%s: %s=%s on %d of %d spans that name one", ev.name(svc), pk.attr, v, n, named[svc]))
+				if pk.kind == v1alpha1.DomainDeclared && ev.peerLabels[svc][v] > 0 {
+					evidence = append(evidence, fmt.Sprintf("%s: %d of them its callers' (emac.peer.failure_domain)", ev.name(svc), ev.peerLabels[svc][v]))
+				}
 			}
 			if len(names) < 2 && !(pk.kind == v1alpha1.DomainDeclared && len(names) > 0) {
 				continue // one member shares nothing (a declared domain is kept: the spec may name others)

@@ -34,13 +34,16 @@ type Evidence struct {
 	// each service that succeeded, per window (a network delay shows
 	// there, not in the service's own spans)
 	callDurations map[int32]map[int64]*hist
+	// peerLabels counts the failure domains callers declare for each
+	// service they call (Span.PeerDomain).
+	peerLabels map[int32]map[string]int
 	// first and last are the earliest start and latest end seen.
 	first, last int64
 }
 
 func newEvidence(opts Options) *Evidence {
 	return &Evidence{opts: opts, services: map[int32]*svcStats{}, edges: map[edgeKey]*edgeStats{},
-		ops: map[opKey]*opStats{}, fails: map[int32]map[int64]int{}, windows: map[int64]int{}, durations: map[int32]map[int64]*hist{}, callDurations: map[int32]map[int64]*hist{}, first: math.MaxInt64, last: math.MinInt64}
+		ops: map[opKey]*opStats{}, fails: map[int32]map[int64]int{}, windows: map[int64]int{}, durations: map[int32]map[int64]*hist{}, peerLabels: map[int32]map[string]int{}, callDurations: map[int32]map[int64]*hist{}, first: math.MaxInt64, last: math.MinInt64}
 }
 
 // maxExamples is the number of problems of each kind kept with their
@@ -278,6 +281,21 @@ func (ev *Evidence) fold(t *otrace) {
 		}
 		if p := parent[i]; p < 0 || sp[p].svc != sp[i].svc {
 			ev.invocation(t, sp, kids, int32(i), p < 0)
+		}
+		if sp[i].peerDomain >= 0 {
+			// the callee: the peer it names, else its child's service
+			callee := sp[i].peer
+			for _, k := range kids[i] {
+				if sp[k].svc != sp[i].svc {
+					callee = sp[k].svc
+				}
+			}
+			if callee >= 0 {
+				if ev.peerLabels[callee] == nil {
+					ev.peerLabels[callee] = map[string]int{}
+				}
+				ev.peerLabels[callee][ev.name(sp[i].peerDomain)]++
+			}
 		}
 	}
 }
@@ -527,4 +545,36 @@ func cmpInt64(a, b int64) int {
 		return 1
 	}
 	return 0
+}
+
+// DomainLabels counts the failure domains declared for a service: on its
+// own spans (emac.failure_domain) and by its callers (emac.peer.failure_domain),
+// by value.
+func (ev *Evidence) DomainLabels(service string) map[string]int {
+	svc, ok := ev.names.ids[service]
+	if !ok {
+		return nil
+	}
+	out := map[string]int{}
+	if s := ev.services[svc]; s != nil {
+		for id, n := range s.places {
+			if d := ev.places.list[id].Domain; d != "" {
+				out[d] += n
+			}
+		}
+	}
+	for v, n := range ev.peerLabels[svc] {
+		out[v] += n
+	}
+	return out
+}
+
+// AddPlacement records that a service ran where p says, from topology
+// (a pod of it): one observation, as one span's.
+func (ev *Evidence) AddPlacement(service string, p Placement) {
+	s := ev.service(ev.names.id(service))
+	if s.places == nil {
+		s.places = map[int32]int{}
+	}
+	s.places[ev.places.id(p)]++
 }

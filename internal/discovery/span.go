@@ -90,6 +90,10 @@ type Span struct {
 	// db.system(.name), messaging.destination.name), for a callee that
 	// reports no spans of its own.
 	Peer string
+	// PeerDomain is a failure domain a client or producer span declares
+	// for its peer (the span attribute emac.peer.failure_domain): how a
+	// caller's instrumentation names an external provider's network.
+	PeerDomain string
 	// Resend is the attempt's resend count (http.request.resend_count,
 	// or Envoy's/Linkerd's retry attempt tags): 0 for a first attempt.
 	Resend int
