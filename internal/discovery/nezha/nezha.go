@@ -1,0 +1,351 @@
+// Package nezha reads the Nezha dataset (IntelligentDDS/Nezha, the
+// online-boutique and train-ticket runs in shared/data/nezha): its span
+// tables into discovery.Spans, its fault labels and its ground-truth
+// dependency graph.
+//
+// A span table (<run>/trace/<hour>_<minute>_trace.csv.gz) is a CSV file
+// with a header:
+//
+//	TraceID,SpanID,ParentID,PodName,OperationName,StartTimeUnixNano,EndTimeUnixNano,Duration
+//	0087f677…,ee744a66e6efcb2e,root,frontend-579b9bff58-t2dbm,hipstershop.Frontend/Recv.,1661140374351773094,1661140374362982609,11209
+//
+// Columns are found by their header name, so their order does not
+// matter; Duration (µs) is used only when EndTimeUnixNano is absent.
+// The mapping onto discovery.Span:
+//
+//   - TraceID, SpanID as written; ParentID "root" (or empty) is a root.
+//   - Service: the pod name without its controller's suffixes
+//     (ServiceOf): frontend-579b9bff58-t2dbm → frontend. Placement.Pod:
+//     the pod name.
+//   - Operation: OperationName. Start, End: the two UnixNano columns.
+//   - Kind is unspecified and Outcome OK: the tables have neither a kind
+//     nor a status column (the runs' faults are in fault_list.json).
+//
+// Read decompresses gzip input itself (the dataset ships .csv.gz), found
+// by its magic number. Memory is bounded by one row: encoding/csv reuses
+// its record, and the Span's strings are slices of the row's one string.
+// A row that does not parse (Corrupt) or lacks an id or a pod
+// (MissingField) is reported with its line (and the field's column) and
+// dropped.
+package nezha
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"context"
+	"encoding/csv"
+	"errors"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/emac-dev/emac/internal/discovery"
+)
+
+// The header names Read looks for.
+const (
+	colTrace     = "TraceID"
+	colSpan      = "SpanID"
+	colParent    = "ParentID"
+	colPod       = "PodName"
+	colOperation = "OperationName"
+	colStart     = "StartTimeUnixNano"
+	colEnd       = "EndTimeUnixNano"
+	colDuration  = "Duration"
+)
+
+// Read streams the Nezha span table r (named name in positions, CSV or
+// gzip-compressed CSV) into sink. It returns an error only when reading
+// r fails, ctx is done, or sink.Span returns one; everything wrong with
+// the input itself is a sink.Problem.
+func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	problem := func(kind discovery.ProblemKind, line, col int, off int64, record, detail string) {
+		sink.Problem(discovery.Problem{Kind: kind, Pos: discovery.Pos{File: name, Line: line, Col: col, Offset: off, Record: record}, Detail: detail})
+	}
+	var cr *csv.Reader
+	ioErr := func(err error) error {
+		// encoding/csv passes the reader's errors through; gzip's
+		// format errors are about the input, not I/O.
+		var corrupt flate.CorruptInputError
+		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &corrupt) {
+			var off int64
+			if cr != nil {
+				off = cr.InputOffset()
+			}
+			problem(discovery.Corrupt, 0, 0, off, "", "gzip: "+err.Error()+"; the rest of "+name+" is not read")
+			return nil
+		}
+		return err
+	}
+
+	// Look at the first two bytes for gzip's magic number, and give them
+	// back in front of the rest (a MultiReader, not a second buffer: the
+	// CSV reader's own is enough, and a copy costs).
+	var magic [2]byte
+	n, err := io.ReadFull(r, magic[:])
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return err
+	}
+	in := io.MultiReader(bytes.NewReader(magic[:n]), r)
+	if n == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(in)
+		if err != nil {
+			return ioErr(err)
+		}
+		defer zr.Close()
+		in = zr
+	}
+	cr = csv.NewReader(in)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1 // checked here, with a better message
+
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil // an empty table
+	}
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			problem(discovery.Corrupt, pe.Line, pe.Column, 0, "header", "CSV: "+pe.Err.Error()+"; "+name+" is not read")
+			return nil
+		}
+		return ioErr(err)
+	}
+	cols := map[string]int{}
+	for i, h := range header {
+		h = strings.TrimPrefix(h, "\ufeff")
+		if _, dup := cols[h]; !dup {
+			cols[h] = i
+		}
+	}
+	col := func(h string) int {
+		if i, ok := cols[h]; ok {
+			return i
+		}
+		return -1
+	}
+	iTrace, iSpan, iParent, iPod, iOp := col(colTrace), col(colSpan), col(colParent), col(colPod), col(colOperation)
+	iStart, iEnd, iDur := col(colStart), col(colEnd), col(colDuration)
+	var missing []string
+	for _, c := range []struct {
+		name string
+		i    int
+	}{{colTrace, iTrace}, {colSpan, iSpan}, {colParent, iParent}, {colPod, iPod}, {colOperation, iOp}, {colStart, iStart}} {
+		if c.i < 0 {
+			missing = append(missing, c.name)
+		}
+	}
+	if iEnd < 0 && iDur < 0 {
+		missing = append(missing, colEnd+" (or "+colDuration+")")
+	}
+	if len(missing) > 0 {
+		problem(discovery.MissingField, 1, 0, 0, "header", "not a Nezha span table: no column "+strings.Join(missing, ", ")+"; "+name+" is not read")
+		return nil
+	}
+	need := max(iTrace, iSpan, iParent, iPod, iOp, iStart, iEnd) + 1
+	if iEnd < 0 {
+		need = max(need, iDur+1)
+	}
+
+	var (
+		// s is set field by field, never cleared: the fields Read does
+		// not set stay zero, and clearing it would cost a write barrier
+		// per pointer while the GC runs (encoding/csv keeps it busy).
+		s        = discovery.Span{Pos: discovery.Pos{File: name}}
+		services = map[string]string{} // pod → service, for the few pods there are
+		lastPod  string                // and the last, as rows of a pod come in runs
+		lastSvc  string
+		rows     int
+		off      = cr.InputOffset() // where the row starts
+	)
+	for {
+		rec, err := cr.Read()
+		start := off
+		off = cr.InputOffset()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				problem(discovery.Corrupt, pe.Line, pe.Column, start, "", "CSV: "+pe.Err.Error())
+				continue
+			}
+			return ioErr(err)
+		}
+		if rows++; rows%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		line, _ := cr.FieldPos(0)
+		fieldProblem := func(kind discovery.ProblemKind, i int, detail string) {
+			l, c := cr.FieldPos(i)
+			problem(kind, l, c, start, "", detail)
+		}
+		if len(rec) < need {
+			problem(discovery.Corrupt, line, 0, start, "", "a row of "+strconv.Itoa(len(rec))+" fields; the header has "+strconv.Itoa(len(header)))
+			continue
+		}
+		s.Pos.Line, s.Pos.Offset = line, start
+		s.TraceID, s.SpanID, s.Operation = rec[iTrace], rec[iSpan], rec[iOp]
+		if s.ParentID = rec[iParent]; s.ParentID == "root" {
+			s.ParentID = ""
+		}
+		pod := rec[iPod]
+		switch {
+		case s.TraceID == "":
+			fieldProblem(discovery.MissingField, iTrace, "no "+colTrace)
+			continue
+		case s.SpanID == "":
+			fieldProblem(discovery.MissingField, iSpan, "no "+colSpan)
+			continue
+		case pod == "":
+			fieldProblem(discovery.MissingField, iPod, "no "+colPod+": no service")
+			continue
+		}
+		if pod != lastPod {
+			svc, ok := services[pod]
+			if !ok {
+				svc = ServiceOf(pod)
+				if len(services) < 1<<16 {
+					services[pod] = svc
+				}
+			}
+			lastPod, lastSvc = pod, svc
+		}
+		s.Service, s.Placement.Pod = lastSvc, pod
+		var bad bool
+		if s.Start, bad = parseNano(rec[iStart]); bad {
+			fieldProblem(discovery.Corrupt, iStart, colStart+" "+strconv.Quote(rec[iStart])+" is not an integer")
+			continue
+		}
+		if iEnd >= 0 {
+			if s.End, bad = parseNano(rec[iEnd]); bad {
+				fieldProblem(discovery.Corrupt, iEnd, colEnd+" "+strconv.Quote(rec[iEnd])+" is not an integer")
+				continue
+			}
+		} else {
+			us, bad := parseNano(rec[iDur])
+			if bad || us > (1<<63-1)/1000 || us < 0 {
+				fieldProblem(discovery.Corrupt, iDur, colDuration+" "+strconv.Quote(rec[iDur])+" is not a duration in µs")
+				continue
+			}
+			s.End = s.Start + us*1000
+		}
+		if s.End < s.Start {
+			fieldProblem(discovery.Corrupt, iEnd, "the span ends before it starts")
+			continue
+		}
+		if err := sink.Span(&s); err != nil {
+			return err
+		}
+	}
+}
+
+// parseNano parses a decimal int64; bad says it is not one.
+func parseNano(f string) (int64, bool) {
+	// The common case (19 digits of Unix nanoseconds fit a uint64),
+	// without strconv's generality.
+	if n := len(f); n > 0 && n <= 19 {
+		var v uint64
+		for i := 0; i < n; i++ {
+			c := f[i]
+			if c < '0' || c > '9' {
+				goto slow
+			}
+			v = v*10 + uint64(c-'0')
+		}
+		if v <= math.MaxInt64 {
+			return int64(v), false
+		}
+	}
+slow:
+	v, err := strconv.ParseInt(f, 10, 64)
+	return v, err != nil
+}
+
+// Sniff says whether head, an input's first bytes (gzip-compressed or
+// not), looks like a Nezha span table: a complete first line that is a
+// CSV header with the TraceID, SpanID, ParentID, PodName and
+// StartTimeUnixNano columns.
+func Sniff(head []byte) bool {
+	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(head))
+		if err != nil {
+			return false
+		}
+		var buf [4096]byte
+		n, _ := io.ReadFull(zr, buf[:])
+		head = buf[:n]
+	}
+	line, _, ok := bytes.Cut(head, []byte{'\n'})
+	if !ok {
+		return false
+	}
+	line = bytes.TrimSuffix(bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")), []byte{'\r'})
+	have := map[string]bool{}
+	for _, f := range bytes.Split(line, []byte{','}) {
+		have[string(f)] = true
+	}
+	for _, c := range []string{colTrace, colSpan, colParent, colPod, colStart} {
+		if !have[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// ServiceOf is the service a Kubernetes pod name belongs to: the name
+// without a Deployment pod's "-<pod-template-hash>-<5 random
+// characters>" (frontend-579b9bff58-t2dbm → frontend,
+// ts-station-food-service-dc4d75dd-k65k2 → ts-station-food-service) or a
+// StatefulSet pod's "-<ordinal>" (redis-cart-0 → redis-cart). Both
+// Kubernetes suffixes are drawn from the alphabet
+// "bcdfghjklmnpqrstvwxz2456789" (no vowels, no 0, 1, 3), the hash 1 to 10
+// characters long, which is what tells them from a name's own words;
+// any other name is returned as it is.
+func ServiceOf(pod string) string {
+	if i := strings.LastIndexByte(pod, '-'); i > 0 {
+		last := pod[i+1:]
+		if digits(last) {
+			return pod[:i]
+		}
+		if len(last) == 5 && k8sAlphabet(last) {
+			if j := strings.LastIndexByte(pod[:i], '-'); j > 0 {
+				if h := pod[j+1 : i]; len(h) >= 1 && len(h) <= 10 && k8sAlphabet(h) {
+					return pod[:j]
+				}
+			}
+		}
+	}
+	return pod
+}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// k8sAlphabet says whether s is drawn from the alphabet Kubernetes
+// writes generated name parts in (k8s.io/apimachinery/pkg/util/rand).
+func k8sAlphabet(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune("bcdfghjklmnpqrstvwxz2456789", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
