@@ -9,15 +9,17 @@ import (
 type Options struct {
 	// MaxSpans bounds the spans held in open traces: past it, the least
 	// recently touched trace is closed and folded in as it is (0 means
-	// 1<<20). Memory stays flat however long the input: a trace whose
-	// spans lie further apart in the input than this is seen in parts.
+	// 1<<16). Memory stays flat however long the input, and traces are
+	// folded while the input is still being read; a trace whose spans lie
+	// further apart in the input than this is seen in parts (counted as
+	// incomplete: raise it then).
 	MaxSpans int
 	// Skew is the clock-skew tolerance: a child starting before its
 	// parent or ending after it by more is counted and shifted into it
 	// (0 means 1ms).
 	Skew time.Duration
 	// Sample is the number of invocations of each operation kept for
-	// inferring its flow (0 means 20000): the invocations whose trace
+	// inferring its flow (0 means 5000): the invocations whose trace
 	// ids hash lowest, so the sample does not depend on input order.
 	// Counts (edges, probabilities, errors, latencies) use every trace.
 	Sample int
@@ -28,9 +30,9 @@ type Options struct {
 	Examples int
 }
 
-func (o Options) maxSpans() int { return cmpOr(o.MaxSpans, 1<<20) }
+func (o Options) maxSpans() int { return cmpOr(o.MaxSpans, 1<<16) }
 func (o Options) skew() int64   { return int64(cmpOr(o.Skew, time.Millisecond)) }
-func (o Options) sample() int   { return cmpOr(o.Sample, 20000) }
+func (o Options) sample() int   { return cmpOr(o.Sample, 5000) }
 func (o Options) window() int64 { return int64(cmpOr(o.Window, time.Minute)) }
 func (o Options) examples() int { return cmpOr(o.Examples, 3) }
 func cmpOr[T int | time.Duration](v, d T) T {

@@ -2,7 +2,6 @@ package discovery
 
 import (
 	"container/heap"
-	"hash/fnv"
 	"math"
 	"slices"
 	"sort"
@@ -19,6 +18,7 @@ type Evidence struct {
 	Spans, Traces int
 	problems      [Unsupported + 1]int
 	examples      []Problem
+	scratch       scratch
 	services      map[int32]*svcStats
 	edges         map[edgeKey]*edgeStats
 	ops           map[opKey]*opStats
@@ -49,6 +49,34 @@ func newEvidence(opts Options) *Evidence {
 // maxExamples is the number of problems of each kind kept with their
 // positions; the rest are counted.
 const maxExamples = 5
+
+// scratch is fold's working memory, reused from trace to trace.
+type scratch struct {
+	idx               map[string]int32
+	keep              []bool
+	parent, counts    []int32
+	flat, fill, roots []int32
+	kids              [][]int32
+	calls             []call
+	seen              []opKey
+	seenSvc           []int32
+}
+
+// grow returns (*s)[:n], reallocating when it is too short.
+func grow[T any](s *[]T, n int) []T {
+	if cap(*s) < n {
+		*s = make([]T, n, n+n/4)
+	}
+	return (*s)[:n]
+}
+
+// report counts a problem, building its detail only when it is kept.
+func (ev *Evidence) report(k ProblemKind, pos Pos, detail func() string) {
+	if ev.problems[k] < maxExamples {
+		ev.examples = append(ev.examples, Problem{Kind: k, Pos: pos, Detail: detail()})
+	}
+	ev.problems[k]++
+}
 
 func (ev *Evidence) problem(p Problem) {
 	if int(p.Kind) >= len(ev.problems) {
@@ -125,6 +153,15 @@ func (h *invHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+// wants says whether an invocation of hash h would be kept.
+func (h invHeap) wants(hash uint64, trace string, k int) bool {
+	if len(h) < k {
+		return true
+	}
+	top := h[0]
+	return hash < top.hash || hash == top.hash && trace < top.trace
 }
 
 // offer keeps inv if it is among the k lowest.
@@ -218,18 +255,26 @@ func (ev *Evidence) fold(t *otrace) {
 	ev.Traces++
 	sp := t.spans
 	n := len(sp)
+	sc := &ev.scratch
 	// ids: the first of a duplicate wins
-	idx := make(map[string]int32, n)
-	keep := make([]bool, n)
+	if sc.idx == nil {
+		sc.idx = map[string]int32{}
+	}
+	idx := sc.idx
+	clear(idx)
+	keep := grow(&sc.keep, n)
 	for i := range sp {
 		if _, dup := idx[sp[i].id]; dup {
-			ev.problem(Problem{Kind: DuplicateSpan, Pos: sp[i].pos, Detail: "span " + sp[i].id + " appears twice in trace " + t.id + "; the later one is dropped"})
+			keep[i] = false
+			ev.report(DuplicateSpan, sp[i].pos, func() string {
+				return "span " + sp[i].id + " appears twice in trace " + t.id + "; the later one is dropped"
+			})
 			continue
 		}
 		idx[sp[i].id] = int32(i)
 		keep[i] = true
 	}
-	parent := make([]int32, n)
+	parent := grow(&sc.parent, n)
 	incomplete := false
 	for i := range sp {
 		parent[i] = -1
@@ -239,31 +284,55 @@ func (ev *Evidence) fold(t *otrace) {
 		p, ok := idx[sp[i].parent]
 		if !ok {
 			incomplete = true
-			ev.problem(Problem{Kind: MissingParent, Pos: sp[i].pos, Detail: "span " + sp[i].id + "'s parent " + sp[i].parent + " is not in trace " + t.id})
+			ev.report(MissingParent, sp[i].pos, func() string {
+				return "span " + sp[i].id + "'s parent " + sp[i].parent + " is not in trace " + t.id
+			})
 			continue
 		}
 		parent[i] = p
 	}
 	ev.cutCycles(t, parent, keep)
 	if incomplete {
-		ev.problem(Problem{Kind: Incomplete, Pos: sp[0].pos, Detail: "trace " + t.id + " has spans whose parents never arrived"})
+		ev.report(Incomplete, sp[0].pos, func() string { return "trace " + t.id + " has spans whose parents never arrived" })
 	}
-	// children, in the order of their start
-	kids := make([][]int32, n)
-	var roots []int32
+	// children, in the order of their start: kids[i] is a window of one
+	// array (counted, then filled)
+	counts := grow(&sc.counts, n+1)
+	clear(counts)
+	roots := sc.roots[:0]
 	for i := range sp {
 		if !keep[i] {
 			continue
 		}
 		if p := parent[i]; p >= 0 {
-			kids[p] = append(kids[p], int32(i))
+			counts[p+1]++
 		} else {
 			roots = append(roots, int32(i))
 		}
 	}
-	for i := range kids {
-		slices.SortStableFunc(kids[i], func(a, b int32) int { return cmpInt64(sp[a].start, sp[b].start) })
+	for i := 1; i <= n; i++ {
+		counts[i] += counts[i-1]
 	}
+	flat := grow(&sc.flat, int(counts[n]))
+	fill := grow(&sc.fill, n)
+	copy(fill, counts[:n])
+	for i := range sp {
+		if p := parent[i]; keep[i] && p >= 0 {
+			flat[fill[p]] = int32(i)
+			fill[p]++
+		}
+	}
+	if cap(sc.kids) < n {
+		sc.kids = make([][]int32, n)
+	}
+	kids := sc.kids[:n]
+	for i := range kids {
+		kids[i] = flat[counts[i]:counts[i+1]:counts[i+1]]
+		if len(kids[i]) > 1 {
+			slices.SortStableFunc(kids[i], func(a, b int32) int { return cmpInt64(sp[a].start, sp[b].start) })
+		}
+	}
+	sc.roots = roots
 	ev.fixSkew(sp, roots, kids)
 	for i := range sp {
 		if !keep[i] {
@@ -408,14 +477,14 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		op.roots++
 	}
 	op.examples.add(t.id, ev.opts.examples())
-	inv := &invocation{trace: t.id, ok: !failed, dur: sp[v].end - sp[v].start}
+	calls := ev.scratch.calls[:0]
 	// walk v's own service's spans
 	var walk func(p int32)
 	walk = func(p int32) {
 		for _, c := range kids[p] {
 			if sp[c].svc == sp[v].svc {
 				if cl, ok := ev.leafCall(sp, kids, c); ok {
-					inv.calls = append(inv.calls, cl)
+					calls = append(calls, cl)
 					continue
 				}
 				walk(c)
@@ -432,13 +501,16 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 			if cl.outcome == OK {
 				cl.outcome = sp[c].outcome
 			}
-			inv.calls = append(inv.calls, cl)
+			calls = append(calls, cl)
 		}
 	}
 	walk(v)
-	slices.SortStableFunc(inv.calls, func(a, b call) int { return cmpInt64(a.start, b.start) })
-	for i := range inv.calls {
-		c := &inv.calls[i]
+	ev.scratch.calls = calls
+	if len(calls) > 1 {
+		slices.SortStableFunc(calls, func(a, b call) int { return cmpInt64(a.start, b.start) })
+	}
+	for i := range calls {
+		c := &calls[i]
 		ev.edge(t.id, sp[v].svc, *c)
 		ts := op.targets[c.target]
 		if ts == nil {
@@ -460,23 +532,26 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		c.start -= sp[v].start
 		c.end -= sp[v].start
 	}
-	seen := map[opKey]bool{}
-	seenSvc := map[int32]bool{}
-	for _, c := range inv.calls {
-		if !seen[c.target] {
-			seen[c.target] = true
+	seen, seenSvc := ev.scratch.seen[:0], ev.scratch.seenSvc[:0]
+	for _, c := range calls {
+		if !slices.Contains(seen, c.target) {
+			seen = append(seen, c.target)
 			op.targets[c.target].present++
 		}
-		if !seenSvc[c.target.svc] {
-			seenSvc[c.target.svc] = true
+		if !slices.Contains(seenSvc, c.target.svc) {
+			seenSvc = append(seenSvc, c.target.svc)
 			if op.calls == nil {
 				op.calls = map[int32]int{}
 			}
 			op.calls[c.target.svc]++
 		}
 	}
-	inv.hash = hashOf(t.id, sp[v].id)
-	op.sample.offer(inv, ev.opts.sample())
+	ev.scratch.seen, ev.scratch.seenSvc = seen, seenSvc
+	// the sample keeps the lowest hashes: most invocations need no record
+	h := hashOf(t.id, sp[v].id)
+	if op.sample.wants(h, t.id, ev.opts.sample()) {
+		op.sample.offer(&invocation{trace: t.id, hash: h, ok: !failed, dur: sp[v].end - sp[v].start, calls: slices.Clone(calls)}, ev.opts.sample())
+	}
 }
 
 // windowed is the histogram of svc's window w in m.
@@ -529,12 +604,18 @@ func (ev *Evidence) edge(trace string, from int32, c call) {
 	e.examples.add(trace, ev.opts.examples())
 }
 
+// hashOf is FNV-1a of the trace and span ids.
 func hashOf(trace, span string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(trace))
-	h.Write([]byte{0})
-	h.Write([]byte(span))
-	return h.Sum64()
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(trace); i++ {
+		h = (h ^ uint64(trace[i])) * prime
+	}
+	h = (h ^ 0) * prime
+	for i := 0; i < len(span); i++ {
+		h = (h ^ uint64(span[i])) * prime
+	}
+	return h
 }
 
 func cmpInt64(a, b int64) int {

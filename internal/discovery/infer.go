@@ -71,6 +71,9 @@ type inferrer struct {
 	branches []branchEstimate
 	// cut marks the units under a deadline found over a run of steps
 	cut map[int]bool
+	// both[a·k+b] counts the invocations with units a and b,
+	// first[a·k+b] those where a ended before b started (relations)
+	both, first []int32
 }
 
 type branchEstimate struct {
@@ -245,19 +248,40 @@ func (in *inferrer) names(set []int) string {
 // relation of units a and b across the invocations: how often together,
 // and how often each ended before the other started.
 func (in *inferrer) relation(a, b int) (both, aFirst, bFirst int) {
+	if in.both == nil {
+		in.relations()
+	}
+	k := len(in.keys)
+	return int(in.both[a*k+b]), int(in.first[a*k+b]), int(in.first[b*k+a])
+}
+
+// relations counts every pair's relation in one pass over the
+// invocations: the decompositions ask for them again and again.
+func (in *inferrer) relations() {
+	k := len(in.keys)
+	in.both, in.first = make([]int32, k*k), make([]int32, k*k)
+	var present []int
 	for _, row := range in.units {
-		ua, ub := row[a], row[b]
-		if !ua.present || !ub.present {
-			continue
+		present = present[:0]
+		for i := range row {
+			if row[i].present {
+				present = append(present, i)
+			}
 		}
-		both++
-		if ua.end <= ub.start+in.tol {
-			aFirst++
-		} else if ub.end <= ua.start+in.tol {
-			bFirst++
+		for x, a := range present {
+			ua := row[a]
+			for _, b := range present[x+1:] {
+				ub := row[b]
+				in.both[a*k+b]++
+				in.both[b*k+a]++
+				if ua.end <= ub.start+in.tol {
+					in.first[a*k+b]++
+				} else if ub.end <= ua.start+in.tol {
+					in.first[b*k+a]++
+				}
+			}
 		}
 	}
-	return
 }
 
 func (in *inferrer) ordered(a, b int) bool {

@@ -118,9 +118,10 @@ func Files(paths []string) ([]string, error) {
 	return out, nil
 }
 
-// Read streams each file into sink through its format's reader. A file
-// of no known format is reported as a problem (kind Unsupported) and
-// skipped; opening and reading errors end the read.
+// Read streams each file into sink through its format's reader, the
+// sink running on a goroutine of its own (one at a time, in order). A
+// file of no known format is reported as a problem (kind Unsupported)
+// and skipped; opening and reading errors end the read.
 func Read(ctx context.Context, files []string, opts Options, sink discovery.Sink) ([]Input, error) {
 	var forced *Format
 	if opts.Format != "" {
@@ -141,17 +142,21 @@ func Read(ctx context.Context, files []string, opts Options, sink discovery.Sink
 	}
 	prog := newProgress(opts.Progress, total)
 	defer prog.done()
+	p := newPipe(sink)
 	var out []Input
 	for _, name := range files {
-		in, err := readOne(ctx, name, forced, opts, sink, prog)
+		in, err := readOne(ctx, name, forced, opts, p, prog)
 		if err != nil {
+			if perr := p.close(); perr != nil {
+				return out, perr
+			}
 			return out, err
 		}
 		if in != nil {
 			out = append(out, *in)
 		}
 	}
-	return out, nil
+	return out, p.close()
 }
 
 // counter counts spans into a sink.

@@ -75,6 +75,9 @@ const (
 	aGRPC      = aResend + 4
 	aErrorType = aResend + 5
 	aPlace     = aResend + 6 // aPlace+i, i < nPlace
+	// aPeerDomain is emac.peer.failure_domain: the failure domain a
+	// client span declares for its peer (Span.PeerDomain)
+	aPeerDomain = aPlace + nPlace
 )
 
 // peerKeys name the called service, newest semantic conventions first
@@ -143,6 +146,8 @@ func attrID[T ~string | ~[]byte](key T) int {
 		return aPlace + pCluster
 	case "emac.failure_domain":
 		return aPlace + pDomain
+	case "emac.peer.failure_domain":
+		return aPeerDomain
 	}
 	return aNone
 }
@@ -165,6 +170,7 @@ type attrs struct {
 	hasGRPC              bool
 	errType              text
 	place                [nPlace]text
+	peerDomain           text
 }
 
 func (a *attrs) reset() {
@@ -187,6 +193,8 @@ func (a *attrs) setString(id int, v text) {
 		a.errType = v
 	case id >= aPlace && id < aPlace+nPlace:
 		a.place[id-aPlace] = v
+	case id == aPeerDomain:
+		a.peerDomain = v
 	}
 }
 
@@ -232,6 +240,8 @@ func keyName(id int) string {
 		return "error.type"
 	case id >= aPlace && id < aPlace+nPlace:
 		return placeKeys[id-aPlace]
+	case id == aPeerDomain:
+		return "emac.peer.failure_domain"
 	}
 	return "?"
 }
@@ -405,6 +415,7 @@ func (e *emitter) emit(s *spanState, res *resource, pos discovery.Pos, rec *reco
 	for i := range s.attrs.place {
 		b = s.attrs.place[i].appendTo(b)
 	}
+	b = s.attrs.peerDomain.appendTo(b)
 	for i := range s.links {
 		b = append(b, s.links[i].trace[:]...)
 		b = append(b, s.links[i].span[:]...)
@@ -447,6 +458,7 @@ func (e *emitter) emit(s *spanState, res *resource, pos discovery.Pos, rec *reco
 			*f = cut(n)
 		}
 	}
+	sp.PeerDomain = cut(s.attrs.peerDomain.len())
 	sp.Links = sp.Links[:0]
 	for range s.links {
 		sp.Links = append(sp.Links, discovery.Link{TraceID: cut(32), SpanID: cut(16)})

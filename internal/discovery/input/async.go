@@ -1,0 +1,110 @@
+package input
+
+import (
+	"slices"
+	"sync/atomic"
+
+	"github.com/emac-dev/emac/internal/discovery"
+)
+
+// pipe hands spans from the reader to the sink on another goroutine, in
+// batches, in order: decoding and assembling then run at once, on two
+// cores, and discovery takes little more than decoding alone.
+type pipe struct {
+	sink discovery.Sink
+	ch   chan []event
+	free chan []event
+	buf  []event
+	done chan struct{}
+	err  error
+	// failed is set when the sink returned an error: the reader stops
+	failed atomic.Bool
+}
+
+// event is a span or a problem.
+type event struct {
+	span    discovery.Span
+	problem *discovery.Problem
+}
+
+const pipeBatch = 512
+
+func newPipe(sink discovery.Sink) *pipe {
+	p := &pipe{sink: sink, ch: make(chan []event, 8), free: make(chan []event, 10), done: make(chan struct{})}
+	go p.run()
+	return p
+}
+
+func (p *pipe) run() {
+	defer close(p.done)
+	for batch := range p.ch {
+		for i := range batch {
+			e := &batch[i]
+			switch {
+			case p.err != nil:
+			case e.problem != nil:
+				p.sink.Problem(*e.problem)
+			default:
+				if err := p.sink.Span(&e.span); err != nil {
+					p.err = err
+					p.failed.Store(true)
+				}
+			}
+			*e = event{}
+		}
+		select {
+		case p.free <- batch[:0]:
+		default:
+		}
+	}
+}
+
+// Span implements discovery.Sink: it keeps a copy of s.
+func (p *pipe) Span(s *discovery.Span) error {
+	if p.failed.Load() {
+		return errStopped
+	}
+	e := event{span: *s}
+	e.span.Links = slices.Clone(s.Links)
+	p.add(e)
+	return nil
+}
+
+// Problem implements discovery.Sink.
+func (p *pipe) Problem(pr discovery.Problem) { p.add(event{problem: &pr}) }
+
+func (p *pipe) add(e event) {
+	if p.buf == nil {
+		select {
+		case p.buf = <-p.free:
+		default:
+			p.buf = make([]event, 0, pipeBatch)
+		}
+	}
+	p.buf = append(p.buf, e)
+	if len(p.buf) == pipeBatch {
+		p.flush()
+	}
+}
+
+func (p *pipe) flush() {
+	if len(p.buf) > 0 {
+		p.ch <- p.buf
+		p.buf = nil
+	}
+}
+
+// close sends what is left and waits for the sink; it returns the sink's
+// error.
+func (p *pipe) close() error {
+	p.flush()
+	close(p.ch)
+	<-p.done
+	return p.err
+}
+
+type stopped struct{}
+
+func (stopped) Error() string { return "discovery: the sink stopped" }
+
+var errStopped error = stopped{}
