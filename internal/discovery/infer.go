@@ -772,6 +772,14 @@ func (in *inferrer) run(blocks [][]int, i int) (int, time.Duration, int) {
 		var offs []int64
 		later, last := false, false
 		for _, row := range in.units {
+			// only where the run's first step ran is its start known
+			first := false
+			for _, k := range blocks[i] {
+				first = first || row[k].present && !row[k].async
+			}
+			if !first {
+				continue
+			}
 			start, cut := int64(math.MaxInt64), int64(math.MinInt64)
 			for b, blk := range blocks[i : j+1] {
 				for _, k := range blk {

@@ -263,7 +263,8 @@ func (ev *Evidence) flows(names map[opKey]string) []v1alpha1.DiscoveredFlow {
 		for i := range all {
 			all[i] = i
 		}
-		flow := in.infer(all)
+		// concurrent operands in name order: the order traces cannot tell
+		flow := Normalize(in.infer(all))
 		f := v1alpha1.DiscoveredFlow{
 			Entry: v1alpha1.Span{Service: ev.name(k.svc), Operation: ev.name(k.op)}, Root: op.roots > 0,
 			Invocations: op.invocations, Sampled: len(op.sample), Errors: op.errors,

@@ -57,3 +57,20 @@ func Shape(n *model.Node) string {
 	m.Walk(func(x *model.Node) { x.Weights = nil })
 	return m.String()
 }
+
+// Flatten returns a copy of n with nested series and alls merged into
+// their parents, the order of operands kept: the same flow, written
+// plainly.
+func Flatten(n *model.Node) *model.Node {
+	c := *n
+	c.Children = nil
+	for _, k := range n.Children {
+		k = Flatten(k)
+		if (n.Op == model.Seq || n.Op == model.All) && k.Op == n.Op {
+			c.Children = append(c.Children, k.Children...)
+			continue
+		}
+		c.Children = append(c.Children, k)
+	}
+	return &c
+}

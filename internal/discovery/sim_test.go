@@ -1,66 +1,29 @@
 package discovery_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/emac-dev/emac/internal/discovery"
+	"github.com/emac-dev/emac/internal/discovery/otlp"
 	"github.com/emac-dev/emac/internal/model"
 	"github.com/emac-dev/emac/internal/sim/trace"
 )
 
-// feed gives the simulator's spans to a sink as a reader would, straight
-// from the generator's structs (the OTLP readers are tested on the same
-// data through JSON and protobuf in their own packages).
+// feed gives the simulator's traces to a sink as emac discover does:
+// written as OTLP JSON, read back by the OTLP reader.
 func feed(t testing.TB, td *trace.TracesData, sink discovery.Sink) {
 	t.Helper()
-	for _, rs := range td.ResourceSpans {
-		var place discovery.Placement
-		svc := ""
-		for _, kv := range rs.Resource.Attributes {
-			v := ""
-			if kv.Value.StringValue != nil {
-				v = *kv.Value.StringValue
-			}
-			switch kv.Key {
-			case "service.name":
-				svc = v
-			case "k8s.node.name":
-				place.Node = v
-			case "cloud.availability_zone":
-				place.Zone = v
-			case "k8s.cluster.name":
-				place.Cluster = v
-			}
-		}
-		for _, ss := range rs.ScopeSpans {
-			for _, s := range ss.Spans {
-				d := discovery.Span{TraceID: s.TraceID, SpanID: s.SpanID, ParentID: s.ParentSpanID, Service: svc, Operation: s.Name,
-					Kind: discovery.Kind(s.Kind), Start: int64(s.StartTimeUnixNano), End: int64(s.EndTimeUnixNano), Placement: place}
-				if s.Status.Code == trace.StatusError {
-					d.Outcome = discovery.Error
-				}
-				for _, kv := range s.Attributes {
-					switch {
-					case kv.Key == "error.type" && kv.Value.StringValue != nil && *kv.Value.StringValue == "timeout":
-						d.Outcome = discovery.Timeout
-					case kv.Key == "error.type" && kv.Value.StringValue != nil && *kv.Value.StringValue == "cancelled":
-						d.Outcome = discovery.Cancelled
-					case kv.Key == "http.request.resend_count" && kv.Value.IntValue != nil:
-						d.Resend = int(*kv.Value.IntValue)
-					case (kv.Key == "peer.service" || kv.Key == "messaging.destination.name") && kv.Value.StringValue != nil:
-						d.Peer = *kv.Value.StringValue
-					}
-				}
-				for _, l := range s.Links {
-					d.Links = append(d.Links, discovery.Link{TraceID: l.TraceID, SpanID: l.SpanID})
-				}
-				if err := sink.Span(&d); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+	b, err := td.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := otlp.ReadJSON(context.Background(), "traces.json", bytes.NewReader(b), sink); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -83,26 +46,51 @@ func timed(j *model.Journey) {
 	}
 }
 
-func TestSimPrint(t *testing.T) {
-	for _, flow := range []string{
-		"Series(a, All(b, c), Race[hedgeAfter=50ms](d, e))",
-		"Series(a, Fallback(b, c), Retry[attempts=3, perTryTimeout=200ms](d))",
-		"Series(a, Branch(0.3: b, 0.7: c), Quorum[k=2](d, e, f), Optional(g))",
-		"Series(a, Timeout[after=300ms](b), Async(c))",
-	} {
-		avail := map[string]float64{}
-		for _, c := range "abcdefg" {
-			avail[string(c)] = 0.9
-		}
-		j, err := model.Build("j", flow, avail, nil)
+// TestDeterministic: the model does not depend on the order of the
+// input: the same traces, their resources in reverse order, give the
+// same bytes.
+func TestDeterministic(t *testing.T) {
+	j, err := model.Build("j", roundTrips[3], map[string]float64{"a": 0.9, "b": 0.9, "c": 0.9, "d": 0.9, "e": 0.9, "f": 0.9, "g": 0.9}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	timed(j)
+	td, err := trace.Generate(context.Background(), j, trace.Options{Count: 500, Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := func(td *trace.TracesData) []byte {
+		a := discovery.NewAssembler(discovery.Options{})
+		feed(t, td, a)
+		b, err := json.Marshal(a.Close().Model(nil))
 		if err != nil {
 			t.Fatal(err)
 		}
-		timed(j)
-		ev := discover(t, j, 2000, 1)
-		m := ev.Model(nil)
-		for _, f := range m.Flows {
-			t.Logf("%s\n  got  %s (conf %.3f)\n  notes %v", flow, f.Canonical, f.Confidence, f.Notes)
-		}
+		return b
+	}
+	first := model(td)
+	slices.Reverse(td.ResourceSpans)
+	if second := model(td); !bytes.Equal(first, second) {
+		t.Errorf("the model changed with the input's order:\n%s\n%s", first, second)
+	}
+}
+
+// TestWindow: a window too small for the input's layout (here a trace's
+// spans lie a resource apart) sees traces in parts, and says so.
+func TestWindow(t *testing.T) {
+	j, err := model.Build("j", "Series(a, b)", map[string]float64{"a": 0.9, "b": 0.9}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	timed(j)
+	td, err := trace.Generate(context.Background(), j, trace.Options{Count: 300, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := discovery.NewAssembler(discovery.Options{MaxSpans: 100})
+	feed(t, td, a)
+	m := a.Close().Model(nil)
+	if m.Problems == nil || m.Problems.Counts["incomplete"] == 0 {
+		t.Errorf("a 100-span window over 300 traces grouped by service reported no incomplete trace: %+v", m.Problems)
 	}
 }
