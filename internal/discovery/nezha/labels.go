@@ -44,7 +44,9 @@ const maxLabels = 64 << 20
 // disagree by exactly 60 s in five of the 41 records of the two runs,
 // where inject_time looks edited by hand. Unknown keys are ignored. A
 // record that does not decode, or lacks its pod, its type or both times,
-// is an error naming its line:col; so is an input larger than 64 MiB.
+// is an error naming its line:col. The file is read whole (a labels file
+// is small, and the result holds all of it anyway); one larger than 64
+// MiB is an error.
 func ReadFaults(name string, r io.Reader) ([]Fault, error) {
 	data, err := readLimited(name, r)
 	if err != nil {
@@ -147,9 +149,12 @@ func ReadFaults(name string, r io.Reader) ([]Fault, error) {
 
 // Dependency is an edge of a run's ground-truth call graph.
 type Dependency struct {
+	// Source calls Target (service names, as in the traces' ServiceOf).
 	Source, Target string
-	Weight         float64
-	Pos            discovery.Pos
+	// Weight is the row's Weight (1 in the online-boutique run), 1
+	// without the column.
+	Weight float64
+	Pos    discovery.Pos
 }
 
 // ReadDependencies reads a run's dependency.csv (Source,Target,Weight;

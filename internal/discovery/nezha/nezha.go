@@ -26,7 +26,8 @@
 // its record, and the Span's strings are slices of the row's one string.
 // A row that does not parse (Corrupt) or lacks an id or a pod
 // (MissingField) is reported with its line (and the field's column) and
-// dropped.
+// dropped. Positions are the row's line and byte offset in the CSV (after
+// decompression).
 package nezha
 
 import (

@@ -588,3 +588,37 @@ func TestReadDependencies(t *testing.T) {
 		}
 	}
 }
+
+// endless is an input that never ends: head, then unit again and again.
+type endless struct {
+	head, unit []byte
+	pending    []byte
+	read       int
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	if len(e.pending) == 0 {
+		e.pending, e.head = append(e.head, e.unit...), nil
+	}
+	n := copy(p, e.pending)
+	e.pending = e.pending[n:]
+	e.read += n
+	return n, nil
+}
+
+// Read streams: on an input without end, it hands over spans as it goes
+// (the sink stops it), having read a bounded prefix.
+func TestStreams(t *testing.T) {
+	in := &endless{
+		head: []byte("TraceID,SpanID,ParentID,PodName,OperationName,StartTimeUnixNano,EndTimeUnixNano,Duration\n"),
+		unit: []byte("t,a,root,frontend-579b9bff58-t2dbm,op,1,2,0\n"),
+	}
+	errEnough := errors.New("enough")
+	s := &failSink{after: 1000, err: errEnough}
+	if err := nezha.Read(context.Background(), "endless", in, s); !errors.Is(err, errEnough) {
+		t.Fatalf("got %v, want %v", err, errEnough)
+	}
+	if in.read > 1000*len(in.unit)+256<<10 {
+		t.Errorf("read %d bytes for 1000 rows of %d", in.read, len(in.unit))
+	}
+}

@@ -71,6 +71,9 @@ var data = sync.OnceValues(func() ([]byte, int) {
 		}
 		spans = append(spans, s...)
 	}
+	if len(spans) == 0 {
+		panic("no spans in testdata/zipkin-lens (run from the package's directory)")
+	}
 	var all []json.RawMessage
 	for len(all) < 13000 {
 		all = append(all, spans...)
