@@ -26,21 +26,23 @@
 //     writes it): serviceName; k8s.pod.name, k8s.node.name, host.name (or
 //     Jaeger's hostname), cloud.availability_zone, cloud.region,
 //     k8s.cluster.name, emac.failure_domain from its tags. The same keys
-//     in span tags fill what the process leaves unknown.
+//     in span tags override the process's (as OTLP span attributes do).
 //   - Kind: the span.kind tag.
 //   - Start, End: startTime and startTime+duration, µs → ns.
-//   - Outcome: tag error=true (or a string error naming the error),
-//     otel.status_code=ERROR, or on a server span http.status_code (or
-//     http.response.status_code) ≥ 500 or rpc.grpc.status_code ≠ 0; a
-//     timeout or a cancellation when error.type, otel.status_description
-//     or the error string say "timeout"/"deadline exceeded" or
-//     "cancelled"/"canceled", or the gRPC status is DEADLINE_EXCEEDED or
-//     CANCELLED (as the OTLP mapping does).
-//   - Peer (client, producer and kindless spans only): peer.service,
+//   - Outcome, as the OTLP reader maps the same attributes: tag error=true
+//     (or a string error naming the error), otel.status_code=ERROR, or on
+//     a server span without otel.status_code=OK an HTTP status
+//     (http.response.status_code, else http.status_code) ≥ 500 or
+//     rpc.grpc.status_code ≠ 0. A failure is a timeout when error.type is
+//     "timeout", otel.status_description or the error string says
+//     "deadline exceeded" (or is "timeout"), or the gRPC status is
+//     DEADLINE_EXCEEDED; a cancellation likewise for "cancelled" or
+//     "canceled" and CANCELLED.
+//   - Peer (all but server and consumer spans): peer.service,
 //     service.peer.name, server.address, net.peer.name, db.system.name,
 //     db.system, messaging.destination.name, the first present in that
-//     order.
-//   - Resend: http.request.resend_count.
+//     order. PeerDomain: emac.peer.failure_domain.
+//   - Resend: http.request.resend_count (else http.resend_count).
 //
 // JSON object keys come in any order: a trace's processes may follow its
 // spans. Spans are streamed to the sink as soon as their process is known
@@ -490,6 +492,7 @@ func (r *reader) span(i int) error {
 	sp.s.Kind = r.tags.kind
 	sp.s.Outcome = r.tags.outcome()
 	sp.s.Peer = r.tags.peerOf()
+	sp.s.PeerDomain = r.tags.peerDomain
 	sp.s.Resend = r.tags.resend
 	sp.s.Placement = r.tags.place
 	if r.procsDone || sp.proc != nil {
@@ -586,7 +589,7 @@ func (r *reader) emit(sp *pending) error {
 	r.out = sp.s
 	r.out.Service = p.service
 	r.out.Placement = p.place
-	fillPlace(&r.out.Placement, sp.s.Placement)
+	overPlace(&r.out.Placement, sp.s.Placement)
 	if err := r.sink.Span(&r.out); err != nil {
 		r.stop = err
 		return errStop

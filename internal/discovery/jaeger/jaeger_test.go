@@ -176,13 +176,13 @@ func TestMapping(t *testing.T) {
                    {"refType": "CHILD_OF", "traceID": "t0", "spanID": "y"}, {"refType": "FOLLOWS_FROM", "spanID": "z"}],
     "tags": [{"key": "error", "type": "bool", "value": true}, {"key": "otel.status_description", "type": "string", "value": "rpc error: context deadline exceeded"},
              {"key": "span.kind", "type": "string", "value": "client"}, {"key": "net.peer.name", "value": "10.0.0.7"}, {"key": "peer.service", "value": "cart"},
-             {"key": "http.request.resend_count", "type": "int64", "value": 2}, {"key": "k8s.pod.name", "value": "frontend-abc"}]},
+             {"key": "http.request.resend_count", "type": "int64", "value": 2}, {"key": "k8s.pod.name", "value": "frontend-abc"}, {"key": "emac.peer.failure_domain", "value": "vpc-1"}]},
   ‸{"traceID": "t1", "spanID": "c", "operationName": "consume", "startTime": 1300, "duration": 50, "processID": "p2",
     "references": [{"refType": "FOLLOWS_FROM", "traceID": "t1", "spanID": "b"}],
     "tags": [{"key": "span.kind", "value": "consumer"}, {"key": "error", "type": "string", "value": "context canceled"}, {"key": "messaging.destination.name", "value": "orders"}]},
   ‸{"traceID": "t1", "spanID": "d", "operationName": "lost", "startTime": 1, "duration": 1, "processID": "p9"},
   ‸{"traceID": "t1", "spanID": "e", "operationName": "Get", "startTime": 1400, "duration": 10, "processID": "p2",
-    "tags": [{"key": "span.kind", "value": "server"}, {"key": "rpc.grpc.status_code", "type": "int64", "value": 4}, {"key": "k8s.pod.name", "value": "ignored-the-process-says"}]},
+    "tags": [{"key": "span.kind", "value": "server"}, {"key": "rpc.grpc.status_code", "type": "int64", "value": 4}, {"key": "k8s.pod.name", "value": "cart-1"}]},
   ‸{"traceID": "t1", "spanID": "f", "operationName": "Get", "startTime": 1500, "duration": 10, "processID": "p2",
     "tags": [{"key": "span.kind", "value": "client"}, {"key": "error", "type": "bool", "value": false}, {"key": "http.status_code", "value": 500}, {"key": "db.system", "value": "redis"}]}
  ],
@@ -200,13 +200,15 @@ func TestMapping(t *testing.T) {
 	p2 := discovery.Placement{Pod: "cart-0", Host: "h2", Cluster: "c1", Domain: "rack-7"}
 	withPod := p1
 	withPod.Pod = "frontend-abc"
+	cart1 := p2
+	cart1.Pod = "cart-1" // the span's tag overrides the process's
 	want := []discovery.Span{
 		{TraceID: "t1", SpanID: "a", Service: "frontend", Operation: "GET /", Kind: discovery.KindServer, Start: 1e6, End: 1.5e6, Outcome: discovery.Error, Placement: p1, Pos: marks[0]},
 		{TraceID: "t1", SpanID: "b", ParentID: "a", Links: []discovery.Link{{TraceID: "t1", SpanID: "x"}, {TraceID: "t0", SpanID: "y"}, {TraceID: "t1", SpanID: "z"}}, Service: "frontend", Operation: "Cart/Get",
-			Kind: discovery.KindClient, Start: 1.1e6, End: 1.2e6, Outcome: discovery.Timeout, Peer: "cart", Resend: 2, Placement: withPod, Pos: marks[1]},
+			Kind: discovery.KindClient, Start: 1.1e6, End: 1.2e6, Outcome: discovery.Timeout, Peer: "cart", PeerDomain: "vpc-1", Resend: 2, Placement: withPod, Pos: marks[1]},
 		{TraceID: "t1", SpanID: "c", ParentID: "b", FollowsFrom: true, Service: "cart", Operation: "consume", Kind: discovery.KindConsumer, Start: 1.3e6, End: 1.35e6,
 			Outcome: discovery.Cancelled, Placement: p2, Pos: marks[2]},
-		{TraceID: "t1", SpanID: "e", Service: "cart", Operation: "Get", Kind: discovery.KindServer, Start: 1.4e6, End: 1.41e6, Outcome: discovery.Timeout, Placement: p2, Pos: marks[4]},
+		{TraceID: "t1", SpanID: "e", Service: "cart", Operation: "Get", Kind: discovery.KindServer, Start: 1.4e6, End: 1.41e6, Outcome: discovery.Timeout, Placement: cart1, Pos: marks[4]},
 		{TraceID: "t1", SpanID: "f", Service: "cart", Operation: "Get", Kind: discovery.KindClient, Start: 1.5e6, End: 1.51e6, Peer: "redis", Placement: p2, Pos: marks[5]},
 		{TraceID: "t2", SpanID: "g", Service: "solo", Operation: "run", Start: 2e6, End: 2.01e6, Pos: marks[6]},
 	}
@@ -218,6 +220,43 @@ func TestMapping(t *testing.T) {
 	wantProblems := []discovery.Problem{{Kind: discovery.MissingField, Pos: lost, Detail: `process "p9" is not in the trace's processes: no service`}}
 	if diff := cmp.Diff(wantProblems, c.Problems); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
+// The tags of one span, and what they make of it.
+func TestTags(t *testing.T) {
+	for _, tc := range []struct {
+		tags string
+		want string // outcome peer resend
+	}{
+		{`{"key": "span.kind", "value": "server"}, {"key": "http.status_code", "value": 503}`, "error - 0"},
+		{`{"key": "span.kind", "value": "server"}, {"key": "http.status_code", "value": 503}, {"key": "otel.status_code", "value": "OK"}`, "ok - 0"},
+		{`{"key": "span.kind", "value": "server"}, {"key": "http.status_code", "value": 503}, {"key": "http.response.status_code", "value": 200}`, "ok - 0"},
+		{`{"key": "span.kind", "value": "server"}, {"key": "http.response.status_code", "value": 200}, {"key": "http.status_code", "value": 503}`, "ok - 0"},
+		{`{"key": "span.kind", "value": "client"}, {"key": "http.status_code", "value": 503}`, "ok - 0"},
+		{`{"key": "http.status_code", "value": 504}`, "ok - 0"}, // no kind: not a server's status
+		{`{"key": "span.kind", "value": "server"}, {"key": "rpc.grpc.status_code", "value": 1}`, "cancelled - 0"},
+		{`{"key": "otel.status_code", "value": "ERROR"}, {"key": "error.type", "value": "TIMEOUT"}`, "timeout - 0"},
+		{`{"key": "error", "value": true}, {"key": "error.type", "value": "java.net.SocketTimeoutException"}`, "error - 0"},
+		{`{"key": "error", "value": "true"}, {"key": "otel.status_description", "value": "operation was Canceled"}, {"key": "error.type", "value": "timeout"}`, "timeout - 0"},
+		{`{"key": "error", "value": "timeout"}`, "timeout - 0"},
+		{`{"key": "error", "value": false}, {"key": "otel.status_description", "value": "context canceled"}`, "ok - 0"},
+		{`{"key": "span.kind", "value": "internal"}, {"key": "db.system", "value": "redis"}, {"key": "server.address", "value": "10.0.0.1"}`, "ok 10.0.0.1 0"},
+		{`{"key": "span.kind", "value": "server"}, {"key": "server.address", "value": "10.0.0.1"}`, "ok - 0"},
+		{`{"key": "span.kind", "value": "consumer"}, {"key": "messaging.destination.name", "value": "orders"}`, "ok - 0"},
+		{`{"key": "span.kind", "value": "producer"}, {"key": "messaging.destination.name", "value": "orders"}, {"key": "peer.service", "value": ""}`, "ok orders 0"},
+		{`{"key": "http.resend_count", "value": 3}, {"key": "http.request.resend_count", "value": 2}`, "ok - 2"},
+		{`{"key": "http.request.resend_count", "value": "2"}, {"key": "http.resend_count", "value": 3}`, "ok - 2"},
+	} {
+		in := `{"data": [{"traceID": "t", "processes": {"p": {"serviceName": "s"}}, "spans": [{"spanID": "a", "startTime": 1, "duration": 1, "processID": "p", "tags": [` + tc.tags + `]}]}]}`
+		c := read(t, "tags.json", strings.NewReader(in))
+		if len(c.Spans) != 1 || len(c.Problems) > 0 {
+			t.Fatalf("%s: %d spans, problems %v", tc.tags, len(c.Spans), c.Problems)
+		}
+		s := c.Spans[0]
+		if got := fmt.Sprintf("%s %s %d", s.Outcome, stdcmp.Or(s.Peer, "-"), s.Resend); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.tags, got, tc.want)
+		}
 	}
 }
 

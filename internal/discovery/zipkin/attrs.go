@@ -9,24 +9,30 @@ import (
 
 // attrs accumulates the span tags the reader interprets, in whatever
 // order they come, and resolves them at the span's end: the outcome
-// needs the kind, which may come after the tags. (A copy of the Jaeger
-// reader's, but for the error tag: the tag semantics are shared by
-// OpenTracing's and OpenTelemetry's exporters to both formats.)
+// needs the kind, which may come after the tags. The tags mean what the
+// OTLP reader (internal/discovery/otlp) takes the same attributes to
+// mean, so a service traced through either exporter reads the same. (A
+// copy of the Jaeger reader's but for the error tag, whose meaning
+// differs between the two formats.)
 type attrs struct {
 	kind       discovery.Kind
 	errTag     bool              // error=true (or an error message)
 	otelErr    bool              // otel.status_code=ERROR
-	refine     discovery.Outcome // Timeout or Cancelled from an error message
-	httpStatus int               // 0 when absent
-	grpcStatus int               // -1 when absent
+	otelOK     bool              // otel.status_code=OK: not failed, whatever the HTTP status
+	refine     discovery.Outcome // Timeout or Cancelled from error.type or a message
+	httpStatus int
+	httpRank   int // 0: http.response.status_code, 1: http.status_code, 2: none
+	grpcStatus int // -1 when absent
 	peer       string
 	peerRank   int // the rank of peer's key in peerKeys; len(peerKeys) when none
+	peerDomain string
 	resend     int
+	resendRank int // 0: http.request.resend_count, 1: http.resend_count, 2: none
 	place      discovery.Placement
 }
 
 func (a *attrs) reset() {
-	*a = attrs{grpcStatus: -1, peerRank: len(peerKeys)}
+	*a = attrs{grpcStatus: -1, peerRank: len(peerKeys), httpRank: 2, resendRank: 2}
 }
 
 // peerKeys name the called service, best first: the old and new
@@ -40,7 +46,7 @@ var peerKeys = [...]string{
 // add interprets one tag. val is the value's text (a number's digits,
 // "true"/"false" for a bool); str says it was a JSON string. It returns
 // a non-empty detail when a tag it interprets has a value it cannot use;
-// the tag is then ignored.
+// the tag is then ignored. Empty values say nothing.
 func (a *attrs) add(in *intern, key, val []byte, str bool) string {
 	switch string(key) {
 	case "span.kind":
@@ -51,32 +57,60 @@ func (a *attrs) add(in *intern, key, val []byte, str bool) string {
 		// was. "false" is read as no error: OpenTracing bridges write it.
 		if string(val) != "false" {
 			a.errTag = true
-			a.refineFrom(val)
+			a.refineMessage(val)
 		}
 	case "otel.status_code":
-		if string(val) == "ERROR" {
+		switch string(val) {
+		case "ERROR":
 			a.otelErr = true
+		case "OK":
+			a.otelOK = true
 		}
-	case "error.type", "otel.status_description":
-		a.refineFrom(val)
-	case "http.status_code", "http.response.status_code":
+	case "otel.status_description":
+		a.refineMessage(val)
+	case "error.type":
+		// A type, compared whole: error.type=timeout, not every type
+		// with "timeout" in its name.
+		switch {
+		case bytes.EqualFold(val, []byte("timeout")):
+			a.refineTo(discovery.Timeout)
+		case bytes.EqualFold(val, []byte("cancelled")), bytes.EqualFold(val, []byte("canceled")):
+			a.refineTo(discovery.Cancelled)
+		}
+	case "http.response.status_code", "http.status_code":
+		rank := 0
+		if string(key) == "http.status_code" {
+			rank = 1
+		}
 		n, ok := atoi(val)
 		if !ok {
 			return "tag " + string(key) + ": " + strconv.Quote(string(val)) + " is not an integer; ignored"
 		}
-		a.httpStatus = n
+		if rank <= a.httpRank {
+			a.httpStatus, a.httpRank = n, rank
+		}
 	case "rpc.grpc.status_code":
 		n, ok := atoi(val)
 		if !ok {
 			return "tag " + string(key) + ": " + strconv.Quote(string(val)) + " is not an integer; ignored"
 		}
 		a.grpcStatus = n
-	case "http.request.resend_count":
+	case "http.request.resend_count", "http.resend_count":
+		rank := 0
+		if string(key) == "http.resend_count" {
+			rank = 1
+		}
 		n, ok := atoi(val)
 		if !ok || n < 0 {
 			return "tag " + string(key) + ": " + strconv.Quote(string(val)) + " is not a count; ignored"
 		}
-		a.resend = n
+		if rank <= a.resendRank {
+			a.resend, a.resendRank = n, rank
+		}
+	case "emac.peer.failure_domain":
+		if len(val) > 0 {
+			a.peerDomain = in.get(val)
+		}
 	default:
 		for i := 0; i < a.peerRank; i++ {
 			if string(key) == peerKeys[i] {
@@ -120,93 +154,71 @@ func addPlace(in *intern, p *discovery.Placement, key, val []byte) {
 	}
 }
 
-// fillPlace fills p's unknown fields from q: the resource is the
-// authority on where an instance ran, span tags fill what it leaves out.
-func fillPlace(p *discovery.Placement, q discovery.Placement) {
-	for _, f := range [...]struct {
-		dst *string
-		src string
-	}{
-		{&p.Pod, q.Pod}, {&p.Node, q.Node}, {&p.Host, q.Host}, {&p.Zone, q.Zone},
-		{&p.Region, q.Region}, {&p.Cluster, q.Cluster}, {&p.Domain, q.Domain},
-	} {
-		if *f.dst == "" {
-			*f.dst = f.src
-		}
-	}
-}
-
-// outcome resolves the tags into how the span ended (discovery.Outcome):
-// an error tag or an OpenTelemetry error status; on a server span also
-// an HTTP status ≥ 500 or a gRPC status other than OK. A failure is a
-// timeout or a cancellation when an error message, error.type or the
-// gRPC status (DEADLINE_EXCEEDED, CANCELLED) says so.
+// outcome resolves the tags into how the span ended (discovery.Outcome),
+// as the OTLP reader does: an error tag or an OpenTelemetry error status;
+// on a server span without an explicit OK status also an HTTP status ≥
+// 500 or a gRPC status other than OK. A failure is a timeout when
+// error.type is "timeout", an error message says "deadline exceeded" or
+// the gRPC status is DEADLINE_EXCEEDED; a cancellation when error.type
+// is "cancelled"/"canceled", a message says so or the gRPC status is
+// CANCELLED.
 func (a *attrs) outcome() discovery.Outcome {
 	failed := a.errTag || a.otelErr
-	if a.kind == discovery.KindServer && (a.httpStatus >= 500 || a.grpcStatus > 0) {
+	if a.kind == discovery.KindServer && !a.otelOK && (a.httpRank < 2 && a.httpStatus >= 500 || a.grpcStatus > 0) {
 		failed = true
 	}
 	switch {
 	case !failed:
 		return discovery.OK
-	case a.refine != discovery.OK:
-		return a.refine
-	case a.grpcStatus == 4: // DEADLINE_EXCEEDED
+	case a.refine == discovery.Timeout || a.grpcStatus == 4: // DEADLINE_EXCEEDED
 		return discovery.Timeout
-	case a.grpcStatus == 1: // CANCELLED
+	case a.refine == discovery.Cancelled || a.grpcStatus == 1: // CANCELLED
 		return discovery.Cancelled
 	}
 	return discovery.Error
 }
 
-// peerOf is the span's peer: only a client's or producer's (or a span
-// that does not say its kind): a server's or consumer's remote is its
-// caller.
+// peerOf is the span's peer, unless it is a server's or a consumer's: a
+// server's server.address is its own, a consumer's destination the queue
+// it reads (as the OTLP reader has it).
 func (a *attrs) peerOf() string {
 	switch a.kind {
-	case discovery.KindClient, discovery.KindProducer, discovery.KindUnspecified:
-		return a.peer
+	case discovery.KindServer, discovery.KindConsumer:
+		return ""
 	}
-	return ""
+	return a.peer
 }
 
-// refineFrom reads an error message: "timeout" or "deadline exceeded"
-// make a timeout (java.net.SocketTimeoutException, context deadline
-// exceeded, gRPC's DEADLINE_EXCEEDED or DeadlineExceeded), "cancelled"
-// or "canceled" a cancellation. A timeout wins over a cancellation seen
-// in another tag.
-func (a *attrs) refineFrom(msg []byte) {
-	switch classify(msg) {
-	case discovery.Timeout:
-		a.refine = discovery.Timeout
-	case discovery.Cancelled:
-		if a.refine == discovery.OK {
-			a.refine = discovery.Cancelled
-		}
-	}
-}
-
-func classify(msg []byte) discovery.Outcome {
-	var buf [256]byte
-	if len(msg) > len(buf) {
-		msg = msg[:len(buf)]
-	}
-	low := buf[:len(msg)]
-	for i, c := range msg {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		low[i] = c
-	}
+// refineMessage reads an error message (otel.status_description, or an
+// error tag's text): "deadline exceeded" makes a timeout, "cancelled" or
+// "canceled" a cancellation, case aside; so does a message that is just
+// "timeout".
+func (a *attrs) refineMessage(msg []byte) {
 	switch {
-	case bytes.Contains(low, []byte("timeout")), bytes.Contains(low, []byte("timed out")),
-		bytes.Contains(low, []byte("deadline exceeded")), bytes.Contains(low, []byte("deadline_exceeded")),
-		bytes.Contains(low, []byte("deadlineexceeded")):
-		return discovery.Timeout
-	case bytes.Contains(low, []byte("cancelled")), bytes.Contains(low, []byte("canceled")):
-		return discovery.Cancelled
+	case bytes.EqualFold(msg, []byte("timeout")), containsFold(msg, "deadline exceeded"):
+		a.refineTo(discovery.Timeout)
+	case containsFold(msg, "cancelled"), containsFold(msg, "canceled"):
+		a.refineTo(discovery.Cancelled)
 	}
-	return discovery.OK
+}
+
+// refineTo records what a tag says the failure was: a timeout wins over
+// a cancellation another tag suggests.
+func (a *attrs) refineTo(o discovery.Outcome) {
+	if a.refine != discovery.Timeout {
+		a.refine = o
+	}
+}
+
+// containsFold says whether s contains the lowercase ASCII word, case
+// aside.
+func containsFold(s []byte, word string) bool {
+	for i := 0; i+len(word) <= len(s); i++ {
+		if bytes.EqualFold(s[i:i+len(word)], []byte(word)) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseKind reads span.kind (OpenTracing's and OpenTelemetry's lowercase

@@ -40,15 +40,21 @@
 //     either to be absent (a late half of a span): no timestamp gives
 //     Start = End = 0, no duration End = Start. Clock skew is not
 //     corrected here.
-//   - Outcome: an "error" tag (its presence; the value is the message) or
-//     otel.status_code=ERROR; on a SERVER span an http.status_code ≥ 500
-//     or rpc.grpc.status_code ≠ 0. A timeout or a cancellation when the
-//     error message, error.type or otel.status_description say
-//     "timeout"/"deadline exceeded" or "cancelled"/"canceled".
-//   - Peer (client, producer and kindless spans): remoteEndpoint.serviceName,
-//     else the tags peer.service, service.peer.name, server.address,
-//     net.peer.name, db.system.name, db.system, messaging.destination.name.
-//   - Resend: the tag http.request.resend_count.
+//   - Outcome, as the OTLP reader maps the same attributes: an "error"
+//     tag (its presence: the value is the message) or
+//     otel.status_code=ERROR; on a SERVER span without
+//     otel.status_code=OK an HTTP status (http.response.status_code, else
+//     http.status_code) ≥ 500 or rpc.grpc.status_code ≠ 0. A failure is a
+//     timeout when error.type is "timeout", the error message or
+//     otel.status_description says "deadline exceeded" (or is "timeout"),
+//     or the gRPC status is DEADLINE_EXCEEDED; a cancellation likewise for
+//     "cancelled"/"canceled" and CANCELLED.
+//   - Peer (all but SERVER and CONSUMER spans, whose remote is their
+//     caller or their broker): remoteEndpoint.serviceName, else the tags
+//     peer.service, service.peer.name, server.address, net.peer.name,
+//     db.system.name, db.system, messaging.destination.name. PeerDomain:
+//     the tag emac.peer.failure_domain.
+//   - Resend: the tag http.request.resend_count (else http.resend_count).
 //   - Placement: localEndpoint's address as Host (the only location
 //     Zipkin has: it separates instances, and instances sharing a host
 //     network share it), and the tags k8s.pod.name, k8s.node.name,
@@ -457,15 +463,11 @@ func (r *reader) span() error {
 	}
 	r.tags.kind = s.Kind
 	s.Outcome = r.tags.outcome()
-	if r.remote != "" {
-		switch s.Kind {
-		case discovery.KindClient, discovery.KindProducer, discovery.KindUnspecified:
-			s.Peer = r.remote
-		}
+	s.Peer = r.tags.peerOf() // none for a server or a consumer
+	if r.remote != "" && s.Kind != discovery.KindServer && s.Kind != discovery.KindConsumer {
+		s.Peer = r.remote
 	}
-	if s.Peer == "" {
-		s.Peer = r.tags.peerOf()
-	}
+	s.PeerDomain = r.tags.peerDomain
 	s.Resend = r.tags.resend
 	s.Placement = r.tags.place
 	if s.Placement.Host == "" && len(r.ip) > 0 {

@@ -182,7 +182,7 @@ func TestMapping(t *testing.T) {
 ‸{"traceId": "00000000000000000000000000000abc", "id": "01", "parentId": "0000000000000000", "kind": "SERVER", "name": "get /", "timestamp": 10, "duration": 5, "localEndpoint": {"serviceName": "front", "ipv6": "::1"}, "tags": {"http.status_code": "503", "k8s.node.name": "n1", "host.name": "h1"}},
 ‸{"traceId": "ABC", "id": "2", "parentId": "1", "kind": "CLIENT", "name": "get", "timestamp": 11, "duration": 2, "localEndpoint": {"serviceName": "front"}, "remoteEndpoint": {"serviceName": "cart", "port": 80}, "tags": {"error": "", "http.request.resend_count": "1", "peer.service": "not-this"}},
 ‸{"traceId": "abc", "id": "2", "parentId": "1", "kind": "SERVER", "shared": true, "name": "get", "timestamp": 11, "localEndpoint": {"serviceName": "cart"}, "remoteEndpoint": {"serviceName": "front"}, "tags": {"error": "Deadline Exceeded"}},
-‸{"traceId": "abc", "id": "3", "parentId": "1", "kind": "CLIENT", "name": "query", "localEndpoint": {"serviceName": "front"}, "tags": {"error": "false", "http.status_code": 503, "db.system": "postgresql", "emac.failure_domain": "rack-1"}},
+‸{"traceId": "abc", "id": "3", "parentId": "1", "kind": "CLIENT", "name": "query", "localEndpoint": {"serviceName": "front"}, "tags": {"error": "false", "http.status_code": 503, "db.system": "postgresql", "emac.failure_domain": "rack-1", "emac.peer.failure_domain": "rds"}},
 [‸{"traceId": "def", "id": "4", "kind": "PRODUCER", "name": "send", "timestamp": 20, "duration": 1, "localEndpoint": {"serviceName": "front"}, "remoteEndpoint": {"serviceName": "kafka"}, "annotations": [{"timestamp": 20, "value": "ws"}], "debug": true},
  ‸{"traceId": "def", "id": "5", "parentId": "4", "kind": "CONSUMER", "name": "recv", "timestamp": 30, "duration": 1, "localEndpoint": {"serviceName": "worker"}, "remoteEndpoint": {"serviceName": "kafka"}, "tags": {"otel.status_code": "ERROR", "otel.status_description": "context canceled"}}]
 ]
@@ -196,7 +196,7 @@ func TestMapping(t *testing.T) {
 			Outcome: discovery.Error, Peer: "cart", Resend: 1, Pos: marks[1]},
 		{TraceID: abc, SpanID: "0000000000000002/server", ParentID: "0000000000000002", Service: "cart", Operation: "get", Kind: discovery.KindServer, Start: 11000, End: 11000,
 			Outcome: discovery.Timeout, Pos: marks[2]},
-		{TraceID: abc, SpanID: "0000000000000003", ParentID: "0000000000000001", Service: "front", Operation: "query", Kind: discovery.KindClient, Peer: "postgresql",
+		{TraceID: abc, SpanID: "0000000000000003", ParentID: "0000000000000001", Service: "front", Operation: "query", Kind: discovery.KindClient, Peer: "postgresql", PeerDomain: "rds",
 			Placement: discovery.Placement{Domain: "rack-1"}, Pos: marks[3]},
 		{TraceID: def, SpanID: "0000000000000004", Service: "front", Operation: "send", Kind: discovery.KindProducer, Start: 20000, End: 21000, Peer: "kafka", Pos: marks[4]},
 		{TraceID: def, SpanID: "0000000000000005", ParentID: "0000000000000004", Service: "worker", Operation: "recv", Kind: discovery.KindConsumer, Start: 30000, End: 31000,
