@@ -18,6 +18,7 @@ func (a *app) discoverCmd() *cobra.Command {
 		window   int
 		sample   int
 		progress bool
+		specs    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "discover [flags] INPUT...",
@@ -36,7 +37,16 @@ folded into counts: memory stays flat however long the input. Corrupt
 records, missing parents, duplicate spans, cycles and clock skew are counted
 and reported, never fatal.
 
-Exit status: 0 fine, 1 when an input cannot be opened or read.`,
+With --spec, discover prints a ModelDelta for each journey of the spec
+instead: every change the evidence suggests (failure-domain memberships,
+the flow, branch weights, components not called or not in the spec), each
+with its ΔA- (high-impact from the journey's highImpact, 0.001 by default),
+its confidence and evidence; the decision before and after; the
+conservative (shared) assignment while a domain conflict is unresolved; and
+the patch "emac accept" would make to the spec.
+
+Exit status: 0 fine, 1 when an input cannot be opened or read or a spec
+has errors.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch output {
@@ -55,17 +65,42 @@ Exit status: 0 fine, 1 when an input cannot be opened or read.`,
 			if err != nil {
 				return &exitError{code: ExitError, msg: err.Error()}
 			}
-			if output == "json" {
-				return writeJSON(a.stdout, d.Model)
+			if len(specs) == 0 {
+				if output == "json" {
+					return writeJSON(a.stdout, d.Model)
+				}
+				return writeYAML(a.stdout, d.Model)
 			}
-			return writeYAML(a.stdout, d.Model)
+			rep, deltas, err := service.Delta(a.ctx, specs, d, service.Options{})
+			if err != nil {
+				return &exitError{code: ExitError, msg: err.Error()}
+			}
+			if err := a.diagnose(rep.Diagnostics, rep.Sources); err != nil {
+				return err
+			}
+			if output == "json" {
+				if len(deltas) == 1 {
+					return writeJSON(a.stdout, deltas[0])
+				}
+				return writeJSON(a.stdout, deltas)
+			}
+			for i, md := range deltas {
+				if i > 0 {
+					fmt.Fprintln(a.stdout, "---")
+				}
+				if err := writeYAML(a.stdout, md); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "yaml", "output format: json or yaml")
 	f.StringVar(&format, "format", "", "trace format of every input (default: told from each input's first bytes): "+strings.Join(input.FormatNames(), ", "))
-	f.IntVar(&window, "window", 0, "spans held in open traces at most (default 1048576)")
-	f.IntVar(&sample, "sample", 0, "invocations per operation kept to infer its flow (default 20000)")
+	f.IntVar(&window, "window", 0, "spans held in open traces at most (default 65536)")
+	f.IntVar(&sample, "sample", 0, "invocations per operation kept to infer its flow (default 5000)")
+	f.StringArrayVar(&specs, "spec", nil, "compare with this accepted spec (file or directory; repeatable) and print a ModelDelta per journey instead")
 	f.BoolVar(&progress, "progress", false, "show progress on standard error even when it is not a terminal")
 	return cmd
 }

@@ -55,6 +55,9 @@ func blockStyle(n *yaml.Node) {
 	n.Style &^= yaml.FlowStyle
 	if n.Kind == yaml.ScalarNode && n.Style&yaml.DoubleQuotedStyle != 0 && n.Tag == "!!str" {
 		n.Style &^= yaml.DoubleQuotedStyle // re-quoted by the encoder only where needed
+		if strings.Contains(n.Value, "\n") && !strings.ContainsAny(n.Value, "\t\r") {
+			n.Style = yaml.LiteralStyle // a patch, a report: read as the lines they are
+		}
 	}
 	for _, c := range n.Content {
 		blockStyle(c)

@@ -10,6 +10,8 @@ import (
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/discovery"
 	"github.com/emac-dev/emac/internal/discovery/input"
+	"github.com/emac-dev/emac/internal/discovery/kube"
+	"github.com/emac-dev/emac/internal/discovery/mesh"
 	"github.com/emac-dev/emac/internal/discovery/nezha"
 )
 
@@ -35,12 +37,24 @@ func Discover(ctx context.Context, paths []string, opts DiscoverOptions) (*Disco
 		return nil, err
 	}
 	// labels and configuration first: the rest are traces
-	var traces []string
+	var traces, meshFiles []string
 	var faults []discovery.Fault
+	var topologies []*kube.Topology
+	var problems []discovery.Problem
 	var inputs []v1alpha1.DiscoveryInput
 	for _, f := range files {
 		head := peek(f)
 		switch {
+		case isMesh(head):
+			meshFiles = append(meshFiles, f)
+		case isTopology(head):
+			topo, ps, err := readTopology(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			problems = append(problems, ps...)
+			topologies = append(topologies, topo)
+			inputs = append(inputs, v1alpha1.DiscoveryInput{Name: f, Format: "kubectl-json", Objects: len(topo.Pods) + len(topo.Nodes)})
 		case bytes.Contains(head, []byte(`"inject_pod"`)):
 			fs, err := readFaults(f)
 			if err != nil {
@@ -53,6 +67,9 @@ func Discover(ctx context.Context, paths []string, opts DiscoverOptions) (*Disco
 		}
 	}
 	asm := discovery.NewAssembler(opts.Discovery)
+	for _, p := range problems {
+		asm.Problem(p)
+	}
 	ins, err := input.Read(ctx, traces, opts.Input, asm)
 	if err != nil {
 		return nil, err
@@ -61,11 +78,60 @@ func Discover(ctx context.Context, paths []string, opts DiscoverOptions) (*Disco
 	for _, in := range ins {
 		inputs = append(inputs, v1alpha1.DiscoveryInput{Name: in.Name, Format: in.Format, Spans: in.Spans})
 	}
+	for _, topo := range topologies {
+		for _, p := range topo.Pods {
+			ev.AddPlacement(p.Service.Value, p.Placement())
+		}
+	}
+	var rs []v1alpha1.DiscoveredRoute
+	if len(meshFiles) > 0 {
+		cfg, problems, err := mesh.ReadPaths(ctx, meshFiles)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range problems {
+			asm.Problem(p)
+		}
+		for _, f := range meshFiles {
+			inputs = append(inputs, v1alpha1.DiscoveryInput{Name: f, Format: "mesh-config"})
+		}
+		rs = routes(cfg)
+	}
 	m := ev.Model(inputs)
+	m.Routes = rs
 	if len(faults) > 0 {
 		m.Faults = ev.Faults(faults)
 	}
 	return &Discovery{Model: m, Evidence: ev}, nil
+}
+
+// isMesh says whether a file's head is mesh configuration: Istio,
+// Gateway API or Linkerd objects.
+func isMesh(head []byte) bool {
+	for _, g := range []string{"networking.istio.io/", "gateway.networking.k8s.io/", "linkerd.io/"} {
+		if bytes.Contains(head, []byte(g)) {
+			return true
+		}
+	}
+	return false
+}
+
+// isTopology says whether a file's head is `kubectl get pods,nodes -o
+// json` output (or a Pod or Node).
+func isTopology(head []byte) bool {
+	h := bytes.TrimSpace(head)
+	return len(h) > 0 && h[0] == '{' && bytes.Contains(h, []byte(`"apiVersion"`)) &&
+		(bytes.Contains(h, []byte(`"kind": "Pod"`)) || bytes.Contains(h, []byte(`"kind": "Node"`)) || bytes.Contains(h, []byte(`"kind":"Pod"`)) || bytes.Contains(h, []byte(`"kind":"Node"`)) ||
+			bytes.Contains(h, []byte(`"kind": "List"`)) || bytes.Contains(h, []byte(`"kind":"List"`)))
+}
+
+func readTopology(ctx context.Context, name string) (*kube.Topology, []discovery.Problem, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	return kube.Read(ctx, name, f)
 }
 
 // peek reads the first bytes of a file ("-" is not peeked: it is
