@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/emac-dev/emac/internal/discovery/nezha"
@@ -118,5 +119,33 @@ func TestNezhaTrainTicket(t *testing.T) {
 	t.Logf("TrainTicket: %d inputs, %d spans, %d components, %d edges, %d flows, %d faults", len(m.Inputs), spans, len(m.Components), len(m.Edges), len(m.Flows), len(m.Faults))
 	if spans == 0 || len(m.Edges) < 10 || len(m.Faults) != 17 {
 		t.Errorf("TrainTicket: %d spans, %d edges, %d faults; want spans, ≥ 10 edges, 17 faults", spans, len(m.Edges), len(m.Faults))
+	}
+}
+
+// TestDiscoverRoutes: mesh configuration among the inputs gives routes:
+// Bookinfo's reviews split 80/20 as a branch, emojivoto's web-svc timeout
+// and retry budget.
+func TestDiscoverRoutes(t *testing.T) {
+	mesh := "../discovery/mesh/testdata"
+	d, err := service.Discover(context.Background(), []string{
+		mesh + "/istio-bookinfo/samples/bookinfo/networking/virtual-service-reviews-80-20.yaml",
+		mesh + "/linkerd-emojivoto/training/service-profiles/web-service-profile-with-timeout.yml",
+	}, service.DiscoverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, r := range d.Model.Routes {
+		got[r.Service] = append(got[r.Service], r.Canonical)
+	}
+	if want := "Branch(0.8: reviews/v1, 0.2: reviews/v2)"; len(got["reviews"]) != 1 || !strings.Contains(got["reviews"][0], want) {
+		t.Errorf("reviews: %v, want %s", got["reviews"], want)
+	}
+	found := false
+	for _, c := range got["web-svc"] {
+		found = found || strings.Contains(c, "Timeout[after=500ms]")
+	}
+	if !found {
+		t.Errorf("web-svc: %v, want a 500ms timeout", got["web-svc"])
 	}
 }
