@@ -57,6 +57,20 @@ func main() {
 		fmt.Printf("%-58s  %.0f× faster (target ≥ 100×: %s): composition %.3f ms, simulation %.2f s\n",
 			"latency of a 16-leaf sequence vs a 10^7-sample simulation", s/c, verdict, c/1e6, s/1e9)
 	}
+	ratio := func(what, name, baseline string, target float64) {
+		v, b := ns[name], ns[baseline]
+		if v == 0 || b == 0 {
+			fmt.Printf("%-58s  not measured\n", what)
+			return
+		}
+		verdict := "meets"
+		if v/b > target {
+			verdict = "MISSES"
+		}
+		fmt.Printf("%-58s  %.2f× (target ≤ %g×: %s): %.1f ms, %s %.1f ms\n", what, v/b, target, verdict, v/1e6, baseline, b/1e6)
+	}
+	ratio("discover OTLP JSON vs decoding it with pdata", "DiscoverOTLP", "DecodeOTLPPdata", 1.5)
+	ratio("discover the Nezha CSV vs decoding it with encoding/csv", "DiscoverNezha", "DecodeNezhaCSV", 1.5)
 	exact, mc := ns["CheckoutExact"], ns["CheckoutMonteCarlo1e5"]
 	if exact > 0 && mc > 0 {
 		fmt.Printf("%-58s  %.0f× faster (target ≥ 1000×): exact %.3f ms, Monte Carlo %.1f s\n",

@@ -42,7 +42,7 @@ func (ev *Evidence) degraded(svc int32) (bad map[int64]bool, p90 map[int64]int64
 }
 
 // slowWindows finds the degraded windows of one series of histograms.
-func slowWindows(ws map[int64]*hist) (bad map[int64]bool, p90 map[int64]int64, baseline int64) {
+func slowWindows(ws map[int64]*winHist) (bad map[int64]bool, p90 map[int64]int64, baseline int64) {
 	bad, p90 = map[int64]bool{}, map[int64]int64{}
 	var logs []float64
 	for w, h := range ws {
@@ -137,7 +137,7 @@ func (ev *Evidence) Faults(faults []Fault) []v1alpha1.FaultEvidence {
 				fe.Errors += ev.fails[svc][w]
 				fe.Invocations += ev.fails[svc][w]
 				if h := ev.durations[svc][w]; h != nil {
-					fe.Invocations += h.n
+					fe.Invocations += int(h.n)
 				}
 				fe.P90 = max(fe.P90, v1alpha1.Duration(p90[w]))
 				fe.Degraded = fe.Degraded || slow[w]
