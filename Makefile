@@ -27,6 +27,15 @@ fuzz:
 	$(GO) test ./internal/emit/yamlw -run '^$$' -fuzz '^FuzzQuote$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/emit/prometheus -run '^$$' -fuzz '^FuzzSelector$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/promhist -run '^$$' -fuzz '^FuzzParseSelect$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/emit/guards -run '^$$' -fuzz '^FuzzTranslate$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/discovery/otlp -run '^$$' -fuzz '^FuzzReadJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/discovery/otlp -run '^$$' -fuzz '^FuzzReadProto$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/discovery/jaeger -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/discovery/zipkin -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/discovery/nezha -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/discovery/mesh -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/discovery/kube -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/patch -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 bench:
 	bench/run
