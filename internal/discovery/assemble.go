@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -168,57 +169,29 @@ func (a *Assembler) Close() *Evidence {
 	for t := a.head.next; t != &a.head; t = t.next {
 		ts = append(ts, t)
 	}
-	slices.SortFunc(ts, func(x, y *otrace) int { return compareStrings(x.id, y.id) })
+	slices.SortFunc(ts, func(x, y *otrace) int { return cmp.Compare(x.id, y.id) })
 	for _, t := range ts {
 		a.close(t)
 	}
 	return a.ev
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+// numbering numbers the distinct values it is given, from 0: services,
+// operations and placements are held as small integers.
+type numbering[K comparable] struct {
+	ids  map[K]int32
+	list []K
 }
 
-// interner numbers strings.
-type interner struct {
-	ids   map[string]int32
-	names []string
-}
-
-func (n *interner) id(s string) int32 {
-	if i, ok := n.ids[s]; ok {
+func (n *numbering[K]) id(v K) int32 {
+	if i, ok := n.ids[v]; ok {
 		return i
 	}
 	if n.ids == nil {
-		n.ids = map[string]int32{}
+		n.ids = map[K]int32{}
 	}
-	i := int32(len(n.names))
-	n.ids[s] = i
-	n.names = append(n.names, s)
-	return i
-}
-
-// placements numbers placements.
-type placements struct {
-	ids  map[Placement]int32
-	list []Placement
-}
-
-func (p *placements) id(pl Placement) int32 {
-	if i, ok := p.ids[pl]; ok {
-		return i
-	}
-	if p.ids == nil {
-		p.ids = map[Placement]int32{}
-	}
-	i := int32(len(p.list))
-	p.ids[pl] = i
-	p.list = append(p.list, pl)
+	i := int32(len(n.list))
+	n.ids[v] = i
+	n.list = append(n.list, v)
 	return i
 }

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"cmp"
 	"container/heap"
 	"math"
 	"slices"
@@ -12,8 +13,8 @@ import (
 // the flow), and per co-failure window. No trace is held.
 type Evidence struct {
 	opts   Options
-	names  interner
-	places placements
+	names  numbering[string]
+	places numbering[Placement]
 	// Spans and Traces count what was read.
 	Spans, Traces int
 	problems      [Unsupported + 1]int
@@ -329,7 +330,7 @@ func (ev *Evidence) fold(t *otrace) {
 	for i := range kids {
 		kids[i] = flat[counts[i]:counts[i+1]:counts[i+1]]
 		if len(kids[i]) > 1 {
-			slices.SortStableFunc(kids[i], func(a, b int32) int { return cmpInt64(sp[a].start, sp[b].start) })
+			slices.SortStableFunc(kids[i], func(a, b int32) int { return cmp.Compare(sp[a].start, sp[b].start) })
 		}
 	}
 	sc.roots = roots
@@ -507,7 +508,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	walk(v)
 	ev.scratch.calls = calls
 	if len(calls) > 1 {
-		slices.SortStableFunc(calls, func(a, b call) int { return cmpInt64(a.start, b.start) })
+		slices.SortStableFunc(calls, func(a, b call) int { return cmp.Compare(a.start, b.start) })
 	}
 	for i := range calls {
 		c := &calls[i]
@@ -654,16 +655,6 @@ func hashOf(trace, span string) uint64 {
 		h = (h ^ uint64(span[i])) * prime
 	}
 	return h
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // DomainLabels counts the failure domains declared for a service: on its

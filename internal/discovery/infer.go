@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -87,9 +88,9 @@ func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *infe
 	sample = slices.Clone(sample)
 	slices.SortFunc(sample, func(a, b *invocation) int {
 		if a.hash != b.hash {
-			return cmpUint64(a.hash, b.hash)
+			return cmp.Compare(a.hash, b.hash)
 		}
-		return compareStrings(a.trace, b.trace)
+		return cmp.Compare(a.trace, b.trace)
 	})
 	type pending struct {
 		key unitKey
@@ -151,16 +152,6 @@ func lastStart(u *unit) int64 {
 		s += d + u.gaps[i]
 	}
 	return s
-}
-
-func cmpUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // decision is one choice the flow rests on: the invocations that could

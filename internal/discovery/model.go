@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -40,7 +41,7 @@ func (ev *Evidence) Model(inputs []v1alpha1.DiscoveryInput) *v1alpha1.Discovered
 
 func stamp(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
 
-func (ev *Evidence) name(i int32) string { return ev.names.names[i] }
+func (ev *Evidence) name(i int32) string { return ev.names.list[i] }
 
 // targets lists every operation called, sorted by service and name.
 func (ev *Evidence) targets() []opKey {
@@ -299,7 +300,7 @@ func (ev *Evidence) problemList() *v1alpha1.DiscoveryProblems {
 	}
 	ps := &v1alpha1.DiscoveryProblems{Counts: counts}
 	ex := slices.Clone(ev.examples)
-	slices.SortStableFunc(ex, func(a, b Problem) int { return cmpInt64(int64(a.Kind), int64(b.Kind)) })
+	slices.SortStableFunc(ex, func(a, b Problem) int { return cmp.Compare(int64(a.Kind), int64(b.Kind)) })
 	for _, p := range ex {
 		ps.Examples = append(ps.Examples, p.String())
 	}

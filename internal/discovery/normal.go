@@ -16,38 +16,35 @@ func Normalize(n *model.Node) *model.Node {
 	if n == nil {
 		return nil
 	}
-	c := *n
-	c.Children = nil
-	c.Weights = nil
-	for i, k := range n.Children {
-		k = Normalize(k)
-		if (n.Op == model.Seq || n.Op == model.All) && k.Op == n.Op {
-			c.Children = append(c.Children, k.Children...)
-			continue
-		}
-		c.Children = append(c.Children, k)
-		if n.Op == model.Branch && i < len(n.Weights) {
-			c.Weights = append(c.Weights, n.Weights[i])
+	m := Flatten(n)
+	sortOperands(m)
+	return m
+}
+
+// sortOperands sorts, bottom up, the operands of every node whose
+// operands' order means nothing (all, quorum, a race without hedging, a
+// branch with its weights) by their canonical form.
+func sortOperands(n *model.Node) {
+	for _, c := range n.Children {
+		sortOperands(c) // children first: their forms are what is compared
+	}
+	if !(n.Op == model.All || n.Op == model.Quorum || n.Op == model.Branch || n.Op == model.Race && n.HedgeAfter == 0) {
+		return
+	}
+	idx := make([]int, len(n.Children))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(n.Children[a].String(), n.Children[b].String()) })
+	kids := make([]*model.Node, len(idx))
+	var ws []float64
+	for i, j := range idx {
+		kids[i] = n.Children[j]
+		if j < len(n.Weights) {
+			ws = append(ws, n.Weights[j])
 		}
 	}
-	commutative := n.Op == model.All || n.Op == model.Quorum || n.Op == model.Branch || n.Op == model.Race && n.HedgeAfter == 0
-	if commutative {
-		idx := make([]int, len(c.Children))
-		for i := range idx {
-			idx[i] = i
-		}
-		slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(c.Children[a].String(), c.Children[b].String()) })
-		kids := make([]*model.Node, len(idx))
-		var ws []float64
-		for i, j := range idx {
-			kids[i] = c.Children[j]
-			if c.Weights != nil {
-				ws = append(ws, c.Weights[j])
-			}
-		}
-		c.Children, c.Weights = kids, ws
-	}
-	return &c
+	n.Children, n.Weights = kids, ws
 }
 
 // Shape is n's normal form without branch weights: what two flows must
@@ -63,6 +60,7 @@ func Shape(n *model.Node) string {
 // plainly.
 func Flatten(n *model.Node) *model.Node {
 	c := *n
+	c.Weights = slices.Clone(n.Weights)
 	c.Children = nil
 	for _, k := range n.Children {
 		k = Flatten(k)

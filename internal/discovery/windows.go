@@ -118,7 +118,7 @@ type Fault struct {
 func (ev *Evidence) Faults(faults []Fault) []v1alpha1.FaultEvidence {
 	bad := ev.badWindows()
 	svcByName := map[string]int32{}
-	for i, n := range ev.names.names {
+	for i, n := range ev.names.list {
 		svcByName[n] = int32(i)
 	}
 	var out []v1alpha1.FaultEvidence
