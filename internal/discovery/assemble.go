@@ -58,6 +58,13 @@ type Assembler struct {
 	closed     map[string]struct{}
 	closedRing []string
 	closedNext int
+	// last caches the numbers of the latest span's service and placement
+	last struct {
+		service   string
+		svc       int32
+		placement Placement
+		place     int32
+	}
 }
 
 // otrace is an open trace.
@@ -89,6 +96,7 @@ func NewAssembler(opts Options) *Assembler {
 	a := &Assembler{opts: opts, ev: newEvidence(opts), open: map[string]*otrace{}, closed: map[string]struct{}{}}
 	a.head.prev, a.head.next = &a.head, &a.head
 	a.closedRing = make([]string, 1<<16)
+	a.last.svc, a.last.place = -1, -1
 	return a
 }
 
@@ -116,9 +124,14 @@ func (a *Assembler) Span(s *Span) error {
 	t.prev, t.next = a.head.prev, &a.head
 	a.head.prev.next = t
 	a.head.prev = t
+	// consecutive spans mostly share their service and placement: the last
+	// ones' numbers are kept, sparing a hash of each
+	if s.Service != a.last.service {
+		a.last.service, a.last.svc = s.Service, ev.names.id(s.Service)
+	}
 	r := rec{
 		id: s.SpanID, parent: s.ParentID,
-		svc: ev.names.id(s.Service), op: ev.names.id(s.Operation), peer: -1, place: -1,
+		svc: a.last.svc, op: ev.names.id(s.Operation), peer: -1, place: -1,
 		kind: s.Kind, outcome: s.Outcome, followsFrom: s.FollowsFrom, resend: int32(s.Resend),
 		start: s.Start, end: max(s.End, s.Start), pos: s.Pos,
 	}
@@ -130,7 +143,10 @@ func (a *Assembler) Span(s *Span) error {
 		r.peerDomain = ev.names.id(s.PeerDomain)
 	}
 	if s.Placement != (Placement{}) {
-		r.place = ev.places.id(s.Placement)
+		if s.Placement != a.last.placement || a.last.place < 0 {
+			a.last.placement, a.last.place = s.Placement, ev.places.id(s.Placement)
+		}
+		r.place = a.last.place
 	}
 	if len(s.Links) > 0 {
 		r.links = slices.Clone(s.Links)
