@@ -84,6 +84,14 @@ func readDeltas(name string, stdin io.Reader) ([]*v1alpha1.ModelDelta, error) {
 	}
 	var out []*v1alpha1.ModelDelta
 	if err := json.Unmarshal(b, &out); err == nil {
+		for i, md := range out {
+			if md == nil || md.Kind != v1alpha1.KindModelDelta {
+				return nil, fmt.Errorf("%s: item %d is not a %s", name, i, v1alpha1.KindModelDelta)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("%s: no ModelDelta", name)
+		}
 		return out, nil
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
