@@ -145,6 +145,15 @@ func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *infe
 	return in
 }
 
+// all lists every unit.
+func (in *inferrer) all() []int {
+	out := make([]int, len(in.keys))
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
 // lastStart is the start of a unit's latest attempt.
 func lastStart(u *unit) int64 {
 	s := u.start
@@ -730,6 +739,13 @@ func (in *inferrer) group(comps [][]int) *model.Node {
 		in.decide(cancelled, fmt.Sprintf("%s is a quorum of %d: the others were cancelled when the %d-th success arrived (in %d of %d invocations)", flowNames(kids), kc, kc, cancelled, reached))
 		return n
 	}
+	// run together, but never at once: one after the other in either
+	// order, which no operator says
+	if !in.overlapping(comps) {
+		in.decide(0, fmt.Sprintf("%s run one after the other, in either order, never at once: no operator of the algebra says that", flowNames(kids)))
+		n.Op = model.All
+		return n
+	}
 	// all or a quorum: the least number of successes what follows needed
 	k, basis := in.quorum(kids, lf, set)
 	if k < len(kids) {
@@ -740,6 +756,23 @@ func (in *inferrer) group(comps [][]int) *model.Node {
 	n.Op = model.All
 	in.decide(reached, fmt.Sprintf("%s run together (overlapping) in %d invocations", flowNames(kids), reached))
 	return n
+}
+
+// overlapping says whether units of two different parts ever ran at the
+// same time.
+func (in *inferrer) overlapping(parts [][]int) bool {
+	for i, p := range parts {
+		for _, q := range parts[i+1:] {
+			for _, a := range p {
+				for _, b := range q {
+					if both, af, bf := in.relation(a, b); both-af-bf > 0 {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 // run finds the longest run of blocks from i whose timed-out calls were

@@ -259,13 +259,18 @@ func (ev *Evidence) flows(names map[opKey]string) []v1alpha1.DiscoveredFlow {
 		if len(op.targets) == 0 {
 			continue
 		}
-		in := newInferrer(op.sample, ev.opts.skew(), func(t opKey) string { return names[t] })
-		all := make([]int, len(in.keys))
-		for i := range all {
-			all[i] = i
+		name := func(t opKey) string { return names[t] }
+		in := newInferrer(op.sample, ev.opts.skew(), name)
+		flow := in.infer(in.all())
+		if in.confidence() == 0 {
+			// one operation name over several kinds of request (an HTTP
+			// server's one span name for every route): each kind on its own
+			if v, vin, ok := variants(op.sample, ev.opts.skew(), name); ok {
+				flow, in = v, vin
+			}
 		}
 		// concurrent operands in name order: the order traces cannot tell
-		flow := Normalize(in.infer(all))
+		flow = Normalize(flow)
 		f := v1alpha1.DiscoveredFlow{
 			Entry: v1alpha1.Span{Service: ev.name(k.svc), Operation: ev.name(k.op)}, Root: op.roots > 0,
 			Invocations: op.invocations, Sampled: len(op.sample), Errors: op.errors,
@@ -410,4 +415,124 @@ func pairs(sample []*invocation, tol int64, names map[opKey]string) []v1alpha1.C
 			Overlap: estimate(o, t, "sampled invocations calling both had calls to them running at once")})
 	}
 	return out
+}
+
+// maxVariants and minVariant bound the kinds of request a flow is split
+// into: at most 8, each at least 2% of the sample.
+const (
+	maxVariants = 8
+	minVariant  = 0.02
+)
+
+// variants infers an operation's flow as a branch over the kinds of its
+// invocations — the operations each called, and how many times — each inferred on its
+// own. An invocation that called a prefix of a kind's operations (a
+// failure cut it short) counts as that kind. Kinds under 2% of the sample
+// (or past the eighth), and kinds no flow fits either, are left out and
+// noted; it gives up (ok false) when fewer than two kinds, or less than
+// half the sample, remain. The decisions of every kind are kept in the
+// returned inferrer, with the branch's.
+func variants(sample []*invocation, tol int64, name func(opKey) string) (*model.Node, *inferrer, bool) {
+	// a kind is the operations an invocation called, in the order of
+	// their first calls, and how often (a loop's length makes a kind)
+	sigOf := map[*invocation][]string{}
+	count := map[string]int{}
+	for _, inv := range sample {
+		seen := map[string]int{}
+		var order []string
+		for _, c := range inv.calls {
+			k := name(c.target)
+			if seen[k] == 0 {
+				order = append(order, k)
+			}
+			seen[k]++
+		}
+		sig := make([]string, len(order))
+		for i, k := range order {
+			sig[i] = fmt.Sprintf("%s×%d", k, seen[k])
+		}
+		sigOf[inv] = sig
+		count[strings.Join(sig, "\x00")]++
+	}
+	// an invocation cut short by a failure calls a prefix of its kind's
+	// operations: it joins the most frequent kind it is a prefix of
+	kinds := slices.Collect(maps.Keys(count))
+	slices.SortFunc(kinds, func(a, b string) int {
+		if c := cmp.Compare(count[b], count[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	groups := map[string][]*invocation{}
+	for _, inv := range sample {
+		sig := sigOf[inv]
+		key := strings.Join(sig, "\x00")
+		for _, k := range kinds {
+			if prefixOf(sig, strings.Split(k, "\x00")) {
+				key = k
+				break
+			}
+		}
+		groups[key] = append(groups[key], inv)
+	}
+	if len(groups) < 2 {
+		return nil, nil, false
+	}
+	sigs := slices.Collect(maps.Keys(groups))
+	slices.SortFunc(sigs, func(a, b string) int {
+		if c := cmp.Compare(len(groups[b]), len(groups[a])); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	out := &inferrer{}
+	branch := &model.Node{Op: model.Branch}
+	kept := 0
+	for i, sig := range sigs {
+		g := groups[sig]
+		if i == maxVariants || float64(len(g)) < minVariant*float64(len(sample)) {
+			break
+		}
+		in := newInferrer(g, tol, name)
+		n := in.infer(in.all())
+		if n == nil || in.confidence() == 0 {
+			continue // requests that called nothing, or a kind no flow fits
+		}
+		out.decisions = append(out.decisions, in.decisions...)
+		out.branches = append(out.branches, in.branches...)
+		branch.Children = append(branch.Children, n)
+		branch.Weights = append(branch.Weights, float64(len(g)))
+		kept += len(g)
+	}
+	if len(branch.Children) < 2 || 2*kept < len(sample) {
+		return nil, nil, false
+	}
+	var ests []v1alpha1.Estimate
+	for i, w := range branch.Weights {
+		branch.Weights[i] = w / float64(kept)
+		ests = append(ests, estimate(int(w), kept, "sampled invocations of the kinds kept were of this kind"))
+	}
+	out.branches = append(out.branches, branchEstimate{branch, ests})
+	note := fmt.Sprintf("the operation serves %d kinds of request (the operations an invocation called, and how often); the %d most frequent are a branch", len(groups), len(branch.Children))
+	if kept < len(sample) {
+		note += fmt.Sprintf(", covering %d of %d sampled invocations: the rest (kinds under %.0f%%, requests that called nothing, kinds no flow fits) are left out", kept, len(sample), 100*minVariant)
+	}
+	out.decide(kept, note)
+	return branch, out, true
+}
+
+// prefixOf says whether the operations of sig (name×count) come first in
+// kind, in order (the last one's count may be lower: cut short).
+func prefixOf(sig, kind []string) bool {
+	if len(sig) > len(kind) {
+		return false
+	}
+	for i, s := range sig {
+		n, _, _ := strings.Cut(s, "×")
+		k, _, _ := strings.Cut(kind[i], "×")
+		if n != k || i < len(sig)-1 && s != kind[i] {
+			return false
+		}
+	}
+	return true
 }

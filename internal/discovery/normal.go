@@ -59,12 +59,15 @@ func Shape(n *model.Node) string {
 // their parents, the order of operands kept: the same flow, written
 // plainly.
 func Flatten(n *model.Node) *model.Node {
+	if n == nil {
+		return nil
+	}
 	c := *n
 	c.Weights = slices.Clone(n.Weights)
 	c.Children = nil
 	for _, k := range n.Children {
 		k = Flatten(k)
-		if (n.Op == model.Seq || n.Op == model.All) && k.Op == n.Op {
+		if k != nil && (n.Op == model.Seq || n.Op == model.All) && k.Op == n.Op {
 			c.Children = append(c.Children, k.Children...)
 			continue
 		}

@@ -24,6 +24,9 @@ var roundTrips = []string{
 	"Series(a, Timeout[after=150ms](Series(b, c)), d)",
 	"Series(Optional(a), Quorum[k=2](b, c, d), Retry[attempts=4](e))",
 	"Series(a, All(b, Series(c, Race[hedgeAfter=30ms](d, e))), f)",
+	// two kinds of request under one operation, calling b and a in
+	// either order: no series-parallel order fits both, each kind does
+	"Branch(0.5: Series(a, b), 0.5: Series(b, a, c))",
 }
 
 // TestRoundTrip: the flow discovered from the simulator's traces of a
