@@ -9,12 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/iotest"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/emac-dev/emac/internal/discovery"
 	"github.com/emac-dev/emac/internal/discovery/jaeger"
+	"github.com/emac-dev/emac/internal/discovery/readtest"
 )
 
 // FuzzRead: no input makes Read panic or return an error (the input is
@@ -32,28 +30,9 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"data":[{"traceID":"t","spans":[{"spanID":"a","startTime":1,"duration":1,"processID":"p","references":[{"refType":"FOLLOWS_FROM","spanID":"b"}],"tags":[{"key":"error","value":true}]}],"processes":{"p":{"serviceName":"s","tags":[{"key":"k8s.pod.name","value":"x"}]}}}]}`))
 	f.Add([]byte(`{"data":[{"processes":{"p":{"serviceName":"s"}},"spans":[{"traceID":"t","spanID":"a","startTime":"1","duration":1e3,"processID":"p","tags":[{"key":"http.status_code","value":"x"}]}]}]}{"data":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var c discovery.Collector
-		if err := jaeger.Read(context.Background(), "f", bytes.NewReader(data), &c); err != nil {
-			t.Fatalf("Read: %v", err)
-		}
-		for _, s := range c.Spans {
-			if s.TraceID == "" || s.SpanID == "" || s.Service == "" || s.End < s.Start || s.Pos.File != "f" {
-				t.Fatalf("a span not whole: %+v", s)
-			}
-		}
-		for _, p := range c.Problems {
-			if p.Pos.File != "f" || p.Detail == "" {
-				t.Fatalf("a problem without its position or detail: %+v", p)
-			}
-		}
-		var slow discovery.Collector
-		if err := jaeger.Read(context.Background(), "f", iotest.OneByteReader(bytes.NewReader(data)), &slow); err != nil {
-			t.Fatalf("Read byte by byte: %v", err)
-		}
-		if diff := cmp.Diff(c.Spans, slow.Spans); diff != "" {
-			t.Fatalf("byte by byte (-whole +bytes):\n%s", diff)
-		}
-		_ = jaeger.Sniff(data)
+		readtest.Fuzz(t, jaeger.Read, jaeger.Sniff, data, func(s *discovery.Span) bool {
+			return s.TraceID != "" && s.SpanID != "" && s.Service != ""
+		})
 	})
 }
 
@@ -126,11 +105,6 @@ func benchData(n int) []byte {
 	return b.Bytes()
 }
 
-type countSink struct{ spans, problems int }
-
-func (c *countSink) Span(*discovery.Span) error  { c.spans++; return nil }
-func (c *countSink) Problem(p discovery.Problem) { c.problems++ }
-
 // data is the benchmarks' input, made once.
 var data = sync.OnceValue(func() []byte { return benchData(2000) })
 
@@ -169,8 +143,8 @@ func BenchmarkRead(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		var c countSink
-		if err := jaeger.Read(context.Background(), "bench", bytes.NewReader(in), &c); err != nil || c.spans != 24000 {
+		var c readtest.CountSink
+		if err := jaeger.Read(context.Background(), "bench", bytes.NewReader(in), &c); err != nil || c.Spans != 24000 {
 			b.Fatal(err, c)
 		}
 	}
@@ -214,12 +188,5 @@ func BenchmarkJSON(b *testing.B) {
 
 func BenchmarkJSONAny(b *testing.B) {
 	in := data()
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		var d any
-		if err := json.Unmarshal(in, &d); err != nil {
-			b.Fatal(err)
-		}
-	}
+	readtest.UnmarshalAny(b, in)
 }

@@ -61,21 +61,16 @@ package jaeger
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"math"
-	"reflect"
 	"strconv"
 
 	"github.com/go-faster/jx"
 
 	"github.com/emac-dev/emac/internal/discovery"
+	"github.com/emac-dev/emac/internal/discovery/jsonpos"
+	"github.com/emac-dev/emac/internal/discovery/tags"
 )
-
-// bufSize is the decoder's read buffer: large enough that refills are
-// rare, small enough to stay in cache.
-const bufSize = 64 << 10
 
 // Read streams the Jaeger JSON export r (named name in positions) into
 // sink. It returns an error only when reading r fails, ctx is done, or
@@ -85,13 +80,9 @@ func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	rd := &reader{ctx: ctx, name: name, sink: sink, pr: newPosReader(r)}
-	rd.in = jx.Decode(rd.pr, bufSize)
-	rd.inv = reflect.ValueOf(rd.in).Elem()
-	rd.d = jx.DecodeBytes(nil)
-	rd.dv = reflect.ValueOf(rd.d).Elem()
-	rd.procs = make(map[string]int)
-	return rd.run()
+	rd := &reader{procs: make(map[string]int)}
+	rd.Init(ctx, name, r, sink)
+	return rd.Run(rd.document)
 }
 
 // Sniff says whether head, an input's first bytes, looks like a Jaeger
@@ -115,30 +106,14 @@ func Sniff(head []byte) bool {
 	return false
 }
 
-// errStop unwinds the decoder's callbacks when Read must return
-// reader.stop (a sink error, a cancelled context).
-var errStop = errors.New("stop")
-
-// reader reads the input with two decoders: in streams it and cuts out
-// each trace whole (skipping it while posReader records it: memory for
-// one trace, as the format needs anyway); d decodes the trace from those
-// bytes. jx copies every object key it hands out when it streams (its
-// buffer moves on), but not when it decodes bytes: a trace decoded from
-// bytes costs no allocation per key, and the cut is one fast pass that
-// also checks the syntax. After a syntax error, the bytes read up to it
-// are decoded all the same, so the spans before it are kept.
+// reader reads the input as a jsonpos.Input: In streams it and cuts out
+// each trace whole (memory for one trace, as the format needs anyway); D
+// decodes the trace from those bytes. After a syntax error, the bytes
+// read up to it are decoded all the same, so the spans before it are
+// kept.
 type reader struct {
-	ctx     context.Context
-	name    string
-	sink    discovery.Sink
-	pr      *posReader
-	in      *jx.Decoder   // the input
-	inv     reflect.Value // *in, for its position
-	d       *jx.Decoder   // the trace
-	dv      reflect.Value
-	rec     recPos // positions in the trace
-	stop    error
-	strings intern
+	jsonpos.Input
+	strings tags.Intern
 
 	// The trace being read.
 	trace     int // index in data
@@ -152,11 +127,8 @@ type reader struct {
 	sp    pending
 	refs  []ref
 	links []discovery.Link // sp's links' storage, reused
-	tags  attrs
+	tags  tags.Attrs
 	out   discovery.Span
-	n     int // spans read, for checking ctx now and then
-
-	prevTraceID string
 
 	key, val []byte // scratch for a tag
 }
@@ -181,41 +153,13 @@ type ref struct {
 	traceID, spanID string
 }
 
-func (r *reader) run() error {
-	for {
-		if r.in.Next() == jx.Invalid {
-			// The end, or bytes that are not JSON.
-			err := r.in.Skip()
-			if err == io.EOF {
-				return r.pr.err
-			}
-			if r.pr.err != nil {
-				return r.pr.err
-			}
-			r.syntax(err)
-			return nil
-		}
-		err := r.document()
-		if r.stop != nil {
-			return r.stop
-		}
-		if r.pr.err != nil {
-			return r.pr.err
-		}
-		if err != nil {
-			r.syntax(err)
-			return nil
-		}
-	}
-}
-
 // document reads one top-level value: the export object.
 func (r *reader) document() error {
-	if r.in.Next() != jx.Object {
-		r.problem(discovery.Corrupt, decOffset(r.inv), "", "not a Jaeger export: want a JSON object with data, got "+r.in.Next().String())
-		return r.in.Skip()
+	if r.In.Next() != jx.Object {
+		r.Problem(discovery.Corrupt, r.InOff(), "", "not a Jaeger export: want a JSON object with data, got "+r.In.Next().String())
+		return r.In.Skip()
 	}
-	return r.in.ObjBytes(func(d *jx.Decoder, key []byte) error {
+	return r.In.ObjBytes(func(d *jx.Decoder, key []byte) error {
 		if string(key) != "data" {
 			return d.Skip()
 		}
@@ -224,39 +168,31 @@ func (r *reader) document() error {
 			return d.Skip()
 		case jx.Array:
 		default:
-			r.problem(discovery.Corrupt, decOffset(r.inv), "data", "data: want an array of traces, got "+d.Next().String())
+			r.Problem(discovery.Corrupt, r.InOff(), "data", "data: want an array of traces, got "+d.Next().String())
 			return d.Skip()
 		}
 		r.trace = 0
 		return d.Arr(func(d *jx.Decoder) error {
-			// Cut the trace out: skip it while recording the input.
-			off := decOffset(r.inv)
-			start := r.pr.at(r.name, off)
-			r.pr.record(off)
-			cutErr := d.Skip()
-			end := int64(-1) // after a syntax error, all that was read
-			if cutErr == nil {
-				end = decOffset(r.inv)
-			}
-			raw := r.pr.recorded(end)
-			if r.pr.err != nil {
+			cutErr := r.Cut()
+			if r.Err() != nil {
 				return cutErr
 			}
-			r.rec.reset(raw, off, start)
-			r.d.ResetBytes(raw)
+			if cutErr != nil {
+				r.Load() // the trace up to the syntax error
+			}
 			err := r.traceObj()
 			r.trace++
 			switch {
-			case r.stop != nil:
-				return errStop
+			case r.Stopped() != nil:
+				return jsonpos.ErrStop
 			case cutErr != nil:
-				// The syntax error ends the input (run reports it),
+				// The syntax error ends the input (Run reports it),
 				// after the trace's spans before it.
 				return cutErr
 			case err != nil:
 				// Bytes the cut let through but the decoder did not:
 				// the trace ends there.
-				r.corruptIn(err)
+				r.CorruptIn(err, r.tracePath(), "the rest of the trace is not read")
 			}
 			return nil
 		})
@@ -266,9 +202,9 @@ func (r *reader) document() error {
 func (r *reader) tracePath() string { return "data[" + strconv.Itoa(r.trace) + "]" }
 
 func (r *reader) traceObj() error {
-	d := r.d
+	d := r.D
 	if d.Next() != jx.Object {
-		r.problem(discovery.Corrupt, r.off(), r.tracePath(), "trace: want an object, got "+d.Next().String())
+		r.Problem(discovery.Corrupt, r.Off(), r.tracePath(), "trace: want an object, got "+d.Next().String())
 		return d.Skip()
 	}
 	r.traceID, r.procsDone = "", false
@@ -279,9 +215,9 @@ func (r *reader) traceObj() error {
 	err := d.ObjBytes(func(d *jx.Decoder, key []byte) error {
 		switch string(key) {
 		case "traceID":
-			at := r.off()
+			at := r.Off()
 			if d.Next() != jx.String {
-				r.problem(discovery.Corrupt, at, r.tracePath()+".traceID", "traceID: want a string, got "+d.Next().String())
+				r.Problem(discovery.Corrupt, at, r.tracePath()+".traceID", "traceID: want a string, got "+d.Next().String())
 				return d.Skip()
 			}
 			b, err := d.StrBytes()
@@ -290,9 +226,9 @@ func (r *reader) traceObj() error {
 			}
 			r.traceID = string(b)
 		case "processes":
-			at := r.off()
+			at := r.Off()
 			if d.Next() != jx.Object {
-				r.problem(discovery.Corrupt, at, r.tracePath()+".processes", "processes: want an object, got "+d.Next().String())
+				r.Problem(discovery.Corrupt, at, r.tracePath()+".processes", "processes: want an object, got "+d.Next().String())
 				return d.Skip()
 			}
 			if err := r.processes(); err != nil {
@@ -301,9 +237,9 @@ func (r *reader) traceObj() error {
 			r.procsDone = true
 			return r.flush()
 		case "spans":
-			at := r.off()
+			at := r.Off()
 			if d.Next() != jx.Array {
-				r.problem(discovery.Corrupt, at, r.tracePath()+".spans", "spans: want an array, got "+d.Next().String())
+				r.Problem(discovery.Corrupt, at, r.tracePath()+".spans", "spans: want an array, got "+d.Next().String())
 				return d.Skip()
 			}
 			return d.Arr(func(d *jx.Decoder) error {
@@ -316,7 +252,7 @@ func (r *reader) traceObj() error {
 		}
 		return nil
 	})
-	if err != nil && (r.stop != nil || r.pr.err != nil) {
+	if err != nil && (r.Stopped() != nil || r.Err() != nil) {
 		return err
 	}
 	// Spans still waiting have no processes to wait for; after a syntax
@@ -340,8 +276,8 @@ func (r *reader) flush() error {
 }
 
 func (r *reader) processes() error {
-	return r.d.ObjBytes(func(d *jx.Decoder, key []byte) error {
-		id := r.strings.get(key)
+	return r.D.ObjBytes(func(d *jx.Decoder, key []byte) error {
+		id := r.strings.Get(key)
 		path := func() string { return r.tracePath() + ".processes[" + strconv.Quote(id) + "]" }
 		r.procList = append(r.procList, process{})
 		ok, err := r.process(path, &r.procList[len(r.procList)-1])
@@ -358,28 +294,28 @@ func (r *reader) processes() error {
 // process reads a process object into p; ok is false when it is not one
 // (reported).
 func (r *reader) process(path func() string, p *process) (ok bool, _ error) {
-	d := r.d
-	at := r.off()
+	d := r.D
+	at := r.Off()
 	if d.Next() != jx.Object {
-		r.problem(discovery.Corrupt, at, path(), "process: want an object, got "+d.Next().String())
+		r.Problem(discovery.Corrupt, at, path(), "process: want an object, got "+d.Next().String())
 		return false, d.Skip()
 	}
 	err := d.ObjBytes(func(d *jx.Decoder, key []byte) error {
 		switch string(key) {
 		case "serviceName":
-			at := r.off()
+			at := r.Off()
 			if d.Next() != jx.String {
-				r.problem(discovery.Corrupt, at, path()+".serviceName", "serviceName: want a string, got "+d.Next().String())
+				r.Problem(discovery.Corrupt, at, path()+".serviceName", "serviceName: want a string, got "+d.Next().String())
 				return d.Skip()
 			}
 			b, err := d.StrBytes()
 			if err != nil {
 				return err
 			}
-			p.service = r.strings.get(b)
+			p.service = r.strings.Get(b)
 		case "tags":
-			return r.tagList(func() string { return path() + ".tags" }, func(key, val []byte, _ bool) string {
-				addPlace(&r.strings, &p.place, key, val)
+			return r.tagList(func() string { return path() + ".tags" }, func(key, val []byte) string {
+				tags.AddPlace(&r.strings, &p.place, key, val)
 				return ""
 			})
 		default:
@@ -390,56 +326,69 @@ func (r *reader) process(path func() string, p *process) (ok bool, _ error) {
 	return err == nil, err
 }
 
+// errorTag reads Jaeger's error tag: a bool, or a string: "true", or an
+// error's name or message (some clients write error="ClientSideError"),
+// which may say what kind of failure it was.
+func errorTag(a *tags.Attrs, val []byte) {
+	switch string(val) {
+	case "", "false", "0":
+	case "true", "1":
+		a.Error(nil)
+	default:
+		a.Error(val)
+	}
+}
+
 // span reads the i'th span of the trace.
 func (r *reader) span(i int) error {
-	d := r.d
+	d := r.D
 	sp := &r.sp
 	*sp = pending{index: i}
-	sp.s.Pos = r.here()
+	sp.s.Pos = r.Here()
 	sp.s.Links = r.links[:0]
 	path := func() string { return r.tracePath() + ".spans[" + strconv.Itoa(i) + "]" }
 	if d.Next() != jx.Object {
-		r.problemPos(discovery.Corrupt, r.record(sp.s.Pos, path()), "span: want an object, got "+d.Next().String())
+		r.ProblemPos(discovery.Corrupt, r.Record(sp.s.Pos, path()), "span: want an object, got "+d.Next().String())
 		return d.Skip()
 	}
 	r.refs = r.refs[:0]
-	r.tags.reset()
+	r.tags.Reset()
 	var start, dur int64
 	var haveStart, haveDur bool
 	err := d.ObjBytes(func(d *jx.Decoder, key []byte) error {
 		switch string(key) {
 		case "traceID":
-			b, ok, err := r.str(path, "traceID")
+			b, ok, err := r.Str(path, "traceID", &sp.bad)
 			if ok {
-				sp.s.TraceID = r.lastTraceID(b)
+				sp.s.TraceID = r.strings.Last(b)
 			}
 			return err
 		case "spanID":
-			b, ok, err := r.str(path, "spanID")
+			b, ok, err := r.Str(path, "spanID", &sp.bad)
 			if ok {
 				sp.s.SpanID = string(b)
 			}
 			return err
 		case "operationName":
-			b, ok, err := r.str(path, "operationName")
+			b, ok, err := r.Str(path, "operationName", &sp.bad)
 			if ok {
-				sp.s.Operation = r.strings.get(b)
+				sp.s.Operation = r.strings.Get(b)
 			}
 			return err
 		case "processID":
-			b, ok, err := r.str(path, "processID")
+			b, ok, err := r.Str(path, "processID", &sp.bad)
 			if ok {
-				sp.processID = r.strings.get(b)
+				sp.processID = r.strings.Get(b)
 			}
 			return err
 		case "startTime":
-			v, ok, err := r.int(path, "startTime")
+			v, ok, err := r.Int(path, "startTime", false, &sp.bad)
 			if err != nil || !ok {
 				return err
 			}
 			start, haveStart = v, true
 		case "duration":
-			v, ok, err := r.int(path, "duration")
+			v, ok, err := r.Int(path, "duration", false, &sp.bad)
 			if err != nil || !ok {
 				return err
 			}
@@ -447,8 +396,8 @@ func (r *reader) span(i int) error {
 		case "references":
 			return r.references(path)
 		case "tags":
-			return r.tagList(func() string { return path() + ".tags" }, func(key, val []byte, str bool) string {
-				return r.tags.add(&r.strings, key, val, str)
+			return r.tagList(func() string { return path() + ".tags" }, func(key, val []byte) string {
+				return r.tags.Add(&r.strings, key, val, errorTag)
 			})
 		case "process":
 			p := &process{}
@@ -466,20 +415,20 @@ func (r *reader) span(i int) error {
 		return err
 	}
 	if sp.bad {
-		return r.tick()
+		return r.Tick()
 	}
 	switch {
 	case !haveStart:
-		sp.bad = r.problemPos(discovery.MissingField, r.record(sp.s.Pos, path()), "span without startTime")
+		sp.bad = r.ProblemPos(discovery.MissingField, r.Record(sp.s.Pos, path()), "span without startTime")
 	case !haveDur:
-		sp.bad = r.problemPos(discovery.MissingField, r.record(sp.s.Pos, path()), "span without duration")
+		sp.bad = r.ProblemPos(discovery.MissingField, r.Record(sp.s.Pos, path()), "span without duration")
 	case dur < 0:
-		sp.bad = r.problemPos(discovery.Corrupt, r.record(sp.s.Pos, path()+".duration"), "negative duration "+strconv.FormatInt(dur, 10))
+		sp.bad = r.ProblemPos(discovery.Corrupt, r.Record(sp.s.Pos, path()+".duration"), "negative duration "+strconv.FormatInt(dur, 10))
 	case start > math.MaxInt64/1000-dur || start < math.MinInt64/1000:
-		sp.bad = r.problemPos(discovery.Corrupt, r.record(sp.s.Pos, path()+".startTime"), "startTime+duration out of range (µs since the epoch)")
+		sp.bad = r.ProblemPos(discovery.Corrupt, r.Record(sp.s.Pos, path()+".startTime"), "startTime+duration out of range (µs since the epoch)")
 	}
 	if sp.bad {
-		return r.tick()
+		return r.Tick()
 	}
 	sp.s.Start, sp.s.End = start*1000, (start+dur)*1000
 	if sp.s.TraceID == "" {
@@ -489,12 +438,12 @@ func (r *reader) span(i int) error {
 	if r.links = sp.s.Links; len(sp.s.Links) == 0 {
 		sp.s.Links = nil
 	}
-	sp.s.Kind = r.tags.kind
-	sp.s.Outcome = r.tags.outcome()
-	sp.s.Peer = r.tags.peerOf()
-	sp.s.PeerDomain = r.tags.peerDomain
-	sp.s.Resend = r.tags.resend
-	sp.s.Placement = r.tags.place
+	sp.s.Kind = r.tags.Kind
+	sp.s.Outcome = r.tags.Outcome()
+	sp.s.Peer = r.tags.Peer()
+	sp.s.PeerDomain = r.tags.PeerDomain
+	sp.s.Resend = r.tags.Resend
+	sp.s.Placement = r.tags.Place
 	if r.procsDone || sp.proc != nil {
 		if err := r.emit(sp); err != nil {
 			return err
@@ -504,28 +453,7 @@ func (r *reader) span(i int) error {
 		cp.s.Links = append([]discovery.Link(nil), sp.s.Links...)
 		r.pending = append(r.pending, cp)
 	}
-	return r.tick()
-}
-
-// lastTraceID shares the previous span's trace id string when b spells
-// the same: the spans of a trace come together.
-func (r *reader) lastTraceID(b []byte) string {
-	if string(b) != r.prevTraceID {
-		r.prevTraceID = string(b)
-	}
-	return r.prevTraceID
-}
-
-// tick checks ctx every few hundred spans.
-func (r *reader) tick() error {
-	r.n++
-	if r.n%256 == 0 {
-		if err := r.ctx.Err(); err != nil {
-			r.stop = err
-			return errStop
-		}
-	}
-	return nil
+	return r.Tick()
 }
 
 // resolveRefs picks the parent and the links.
@@ -564,57 +492,70 @@ func (r *reader) emit(sp *pending) error {
 		return nil
 	}
 	path := func() string { return r.tracePath() + ".spans[" + strconv.Itoa(sp.index) + "]" }
-	at := func() discovery.Pos { return r.record(sp.s.Pos, path()) }
+	at := func() discovery.Pos { return r.Record(sp.s.Pos, path()) }
 	p := sp.proc
 	if i, ok := r.procs[sp.processID]; ok && p == nil {
 		p = &r.procList[i]
 	}
 	switch {
 	case sp.s.TraceID == "":
-		r.problemPos(discovery.MissingField, at(), "span without traceID")
+		r.ProblemPos(discovery.MissingField, at(), "span without traceID")
 		return nil
 	case sp.s.SpanID == "":
-		r.problemPos(discovery.MissingField, at(), "span without spanID")
+		r.ProblemPos(discovery.MissingField, at(), "span without spanID")
 		return nil
 	case p == nil && sp.processID == "":
-		r.problemPos(discovery.MissingField, at(), "span without processID: no service")
+		r.ProblemPos(discovery.MissingField, at(), "span without processID: no service")
 		return nil
 	case p == nil:
-		r.problemPos(discovery.MissingField, at(), "process "+strconv.Quote(sp.processID)+" is not in the trace's processes: no service")
+		r.ProblemPos(discovery.MissingField, at(), "process "+strconv.Quote(sp.processID)+" is not in the trace's processes: no service")
 		return nil
 	case p.service == "":
-		r.problemPos(discovery.MissingField, at(), "process "+strconv.Quote(sp.processID)+" has no serviceName")
+		r.ProblemPos(discovery.MissingField, at(), "process "+strconv.Quote(sp.processID)+" has no serviceName")
 		return nil
 	}
 	r.out = sp.s
 	r.out.Service = p.service
 	r.out.Placement = p.place
 	overPlace(&r.out.Placement, sp.s.Placement)
-	if err := r.sink.Span(&r.out); err != nil {
-		r.stop = err
-		return errStop
+	return r.Span(&r.out)
+}
+
+// overPlace sets p's fields that q knows: span tags override the
+// resource's placement (as OTLP span attributes do), being the more
+// specific statement about where the span ran.
+func overPlace(p *discovery.Placement, q discovery.Placement) {
+	for _, f := range [...]struct {
+		dst *string
+		src string
+	}{
+		{&p.Pod, q.Pod}, {&p.Node, q.Node}, {&p.Host, q.Host}, {&p.Zone, q.Zone},
+		{&p.Region, q.Region}, {&p.Cluster, q.Cluster}, {&p.Domain, q.Domain},
+	} {
+		if f.src != "" {
+			*f.dst = f.src
+		}
 	}
-	return nil
 }
 
 func (r *reader) references(path func() string) error {
-	d := r.d
-	at := r.off()
+	d := r.D
+	at := r.Off()
 	switch d.Next() {
 	case jx.Null:
 		return d.Skip()
 	case jx.Array:
 	default:
-		r.sp.bad = r.problem(discovery.Corrupt, at, path()+".references", "references: want an array, got "+d.Next().String())
+		r.sp.bad = r.Problem(discovery.Corrupt, at, path()+".references", "references: want an array, got "+d.Next().String())
 		return d.Skip()
 	}
 	i := 0
 	return d.Arr(func(d *jx.Decoder) error {
 		rpath := func() string { return path() + ".references[" + strconv.Itoa(i) + "]" }
 		defer func() { i++ }()
-		at := r.off()
+		at := r.Off()
 		if d.Next() != jx.Object {
-			r.sp.bad = r.problem(discovery.Corrupt, at, rpath(), "reference: want an object, got "+d.Next().String())
+			r.sp.bad = r.Problem(discovery.Corrupt, at, rpath(), "reference: want an object, got "+d.Next().String())
 			return d.Skip()
 		}
 		var f ref
@@ -623,9 +564,9 @@ func (r *reader) references(path func() string) error {
 			switch string(key) {
 			case "refType", "traceID", "spanID":
 				field := string(key)
-				vat := r.off()
+				vat := r.Off()
 				if d.Next() != jx.String {
-					bad = r.problem(discovery.Corrupt, vat, rpath()+"."+field, field+": want a string, got "+d.Next().String())
+					bad = r.Problem(discovery.Corrupt, vat, rpath()+"."+field, field+": want a string, got "+d.Next().String())
 					return d.Skip()
 				}
 				b, err := d.StrBytes()
@@ -639,10 +580,10 @@ func (r *reader) references(path func() string) error {
 					case "FOLLOWS_FROM":
 						f.follows = true
 					default:
-						bad = r.problem(discovery.Corrupt, vat, rpath()+".refType", "unknown refType "+strconv.Quote(string(b)))
+						bad = r.Problem(discovery.Corrupt, vat, rpath()+".refType", "unknown refType "+strconv.Quote(string(b)))
 					}
 				case "traceID":
-					f.traceID = r.lastTraceID(b)
+					f.traceID = r.strings.Last(b)
 				case "spanID":
 					f.spanID = string(b)
 				}
@@ -655,7 +596,7 @@ func (r *reader) references(path func() string) error {
 			return err
 		}
 		if !bad && f.spanID == "" {
-			bad = r.problem(discovery.MissingField, at, rpath(), "reference without spanID")
+			bad = r.Problem(discovery.MissingField, at, rpath(), "reference without spanID")
 		}
 		if bad {
 			// The parent is unknown: the span cannot be placed.
@@ -669,27 +610,27 @@ func (r *reader) references(path func() string) error {
 
 // tagList reads a list of {key, type, value} and calls add with each
 // key and value text (add's non-empty result is reported).
-func (r *reader) tagList(path func() string, add func(key, val []byte, str bool) string) error {
-	d := r.d
-	at := r.off()
+func (r *reader) tagList(path func() string, add func(key, val []byte) string) error {
+	d := r.D
+	at := r.Off()
 	switch d.Next() {
 	case jx.Null:
 		return d.Skip()
 	case jx.Array:
 	default:
-		r.problem(discovery.Corrupt, at, path(), "tags: want an array, got "+d.Next().String())
+		r.Problem(discovery.Corrupt, at, path(), "tags: want an array, got "+d.Next().String())
 		return d.Skip()
 	}
 	i := 0
 	return d.Arr(func(d *jx.Decoder) error {
 		defer func() { i++ }()
-		at := r.off()
+		at := r.Off()
 		if d.Next() != jx.Object {
-			r.problem(discovery.Corrupt, at, path()+"["+strconv.Itoa(i)+"]", "tag: want an object, got "+d.Next().String())
+			r.Problem(discovery.Corrupt, at, path()+"["+strconv.Itoa(i)+"]", "tag: want an object, got "+d.Next().String())
 			return d.Skip()
 		}
 		r.key, r.val = r.key[:0], r.val[:0]
-		str, haveKey := false, false
+		haveKey := false
 		err := d.ObjBytes(func(d *jx.Decoder, key []byte) error {
 			switch string(key) {
 			case "key":
@@ -701,7 +642,7 @@ func (r *reader) tagList(path func() string, add func(key, val []byte, str bool)
 				return err
 			case "value":
 				var err error
-				r.val, str, err = r.scalar(r.val[:0])
+				r.val, _, err = r.Scalar(r.val[:0])
 				return err
 			default:
 				return d.Skip()
@@ -710,170 +651,9 @@ func (r *reader) tagList(path func() string, add func(key, val []byte, str bool)
 		if err != nil || !haveKey {
 			return err
 		}
-		if detail := add(r.key, r.val, str); detail != "" {
-			r.problem(discovery.Corrupt, at, path()+"["+strconv.Itoa(i)+"]", detail)
+		if detail := add(r.key, r.val); detail != "" {
+			r.Problem(discovery.Corrupt, at, path()+"["+strconv.Itoa(i)+"]", detail)
 		}
 		return nil
 	})
-}
-
-// scalar appends a tag value's text to b: a string's contents, a
-// number's digits, a bool's name; null and containers give nothing.
-func (r *reader) scalar(b []byte) ([]byte, bool, error) {
-	d := r.d
-	switch d.Next() {
-	case jx.String:
-		b, err := d.StrAppend(b)
-		return b, true, err
-	case jx.Number:
-		n, err := d.Num()
-		return append(b, n...), false, err
-	case jx.Bool:
-		v, err := d.Bool()
-		return strconv.AppendBool(b, v), false, err
-	}
-	return b, false, d.Skip()
-}
-
-// str reads a string field; ok is false when the value was not a string
-// (reported, the span marked bad, the value skipped).
-func (r *reader) str(path func() string, field string) ([]byte, bool, error) {
-	d := r.d
-	if d.Next() == jx.String {
-		b, err := d.StrBytes()
-		return b, err == nil, err
-	}
-	if d.Next() == jx.Null {
-		return nil, false, d.Skip()
-	}
-	r.sp.bad = r.problem(discovery.Corrupt, r.off(), path()+"."+field, field+": want a string, got "+d.Next().String())
-	return nil, false, d.Skip()
-}
-
-// int reads an integer field (a JSON number, or a string of digits as
-// some exporters write 64-bit numbers); ok is false when it is neither
-// (reported, the span marked bad).
-func (r *reader) int(path func() string, field string) (int64, bool, error) {
-	d := r.d
-	at := r.off()
-	var b []byte
-	switch d.Next() {
-	case jx.Number:
-		n, err := d.Num()
-		if err != nil {
-			return 0, false, err
-		}
-		b = n
-	case jx.String:
-		s, err := d.StrBytes()
-		if err != nil {
-			return 0, false, err
-		}
-		b = s
-	default:
-		r.sp.bad = r.problem(discovery.Corrupt, at, path()+"."+field, field+": want an integer, got "+d.Next().String())
-		return 0, false, d.Skip()
-	}
-	v, ok := parseInt(b)
-	if !ok {
-		r.sp.bad = r.problem(discovery.Corrupt, at, path()+"."+field, field+": "+strconv.Quote(string(b))+" is not an integer")
-		return 0, false, nil
-	}
-	return v, true, nil
-}
-
-// parseInt parses a decimal integer; a float with a zero fraction and
-// an exponent that keeps it whole (1.6e15) is accepted, as JavaScript
-// writes large numbers so.
-func parseInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 40 {
-		return 0, false
-	}
-	neg := b[0] == '-'
-	digits := b
-	if neg {
-		digits = b[1:]
-	}
-	if len(digits) > 0 && len(digits) <= 18 {
-		var n int64
-		ok := true
-		for _, c := range digits {
-			if c < '0' || c > '9' {
-				ok = false
-				break
-			}
-			n = n*10 + int64(c-'0')
-		}
-		if ok {
-			if neg {
-				n = -n
-			}
-			return n, true
-		}
-	}
-	if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-		return v, true
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || f != math.Trunc(f) || f >= math.MaxInt64 || f < math.MinInt64 {
-		return 0, false
-	}
-	return int64(f), true
-}
-
-// off is the offset in the input of the trace decoder's next value.
-func (r *reader) off() int64 { return r.rec.base + decOffset(r.dv) }
-
-// at is the position of offset off: in the trace, or before it.
-func (r *reader) at(off int64) posAt {
-	if at, ok := r.rec.at(r.name, off); ok {
-		return at
-	}
-	return r.pr.at(r.name, off)
-}
-
-// here is the position of the trace decoder's next value.
-func (r *reader) here() discovery.Pos { return r.pos(r.at(r.off()), "") }
-
-func (r *reader) pos(at posAt, record string) discovery.Pos {
-	return discovery.Pos{File: at.file, Line: at.line, Col: at.col, Offset: at.off, Record: record}
-}
-
-// problem reports a problem at offset off; it returns true, for marking
-// a span bad.
-func (r *reader) problem(kind discovery.ProblemKind, off int64, record, detail string) bool {
-	return r.problemPos(kind, r.pos(r.at(off), record), detail)
-}
-
-// record is pos with the record path set.
-func (r *reader) record(pos discovery.Pos, path string) discovery.Pos {
-	pos.Record = path
-	return pos
-}
-
-func (r *reader) problemPos(kind discovery.ProblemKind, pos discovery.Pos, detail string) bool {
-	r.sink.Problem(discovery.Problem{Kind: kind, Pos: pos, Detail: detail})
-	return true
-}
-
-// syntax reports the syntax error that ends the input.
-func (r *reader) syntax(err error) {
-	off := syntaxOffset(err, r.pr, r.inv)
-	detail := "JSON syntax: " + jxMessage(err)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		detail = "JSON syntax: the input ends inside a value"
-	}
-	r.problem(discovery.Corrupt, off, "", fmt.Sprintf("%s; the rest of %s is not read", detail, r.name))
-}
-
-// corruptIn reports what the trace decoder could not read in bytes the
-// cut took for a JSON value; the rest of the trace is dropped.
-func (r *reader) corruptIn(err error) {
-	off := r.off()
-	if m := errAt.FindStringSubmatch(err.Error()); m != nil {
-		if o, e := strconv.ParseInt(m[1], 10, 64); e == nil {
-			off = r.rec.base + o
-		}
-	}
-	r.problem(discovery.Corrupt, off, r.tracePath(), "JSON: "+jxMessage(err)+"; the rest of the trace is not read")
 }

@@ -3,9 +3,7 @@ package jaeger_test
 import (
 	"bytes"
 	stdcmp "cmp"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,16 +16,13 @@ import (
 
 	"github.com/emac-dev/emac/internal/discovery"
 	"github.com/emac-dev/emac/internal/discovery/jaeger"
+	"github.com/emac-dev/emac/internal/discovery/readtest"
 )
 
-// read runs Read over data and collects what it gives.
+// read runs Read over r and collects what it gives.
 func read(t testing.TB, name string, r io.Reader) *discovery.Collector {
 	t.Helper()
-	var c discovery.Collector
-	if err := jaeger.Read(context.Background(), name, r, &c); err != nil {
-		t.Fatalf("Read(%s): %v", name, err)
-	}
-	return &c
+	return readtest.Collect(t, jaeger.Read, name, r)
 }
 
 func crispFiles(t *testing.T) []string {
@@ -140,34 +135,13 @@ func TestCRISPOutcomes(t *testing.T) {
 	}
 }
 
-// annotate removes the markers ‸ from s and gives their positions in
-// what is left: where the test expects a span or a problem.
-func annotate(name, s string) (string, []discovery.Pos) {
-	var b strings.Builder
-	var marks []discovery.Pos
-	line, col := 1, 1
-	for _, r := range s {
-		if r == '‸' {
-			marks = append(marks, discovery.Pos{File: name, Line: line, Col: col, Offset: int64(b.Len())})
-			continue
-		}
-		b.WriteRune(r)
-		if r == '\n' {
-			line, col = line+1, 1
-		} else {
-			col += len(string(r))
-		}
-	}
-	return b.String(), marks
-}
-
 // A hand-written export: the first trace's processes come after its
 // spans (the reader holds the spans until then); references of both
 // kinds; the outcome, peer, resend and placement tags; a span whose
 // process is missing. The second trace's processes come first; a span
 // without a traceID takes its trace's.
 func TestMapping(t *testing.T) {
-	in, marks := annotate("hand.json", `{"data": [
+	in, marks := readtest.Annotate("hand.json", `{"data": [
  {"traceID": "t1", "spans": [
   ‸{"traceID": "t1", "spanID": "a", "operationName": "GET /", "startTime": 1000, "duration": 500, "processID": "p1",
     "tags": [{"key": "span.kind", "type": "string", "value": "server"}, {"key": "http.status_code", "type": "int64", "value": 503}]},
@@ -263,8 +237,8 @@ func TestTags(t *testing.T) {
 // Bad inputs, each problem's position marked ‸ in the input.
 func TestProblems(t *testing.T) {
 	type problem struct {
-		kind           discovery.ProblemKind
-		record, detail string
+		Kind           discovery.ProblemKind
+		Record, Detail string
 	}
 	span := func(s string) string {
 		return `{"data": [{"traceID": "t", "processes": {"p": {"serviceName": "s"}}, "spans": [` + s + `]}]}`
@@ -317,27 +291,7 @@ func TestProblems(t *testing.T) {
 		{"empty", ``, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in, marks := annotate("in.json", tc.in)
-			if len(marks) != len(tc.want) {
-				t.Fatalf("%d marks for %d problems", len(marks), len(tc.want))
-			}
-			c := read(t, "in.json", strings.NewReader(in))
-			var got []string
-			for _, s := range c.Spans {
-				got = append(got, s.SpanID)
-			}
-			if diff := cmp.Diff(tc.spans, got); diff != "" {
-				t.Errorf("spans (-want +got):\n%s", diff)
-			}
-			var want []discovery.Problem
-			for i, p := range tc.want {
-				pos := marks[i]
-				pos.Record = p.record
-				want = append(want, discovery.Problem{Kind: p.kind, Pos: pos, Detail: p.detail})
-			}
-			if diff := cmp.Diff(want, c.Problems); diff != "" {
-				t.Errorf("problems (-want +got):\n%s", diff)
-			}
+			readtest.Problems(t, jaeger.Read, tc.in, tc.spans, tc.want)
 		})
 	}
 }
@@ -367,43 +321,13 @@ func TestPositionsFarIn(t *testing.T) {
 	}
 }
 
-type failSink struct {
-	discovery.Collector
-	after int
-	err   error
-}
-
-func (s *failSink) Span(sp *discovery.Span) error {
-	if len(s.Spans) == s.after {
-		return s.err
-	}
-	return s.Collector.Span(sp)
-}
-
 // Read returns the sink's error, ctx's, and the input's; nothing else.
 func TestErrors(t *testing.T) {
 	data, err := os.ReadFile("testdata/crisp/16.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	errSink := errors.New("sink full")
-	s := &failSink{after: 2, err: errSink}
-	if err := jaeger.Read(context.Background(), "16.json", bytes.NewReader(data), s); !errors.Is(err, errSink) || len(s.Spans) != 2 {
-		t.Errorf("sink error: got %v after %d spans, want %v after 2", err, len(s.Spans), errSink)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := jaeger.Read(ctx, "16.json", bytes.NewReader(data), &discovery.Collector{}); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled: got %v, want %v", err, context.Canceled)
-	}
-	errIO := errors.New("disk on fire")
-	var c discovery.Collector
-	if err := jaeger.Read(context.Background(), "16.json", io.MultiReader(bytes.NewReader(data[:500]), iotest.ErrReader(errIO)), &c); !errors.Is(err, errIO) {
-		t.Errorf("I/O error: got %v, want %v", err, errIO)
-	}
-	if len(c.Problems) > 0 {
-		t.Errorf("an I/O error is no problem of the input: %v", c.Problems)
-	}
+	readtest.Errors(t, jaeger.Read, "16.json", data, 500)
 }
 
 func TestSniff(t *testing.T) {
@@ -430,36 +354,9 @@ func TestSniff(t *testing.T) {
 	}
 }
 
-// endless is an input that never ends: head, then unit again and again.
-type endless struct {
-	head, unit []byte
-	pending    []byte
-	read       int
-}
-
-func (e *endless) Read(p []byte) (int, error) {
-	if len(e.pending) == 0 {
-		e.pending, e.head = append(e.head, e.unit...), nil
-	}
-	n := copy(p, e.pending)
-	e.pending = e.pending[n:]
-	e.read += n
-	return n, nil
-}
-
 // Read streams: on an input without end, it hands over spans as it goes
 // (the sink stops it), having read a bounded prefix.
 func TestStreams(t *testing.T) {
-	in := &endless{
-		head: []byte(`{"data": [`),
-		unit: []byte(`{"traceID": "t", "spans": [{"spanID": "a", "startTime": 1, "duration": 1, "processID": "p"}], "processes": {"p": {"serviceName": "s"}}},` + "\n"),
-	}
-	errEnough := errors.New("enough")
-	s := &failSink{after: 1000, err: errEnough}
-	if err := jaeger.Read(context.Background(), "endless", in, s); !errors.Is(err, errEnough) {
-		t.Fatalf("got %v, want %v", err, errEnough)
-	}
-	if in.read > 1000*len(in.unit)+256<<10 {
-		t.Errorf("read %d bytes for 1000 traces of %d", in.read, len(in.unit))
-	}
+	readtest.Streams(t, jaeger.Read, `{"data": [`,
+		`{"traceID": "t", "spans": [{"spanID": "a", "startTime": 1, "duration": 1, "processID": "p"}], "processes": {"p": {"serviceName": "s"}}},`+"\n", "traces")
 }

@@ -13,9 +13,7 @@
 package kube
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -23,8 +21,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/emac-dev/emac/internal/discovery"
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/emac-dev/emac/internal/diag"
+	"github.com/emac-dev/emac/internal/discovery"
+	"github.com/emac-dev/emac/internal/discovery/yamlnode"
 )
 
 // The labels read. Zone and region fall back to the deprecated beta
@@ -186,6 +187,24 @@ func (t *Topology) Node(name string) *Node {
 	return nil
 }
 
+// doc decodes the values of one document, reporting what it cannot use.
+type doc struct{ yamlnode.Doc }
+
+// boolean decodes a boolean field; absent, null or not a boolean
+// (reported) is false.
+func (d *doc) boolean(o *yamlnode.Obj, key string) bool {
+	n := yamlnode.Resolve(o.Get(key))
+	if yamlnode.IsNull(n) {
+		return false
+	}
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		d.Problem(discovery.Corrupt, n, o.At(key), "want a boolean, got %s", diag.NodeKind(n))
+		return false
+	}
+	b, _ := strconv.ParseBool(n.Value)
+	return b
+}
+
 // label is a label's value and where it was written.
 type label struct {
 	v   string
@@ -210,8 +229,6 @@ type reader struct {
 	nodes []rawNode
 }
 
-var lineRE = regexp.MustCompile(`^yaml: line (\d+): `)
-
 // Read reads the output of `kubectl get pods,nodes -o json` (a v1 List of
 // Pods and Nodes; a single Pod or Node, a PodList or a NodeList too; YAML
 // as well as JSON, several documents allowed), named name in positions.
@@ -220,51 +237,30 @@ var lineRE = regexp.MustCompile(`^yaml: line (\d+): `)
 // ctx ending.
 func Read(ctx context.Context, name string, r io.Reader) (*Topology, []discovery.Problem, error) {
 	rd := &reader{}
-	data, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
+	d := &doc{yamlnode.Doc{File: name, Probs: &rd.probs}}
+	data, ok, err := d.ReadAll(r, maxFileSize)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(data) > maxFileSize {
-		rd.probs = append(rd.probs, discovery.Problem{Kind: discovery.Corrupt, Pos: discovery.Pos{File: name},
-			Detail: fmt.Sprintf("larger than %d MiB; not read", maxFileSize>>20)})
+	if !ok {
 		return rd.topology(), rd.probs, nil
 	}
-	d := &doc{file: name, probs: &rd.probs}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, rd.probs, err
-		}
-		var root yaml.Node
-		err := dec.Decode(&root)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			// A syntax error ends the input; what came before is kept.
-			p := discovery.Problem{Kind: discovery.Corrupt, Pos: discovery.Pos{File: name}, Detail: err.Error()}
-			if m := lineRE.FindStringSubmatch(p.Detail); m != nil {
-				p.Pos.Line, _ = strconv.Atoi(m[1])
-				p.Detail = "invalid YAML: " + strings.TrimPrefix(p.Detail, m[0])
-			}
-			rd.probs = append(rd.probs, p)
-			break
-		}
+	err = d.Documents(ctx, data, 0, func(root *yaml.Node) error {
 		if len(root.Content) == 0 {
-			continue
+			return nil
 		}
-		n := resolve(root.Content[0])
+		n := yamlnode.Resolve(root.Content[0])
 		if n == nil || n.Kind != yaml.MappingNode {
-			d.problem(discovery.Unsupported, root.Content[0], "", "not a Kubernetes object")
-			continue
+			d.Problem(discovery.Unsupported, root.Content[0], "", "not a Kubernetes object")
+			return nil
 		}
-		if excessiveAliasing(n) {
-			d.problem(discovery.Corrupt, n, "", "the document's aliases expand to more than %d extra nodes, or refer to themselves; not read", maxAliasExpansion)
-			continue
+		if d.TooAliased(n) {
+			return nil
 		}
-		if err := rd.object(ctx, d, n, "", ""); err != nil {
-			return nil, rd.probs, err
-		}
+		return rd.object(ctx, d, n, "", "")
+	})
+	if err != nil {
+		return nil, rd.probs, err
 	}
 	return rd.topology(), rd.probs, nil
 }
@@ -272,25 +268,25 @@ func Read(ctx context.Context, name string, r io.Reader) (*Topology, []discovery
 // object reads a Pod, a Node, or the items of a list; itemKind is the
 // kind a typed list's items are (their own kind field is optional there).
 func (rd *reader) object(ctx context.Context, d *doc, n *yaml.Node, path, itemKind string) error {
-	o, ok := d.mapping(n, path)
+	o, ok := d.Mapping(n, path)
 	if !ok {
 		return nil
 	}
-	kind, _, _ := d.str(o, "kind")
-	av, _, _ := d.str(o, "apiVersion")
+	kind, _, _ := d.Str(o, "kind")
+	av, _, _ := d.Str(o, "apiVersion")
 	if itemKind != "" && kind == "" {
 		kind, av = itemKind, "v1"
 	}
 	switch {
 	case path == "" && (kind == "List" || kind == "PodList" || kind == "NodeList"):
 		ik := strings.TrimSuffix(kind, "List")
-		for i, it := range d.seq(o, "items") {
+		for i, it := range d.Seq(o, "items") {
 			if i%1024 == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
 			}
-			if err := rd.object(ctx, d, it, index(o.at("items"), i), ik); err != nil {
+			if err := rd.object(ctx, d, it, yamlnode.Index(o.At("items"), i), ik); err != nil {
 				return err
 			}
 		}
@@ -306,24 +302,24 @@ func (rd *reader) object(ctx context.Context, d *doc, n *yaml.Node, path, itemKi
 		if av != "" {
 			what += " (" + av + ")"
 		}
-		d.problem(discovery.Unsupported, o.n, path, "%s is not read: only v1 Pods and Nodes are", what)
+		d.Problem(discovery.Unsupported, o.N, path, "%s is not read: only v1 Pods and Nodes are", what)
 	}
 	return nil
 }
 
 // metadata reads name, namespace and labels.
-func (d *doc) metadata(o *obj) (name, ns string, namePos discovery.Pos, labels map[string]label, meta *obj, ok bool) {
-	meta, _ = d.sub(o, "metadata")
-	name, namePos, ok = d.str(meta, "name")
+func (d *doc) metadata(o *yamlnode.Obj) (name, ns string, namePos discovery.Pos, labels map[string]label, meta *yamlnode.Obj, ok bool) {
+	meta, _ = d.Sub(o, "metadata")
+	name, namePos, ok = d.Str(meta, "name")
 	if !ok {
-		d.problem(discovery.MissingField, o.n, o.at("metadata.name"), "the object has no metadata.name")
+		d.Problem(discovery.MissingField, o.N, o.At("metadata.name"), "the object has no metadata.name")
 		return
 	}
-	ns, _, _ = d.str(meta, "namespace")
+	ns, _, _ = d.Str(meta, "namespace")
 	labels = map[string]label{}
-	if lo, ok := d.sub(meta, "labels"); ok {
-		for _, k := range lo.order {
-			if v, p, ok := d.str(lo, k); ok {
+	if lo, ok := d.Sub(meta, "labels"); ok {
+		for _, k := range lo.Order {
+			if v, p, ok := d.Str(lo, k); ok {
 				labels[k] = label{v, p}
 			}
 		}
@@ -331,23 +327,23 @@ func (d *doc) metadata(o *obj) (name, ns string, namePos discovery.Pos, labels m
 	return name, ns, namePos, labels, meta, true
 }
 
-func (rd *reader) pod(d *doc, o *obj) {
+func (rd *reader) pod(d *doc, o *yamlnode.Obj) {
 	name, ns, namePos, labels, meta, ok := d.metadata(o)
 	if !ok {
 		return
 	}
-	p := rawPod{Pod: Pod{Name: name, Namespace: ns, Pos: d.pos(o.n, o.path)}, labels: labels}
-	for i, ref := range d.seq(meta, "ownerReferences") {
-		ro, ok := d.mapping(ref, index(meta.at("ownerReferences"), i))
+	p := rawPod{Pod: Pod{Name: name, Namespace: ns, Pos: d.Pos(o.N, o.Path)}, labels: labels}
+	for i, ref := range d.Seq(meta, "ownerReferences") {
+		ro, ok := d.Mapping(ref, yamlnode.Index(meta.At("ownerReferences"), i))
 		if !ok {
 			continue
 		}
-		on, opos, ok := d.str(ro, "name")
+		on, opos, ok := d.Str(ro, "name")
 		if !ok {
-			d.problem(discovery.MissingField, ro.n, ro.at("name"), "the owner reference has no name")
+			d.Problem(discovery.MissingField, ro.N, ro.At("name"), "the owner reference has no name")
 			continue
 		}
-		kind, _, _ := d.str(ro, "kind")
+		kind, _, _ := d.Str(ro, "kind")
 		// The controller is the owner that made the pod; without one
 		// marked, the first.
 		if ctl := d.boolean(ro, "controller"); p.owner == nil || ctl {
@@ -357,13 +353,13 @@ func (rd *reader) pod(d *doc, o *obj) {
 			}
 		}
 	}
-	if spec, ok := d.sub(o, "spec"); ok {
-		if v, pos, ok := d.str(spec, "nodeName"); ok {
+	if spec, ok := d.Sub(o, "spec"); ok {
+		if v, pos, ok := d.Str(spec, "nodeName"); ok {
 			p.Node = Attr{Value: v, From: "spec.nodeName", Pos: pos}
 		}
 	}
-	if st, ok := d.sub(o, "status"); ok {
-		p.Phase, _, _ = d.str(st, "phase")
+	if st, ok := d.Sub(o, "status"); ok {
+		p.Phase, _, _ = d.Str(st, "phase")
 	}
 	switch {
 	case labels[LabelName].v != "":
@@ -399,12 +395,12 @@ func stripHash(rs, hash string) string {
 	return rs
 }
 
-func (rd *reader) node(d *doc, o *obj) {
+func (rd *reader) node(d *doc, o *yamlnode.Obj) {
 	name, _, _, labels, _, ok := d.metadata(o)
 	if !ok {
 		return
 	}
-	n := rawNode{Node: Node{Name: name, Pos: d.pos(o.n, o.path)}, labels: labels}
+	n := rawNode{Node: Node{Name: name, Pos: d.Pos(o.N, o.Path)}, labels: labels}
 	from := func(keys ...string) Attr {
 		for _, k := range keys {
 			if l, ok := labels[k]; ok && l.v != "" {

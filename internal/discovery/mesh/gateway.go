@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/emac-dev/emac/internal/discovery"
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/emac-dev/emac/internal/discovery"
+	"github.com/emac-dev/emac/internal/discovery/yamlnode"
 )
 
 // Gateway API's largest backendRef weight (the CRD's maximum).
@@ -15,10 +17,10 @@ const gatewayMaxWeight = 1000000
 // it is: a Service parent (GAMMA, the mesh use) makes the rules the
 // policy of calls to that service; a Gateway parent (the default kind)
 // the policy of requests entering that gateway.
-func (b *builder) httpRoute(d *doc, o *obj, src Source) {
-	spec, ok := d.sub(o, "spec")
+func (b *builder) httpRoute(d *doc, o *yamlnode.Obj, src Source) {
+	spec, ok := d.Sub(o, "spec")
 	if !ok {
-		d.problem(discovery.MissingField, o.where(), o.at("spec"), "%s has no spec", src)
+		d.Problem(discovery.MissingField, o.Where(), o.At("spec"), "%s has no spec", src)
 		return
 	}
 	type parent struct {
@@ -27,15 +29,15 @@ func (b *builder) httpRoute(d *doc, o *obj, src Source) {
 		host    Value[string]
 	}
 	var parents []parent
-	for i, n := range d.seq(spec, "parentRefs") {
-		path := index(spec.at("parentRefs"), i)
-		po, ok := d.mapping(n, path)
+	for i, n := range d.Seq(spec, "parentRefs") {
+		path := yamlnode.Index(spec.At("parentRefs"), i)
+		po, ok := d.Mapping(n, path)
 		if !ok {
 			continue
 		}
 		nm, ok := d.str(po, "name")
 		if !ok {
-			d.problem(discovery.MissingField, po.where(), po.at("name"), "the parentRef has no name")
+			d.Problem(discovery.MissingField, po.Where(), po.At("name"), "the parentRef has no name")
 			continue
 		}
 		group, hasGroup := d.str(po, "group")
@@ -50,18 +52,18 @@ func (b *builder) httpRoute(d *doc, o *obj, src Source) {
 		case kind.V == "" || kind.V == "Gateway":
 			p.gateway = true
 		default:
-			d.problem(discovery.Unsupported, po.n, path, "a parent of kind %s is not read", kind.V)
+			d.Problem(discovery.Unsupported, po.N, path, "a parent of kind %s is not read", kind.V)
 			continue
 		}
 		parents = append(parents, p)
 	}
 	if len(parents) == 0 {
-		d.problem(discovery.MissingField, spec.where(), spec.at("parentRefs"), "%s has no parentRefs: it attaches to nothing", src)
+		d.Problem(discovery.MissingField, spec.Where(), spec.At("parentRefs"), "%s has no parentRefs: it attaches to nothing", src)
 		return
 	}
 	var routes []Route
-	for i, n := range d.seq(spec, "rules") {
-		if r, ok := d.gatewayRule(n, index(spec.at("rules"), i), src); ok {
+	for i, n := range d.Seq(spec, "rules") {
+		if r, ok := d.gatewayRule(n, yamlnode.Index(spec.At("rules"), i), src); ok {
 			routes = append(routes, r)
 		}
 	}
@@ -72,22 +74,22 @@ func (b *builder) httpRoute(d *doc, o *obj, src Source) {
 }
 
 func (d *doc) gatewayRule(n *yaml.Node, path string, src Source) (Route, bool) {
-	o, ok := d.mapping(n, path)
+	o, ok := d.Mapping(n, path)
 	if !ok {
 		return Route{}, false
 	}
-	r := Route{Source: src, Pos: d.pos(o.n, path)}
+	r := Route{Source: src, Pos: d.Pos(o.N, path)}
 	r.Name, _ = d.str(o, "name")
-	for i, m := range d.seq(o, "matches") {
-		if v, ok := d.gatewayMatch(m, index(o.at("matches"), i)); ok {
+	for i, m := range d.Seq(o, "matches") {
+		if v, ok := d.gatewayMatch(m, yamlnode.Index(o.At("matches"), i)); ok {
 			r.Match = append(r.Match, v)
 		}
 	}
 	r.Backends = d.gatewayBackends(o, src.Namespace)
 	redirect := false
-	for i, f := range d.seq(o, "filters") {
-		fpath := index(o.at("filters"), i)
-		fo, ok := d.mapping(f, fpath)
+	for i, f := range d.Seq(o, "filters") {
+		fpath := yamlnode.Index(o.At("filters"), i)
+		fo, ok := d.Mapping(f, fpath)
 		if !ok {
 			continue
 		}
@@ -108,23 +110,23 @@ func (d *doc) gatewayRule(n *yaml.Node, path string, src Source) (Route, bool) {
 		}
 		r.Direct = &Value[string]{V: v, Pos: r.Pos}
 	}
-	if to, ok := d.sub(o, "timeouts"); ok {
+	if to, ok := d.Sub(o, "timeouts"); ok {
 		// "0s" disables a timeout (GEP-1742).
 		r.Timeout, _ = d.duration(to, "request", gatewayDuration, true)
 		if be, ok := d.duration(to, "backendRequest", gatewayDuration, true); ok {
 			r.Retry = &Retry{Attempts: Value[int]{Pos: r.Pos, Default: true}, Pos: r.Pos}
 			r.Retry.PerTryTimeout = be
 			if r.Timeout != nil && r.Timeout.V > 0 && be.V > r.Timeout.V {
-				d.corrupt(resolve(to.get("backendRequest")), to.at("backendRequest"),
+				d.Corrupt(yamlnode.Resolve(to.Get("backendRequest")), to.At("backendRequest"),
 					"backendRequest %s is longer than request %s (the API requires backendRequest <= request)", be.V, r.Timeout.V)
 			}
 		}
 	}
-	if ro, ok := d.sub(o, "retry"); ok {
+	if ro, ok := d.Sub(o, "retry"); ok {
 		if r.Retry == nil {
 			r.Retry = &Retry{}
 		}
-		r.Retry.Pos = d.pos(ro.n, o.at("retry"))
+		r.Retry.Pos = d.Pos(ro.N, o.At("retry"))
 		if a, ok := d.integer(ro, "attempts", 0, 1<<31-1); ok {
 			r.Retry.Attempts = a
 		} else {
@@ -133,8 +135,8 @@ func (d *doc) gatewayRule(n *yaml.Node, path string, src Source) (Route, bool) {
 			r.Retry.Attempts = Value[int]{Pos: r.Retry.Pos, Default: true}
 		}
 		r.Retry.Backoff, _ = d.duration(ro, "backoff", gatewayDuration, true)
-		for i, c := range d.seq(ro, "codes") {
-			if v, ok := d.intNode(c, index(ro.at("codes"), i), 400, 599); ok {
+		for i, c := range d.Seq(ro, "codes") {
+			if v, ok := d.intNode(c, yamlnode.Index(ro.At("codes"), i), 400, 599); ok {
 				r.Retry.Codes = append(r.Retry.Codes, v)
 			}
 		}
@@ -144,12 +146,12 @@ func (d *doc) gatewayRule(n *yaml.Node, path string, src Source) (Route, bool) {
 
 // gatewayBackends reads backendRefs: weight/(sum of weights), a missing
 // weight counting 1, as the API defines it.
-func (d *doc) gatewayBackends(o *obj, defaultNS string) []Backend {
+func (d *doc) gatewayBackends(o *yamlnode.Obj, defaultNS string) []Backend {
 	var out []Backend
 	sum := 0
-	for i, n := range d.seq(o, "backendRefs") {
-		path := index(o.at("backendRefs"), i)
-		bo, ok := d.mapping(n, path)
+	for i, n := range d.Seq(o, "backendRefs") {
+		path := yamlnode.Index(o.At("backendRefs"), i)
+		bo, ok := d.Mapping(n, path)
 		if !ok {
 			continue
 		}
@@ -166,7 +168,7 @@ func (d *doc) gatewayBackends(o *obj, defaultNS string) []Backend {
 		out = append(out, be)
 	}
 	if len(out) > 0 && sum == 0 {
-		d.corrupt(resolve(o.get("backendRefs")), o.at("backendRefs"), "every backendRef has weight 0: the gateway answers with an error status")
+		d.Corrupt(yamlnode.Resolve(o.Get("backendRefs")), o.At("backendRefs"), "every backendRef has weight 0: the gateway answers with an error status")
 	}
 	for i := range out {
 		if sum > 0 {
@@ -178,13 +180,13 @@ func (d *doc) gatewayBackends(o *obj, defaultNS string) []Backend {
 
 // gatewayRef reads a BackendObjectReference {group, kind, name, namespace,
 // port}; a kind other than Service is kept by name.
-func (d *doc) gatewayRef(bo *obj, path, defaultNS string) (Backend, bool) {
+func (d *doc) gatewayRef(bo *yamlnode.Obj, path, defaultNS string) (Backend, bool) {
 	nm, ok := d.str(bo, "name")
 	if !ok {
-		d.problem(discovery.MissingField, bo.where(), bo.at("name"), "the backendRef has no name")
+		d.Problem(discovery.MissingField, bo.Where(), bo.At("name"), "the backendRef has no name")
 		return Backend{}, false
 	}
-	be := Backend{Service: nm.V, Namespace: defaultNS, Pos: d.pos(bo.n, path)}
+	be := Backend{Service: nm.V, Namespace: defaultNS, Pos: d.Pos(bo.N, path)}
 	if ns, ok := d.str(bo, "namespace"); ok {
 		be.Namespace = ns.V
 	}
@@ -193,28 +195,28 @@ func (d *doc) gatewayRef(bo *obj, path, defaultNS string) (Backend, bool) {
 	return be, true
 }
 
-func (d *doc) gatewayMirror(fo *obj, defaultNS string) (Mirror, bool) {
-	mo, ok := d.sub(fo, "requestMirror")
+func (d *doc) gatewayMirror(fo *yamlnode.Obj, defaultNS string) (Mirror, bool) {
+	mo, ok := d.Sub(fo, "requestMirror")
 	if !ok {
-		d.problem(discovery.MissingField, fo.where(), fo.at("requestMirror"), "a RequestMirror filter needs requestMirror")
+		d.Problem(discovery.MissingField, fo.Where(), fo.At("requestMirror"), "a RequestMirror filter needs requestMirror")
 		return Mirror{}, false
 	}
-	ref, ok := d.sub(mo, "backendRef")
+	ref, ok := d.Sub(mo, "backendRef")
 	if !ok {
-		d.problem(discovery.MissingField, mo.where(), mo.at("backendRef"), "requestMirror has no backendRef")
+		d.Problem(discovery.MissingField, mo.Where(), mo.At("backendRef"), "requestMirror has no backendRef")
 		return Mirror{}, false
 	}
-	be, ok := d.gatewayRef(ref, mo.at("backendRef"), defaultNS)
+	be, ok := d.gatewayRef(ref, mo.At("backendRef"), defaultNS)
 	if !ok {
 		return Mirror{}, false
 	}
 	be.Weight, be.P = Value[int]{V: 1, Pos: be.Pos, Default: true}, 1
-	m := Mirror{Backend: be, Pos: d.pos(mo.n, fo.at("requestMirror"))}
+	m := Mirror{Backend: be, Pos: d.Pos(mo.N, fo.At("requestMirror"))}
 	// percent or fraction (v1.2+); unset, everything is mirrored.
 	m.Percent = Value[float64]{V: 100, Pos: m.Pos, Default: true}
 	if p, ok := d.integer(mo, "percent", 0, 100); ok {
 		m.Percent = Value[float64]{V: float64(p.V), Pos: p.Pos}
-	} else if fr, ok := d.sub(mo, "fraction"); ok {
+	} else if fr, ok := d.Sub(mo, "fraction"); ok {
 		num, okN := d.integer(fr, "numerator", 0, 1<<31-1)
 		den, okD := d.integer(fr, "denominator", 1, 1<<31-1)
 		if !okD {
@@ -223,7 +225,7 @@ func (d *doc) gatewayMirror(fo *obj, defaultNS string) (Mirror, bool) {
 		if okN && num.V <= den.V {
 			m.Percent = Value[float64]{V: 100 * float64(num.V) / float64(den.V), Pos: num.Pos}
 		} else if okN {
-			d.corrupt(resolve(fr.get("numerator")), fr.at("numerator"), "numerator %d exceeds denominator %d", num.V, den.V)
+			d.Corrupt(yamlnode.Resolve(fr.Get("numerator")), fr.At("numerator"), "numerator %d exceeds denominator %d", num.V, den.V)
 		}
 	}
 	return m, true
@@ -232,12 +234,12 @@ func (d *doc) gatewayMirror(fo *obj, defaultNS string) (Mirror, bool) {
 // gatewayMatch describes an HTTPRouteMatch: path (PathPrefix / when
 // unset), headers, query parameters and method, all of which must hold.
 func (d *doc) gatewayMatch(n *yaml.Node, path string) (Value[string], bool) {
-	o, ok := d.mapping(n, path)
+	o, ok := d.Mapping(n, path)
 	if !ok {
 		return Value[string]{}, false
 	}
 	var parts []string
-	if po, ok := d.sub(o, "path"); ok {
+	if po, ok := d.Sub(o, "path"); ok {
 		typ, _ := d.str(po, "type")
 		val, _ := d.str(po, "value")
 		if typ.V == "" {
@@ -249,8 +251,8 @@ func (d *doc) gatewayMatch(n *yaml.Node, path string) (Value[string], bool) {
 		parts = append(parts, fmt.Sprintf("path %s %s", typ.V, val.V))
 	}
 	for _, k := range []string{"headers", "queryParams"} {
-		for i, h := range d.seq(o, k) {
-			ho, ok := d.mapping(h, index(o.at(k), i))
+		for i, h := range d.Seq(o, k) {
+			ho, ok := d.Mapping(h, yamlnode.Index(o.At(k), i))
 			if !ok {
 				continue
 			}
@@ -266,5 +268,5 @@ func (d *doc) gatewayMatch(n *yaml.Node, path string) (Value[string], bool) {
 	if m, ok := d.str(o, "method"); ok {
 		parts = append(parts, "method "+m.V)
 	}
-	return Value[string]{V: strings.Join(parts, " && "), Pos: d.pos(o.n, path)}, true
+	return Value[string]{V: strings.Join(parts, " && "), Pos: d.Pos(o.N, path)}, true
 }

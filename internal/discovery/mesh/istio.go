@@ -6,8 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emac-dev/emac/internal/discovery"
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/emac-dev/emac/internal/discovery"
+	"github.com/emac-dev/emac/internal/discovery/yamlnode"
 )
 
 // Istio's defaults, from its API reference and pilot's retry.ConvertPolicy:
@@ -26,25 +28,25 @@ const (
 	istioDefaultMaxEjectionPct = 10
 )
 
-func (b *builder) virtualService(d *doc, o *obj, src Source) {
-	spec, ok := d.sub(o, "spec")
+func (b *builder) virtualService(d *doc, o *yamlnode.Obj, src Source) {
+	spec, ok := d.Sub(o, "spec")
 	if !ok {
-		d.problem(discovery.MissingField, o.where(), o.at("spec"), "%s has no spec", src)
+		d.Problem(discovery.MissingField, o.Where(), o.At("spec"), "%s has no spec", src)
 		return
 	}
 	hosts := d.strs(spec, "hosts")
 	if len(hosts) == 0 {
-		d.problem(discovery.MissingField, spec.where(), spec.at("hosts"), "%s has no hosts: it routes nothing", src)
+		d.Problem(discovery.MissingField, spec.Where(), spec.At("hosts"), "%s has no hosts: it routes nothing", src)
 		return
 	}
 	for _, k := range []string{"tcp", "tls"} {
-		if spec.has(k) {
-			d.problem(discovery.Unsupported, resolve(spec.get(k)), spec.at(k), "%s routes of %s are not read", k, src)
+		if spec.Has(k) {
+			d.Problem(discovery.Unsupported, yamlnode.Resolve(spec.Get(k)), spec.At(k), "%s routes of %s are not read", k, src)
 		}
 	}
 	var routes []Route
-	for i, n := range d.seq(spec, "http") {
-		if r, ok := b.istioRoute(d, n, index(spec.at("http"), i), src); ok {
+	for i, n := range d.Seq(spec, "http") {
+		if r, ok := b.istioRoute(d, n, yamlnode.Index(spec.At("http"), i), src); ok {
 			routes = append(routes, r)
 		}
 	}
@@ -71,35 +73,35 @@ func (b *builder) virtualService(d *doc, o *obj, src Source) {
 }
 
 func (b *builder) istioRoute(d *doc, n *yaml.Node, path string, src Source) (Route, bool) {
-	o, ok := d.mapping(n, path)
+	o, ok := d.Mapping(n, path)
 	if !ok {
 		return Route{}, false
 	}
-	r := Route{Source: src, Pos: d.pos(o.n, path)}
-	if o.has("delegate") {
-		d.problem(discovery.Unsupported, resolve(o.get("delegate")), o.at("delegate"), "delegated routes are not read")
+	r := Route{Source: src, Pos: d.Pos(o.N, path)}
+	if o.Has("delegate") {
+		d.Problem(discovery.Unsupported, yamlnode.Resolve(o.Get("delegate")), o.At("delegate"), "delegated routes are not read")
 		return Route{}, false
 	}
 	r.Name, _ = d.str(o, "name")
-	for i, m := range d.seq(o, "match") {
-		if v, ok := d.istioMatch(m, index(o.at("match"), i)); ok {
+	for i, m := range d.Seq(o, "match") {
+		if v, ok := d.istioMatch(m, yamlnode.Index(o.At("match"), i)); ok {
 			r.Match = append(r.Match, v)
 		}
 	}
 	r.Backends = d.istioDestinations(o, src.Namespace)
 	if len(r.Backends) == 0 {
 		switch {
-		case o.has("redirect"):
-			r.Direct = &Value[string]{V: "redirect", Pos: d.pos(resolve(o.get("redirect")), o.at("redirect"))}
-		case o.has("directResponse"):
+		case o.Has("redirect"):
+			r.Direct = &Value[string]{V: "redirect", Pos: d.Pos(yamlnode.Resolve(o.Get("redirect")), o.At("redirect"))}
+		case o.Has("directResponse"):
 			v := "direct response"
-			dr, _ := d.sub(o, "directResponse")
+			dr, _ := d.Sub(o, "directResponse")
 			if st, ok := d.integer(dr, "status", 100, 599); ok {
 				v = fmt.Sprintf("direct response %d", st.V)
 			}
-			r.Direct = &Value[string]{V: v, Pos: d.pos(dr.n, o.at("directResponse"))}
+			r.Direct = &Value[string]{V: v, Pos: d.Pos(dr.N, o.At("directResponse"))}
 		default:
-			d.problem(discovery.MissingField, o.where(), o.at("route"), "route has no destination, redirect or directResponse")
+			d.Problem(discovery.MissingField, o.Where(), o.At("route"), "route has no destination, redirect or directResponse")
 			return Route{}, false
 		}
 	}
@@ -116,12 +118,12 @@ func (b *builder) istioRoute(d *doc, n *yaml.Node, path string, src Source) (Rou
 // and a lone one gets everything; it long said the weights should sum to
 // 100 and istiod's validation refused other sums, so a sum other than 100
 // is reported, and the probabilities are what the proxy does.
-func (d *doc) istioDestinations(o *obj, defaultNS string) []Backend {
-	list := resolve(o.get("route"))
+func (d *doc) istioDestinations(o *yamlnode.Obj, defaultNS string) []Backend {
+	list := yamlnode.Resolve(o.Get("route"))
 	var out []Backend
-	for i, n := range d.seq(o, "route") {
-		path := index(o.at("route"), i)
-		rd, ok := d.mapping(n, path)
+	for i, n := range d.Seq(o, "route") {
+		path := yamlnode.Index(o.At("route"), i)
+		rd, ok := d.Mapping(n, path)
 		if !ok {
 			continue
 		}
@@ -129,7 +131,7 @@ func (d *doc) istioDestinations(o *obj, defaultNS string) []Backend {
 		if !ok {
 			continue
 		}
-		be.Pos = d.pos(rd.n, path)
+		be.Pos = d.Pos(rd.N, path)
 		if w, ok := d.integer(rd, "weight", 0, math.MaxInt32); ok {
 			be.Weight = w
 		} else {
@@ -140,12 +142,12 @@ func (d *doc) istioDestinations(o *obj, defaultNS string) []Backend {
 	if len(out) == 0 {
 		return nil
 	}
-	path := o.at("route")
+	path := o.At("route")
 	if len(out) == 1 {
 		if out[0].Weight.Default {
 			out[0].Weight.V = 100
 		} else if out[0].Weight.V != 100 {
-			d.corrupt(list, path, "the weight is %d, not 100: a single destination gets all the traffic", out[0].Weight.V)
+			d.Corrupt(list, path, "the weight is %d, not 100: a single destination gets all the traffic", out[0].Weight.V)
 		}
 		out[0].P = 1
 		return out
@@ -161,7 +163,7 @@ func (d *doc) istioDestinations(o *obj, defaultNS string) []Backend {
 		} else {
 			detail += "; read as weight/sum, as current Istio does"
 		}
-		d.corrupt(list, path, "%s", detail)
+		d.Corrupt(list, path, "%s", detail)
 	}
 	for i := range out {
 		if sum > 0 {
@@ -172,30 +174,30 @@ func (d *doc) istioDestinations(o *obj, defaultNS string) []Backend {
 }
 
 // istioDestination reads a Destination {host, subset, port{number}}.
-func (d *doc) istioDestination(o *obj, key, defaultNS string) (Backend, bool) {
-	dst, ok := d.sub(o, key)
+func (d *doc) istioDestination(o *yamlnode.Obj, key, defaultNS string) (Backend, bool) {
+	dst, ok := d.Sub(o, key)
 	if !ok {
-		d.problem(discovery.MissingField, o.where(), o.at(key), "no %s", key)
+		d.Problem(discovery.MissingField, o.Where(), o.At(key), "no %s", key)
 		return Backend{}, false
 	}
 	host, ok := d.str(dst, "host")
 	if !ok {
-		d.problem(discovery.MissingField, dst.where(), dst.at("host"), "the destination has no host")
+		d.Problem(discovery.MissingField, dst.Where(), dst.At("host"), "the destination has no host")
 		return Backend{}, false
 	}
-	be := Backend{Pos: d.pos(dst.n, o.at(key))}
+	be := Backend{Pos: d.Pos(dst.N, o.At(key))}
 	be.Service, be.Namespace = splitHost(host.V, defaultNS)
 	sub, _ := d.str(dst, "subset")
 	be.Subset = sub.V
-	if port, ok := d.sub(dst, "port"); ok {
+	if port, ok := d.Sub(dst, "port"); ok {
 		p, _ := d.integer(port, "number", 0, 65535)
 		be.Port = p.V
 	}
 	return be, true
 }
 
-func (d *doc) istioRetry(o *obj, routePos discovery.Pos) *Retry {
-	ro, ok := d.sub(o, "retries")
+func (d *doc) istioRetry(o *yamlnode.Obj, routePos discovery.Pos) *Retry {
+	ro, ok := d.Sub(o, "retries")
 	if !ok {
 		r := &Retry{Attempts: Value[int]{V: istioDefaultRetries, Pos: routePos, Default: true}, Pos: routePos}
 		for _, c := range strings.Split(istioDefaultRetryOn, ",") {
@@ -203,7 +205,7 @@ func (d *doc) istioRetry(o *obj, routePos discovery.Pos) *Retry {
 		}
 		return r
 	}
-	r := &Retry{Pos: d.pos(ro.n, o.at("retries"))}
+	r := &Retry{Pos: d.Pos(ro.N, o.At("retries"))}
 	var okA bool
 	if r.Attempts, okA = d.integer(ro, "attempts", 0, math.MaxInt32); !okA {
 		r.Attempts = Value[int]{Pos: r.Pos, Default: true}
@@ -231,12 +233,12 @@ func (d *doc) istioRetry(o *obj, routePos discovery.Pos) *Retry {
 
 // istioPercent reads a Percent {value} (a double) or, failing that, the
 // deprecated integer field old, defaulting to def when neither is set.
-func (d *doc) istioPercent(o *obj, key, old string, def float64, at discovery.Pos) Value[float64] {
-	if p, ok := d.sub(o, key); ok {
+func (d *doc) istioPercent(o *yamlnode.Obj, key, old string, def float64, at discovery.Pos) Value[float64] {
+	if p, ok := d.Sub(o, key); ok {
 		if v, ok := d.float(p, "value", 0, 100); ok {
 			return v
 		}
-		return Value[float64]{V: def, Pos: d.pos(p.n, o.at(key)), Default: true}
+		return Value[float64]{V: def, Pos: d.Pos(p.N, o.At(key)), Default: true}
 	}
 	if old != "" {
 		if v, ok := d.integer(o, old, 0, 100); ok {
@@ -246,21 +248,21 @@ func (d *doc) istioPercent(o *obj, key, old string, def float64, at discovery.Po
 	return Value[float64]{V: def, Pos: at, Default: true}
 }
 
-func (d *doc) istioFault(o *obj) *Fault {
-	fo, ok := d.sub(o, "fault")
+func (d *doc) istioFault(o *yamlnode.Obj) *Fault {
+	fo, ok := d.Sub(o, "fault")
 	if !ok {
 		return nil
 	}
-	f := &Fault{Pos: d.pos(fo.n, o.at("fault"))}
-	if do, ok := d.sub(fo, "delay"); ok {
-		dl := &Delay{Pos: d.pos(do.n, fo.at("delay"))}
+	f := &Fault{Pos: d.Pos(fo.N, o.At("fault"))}
+	if do, ok := d.Sub(fo, "delay"); ok {
+		dl := &Delay{Pos: d.Pos(do.N, fo.At("delay"))}
 		if fixed, ok := d.duration(do, "fixedDelay", istioDuration, false); ok {
 			dl.Fixed = *fixed
 		} else {
-			if do.has("exponentialDelay") {
-				d.problem(discovery.Unsupported, resolve(do.get("exponentialDelay")), do.at("exponentialDelay"), "exponential delays are not read")
-			} else if !do.has("fixedDelay") {
-				d.problem(discovery.MissingField, do.where(), do.at("fixedDelay"), "the delay has no fixedDelay")
+			if do.Has("exponentialDelay") {
+				d.Problem(discovery.Unsupported, yamlnode.Resolve(do.Get("exponentialDelay")), do.At("exponentialDelay"), "exponential delays are not read")
+			} else if !do.Has("fixedDelay") {
+				d.Problem(discovery.MissingField, do.Where(), do.At("fixedDelay"), "the delay has no fixedDelay")
 			}
 			dl = nil
 		}
@@ -270,15 +272,15 @@ func (d *doc) istioFault(o *obj) *Fault {
 			f.Delay = dl
 		}
 	}
-	if ao, ok := d.sub(fo, "abort"); ok {
-		a := &Abort{Pos: d.pos(ao.n, fo.at("abort"))}
+	if ao, ok := d.Sub(fo, "abort"); ok {
+		a := &Abort{Pos: d.Pos(ao.N, fo.At("abort"))}
 		a.HTTPStatus, _ = d.integer(ao, "httpStatus", 100, 599)
 		a.GRPCStatus, _ = d.str(ao, "grpcStatus")
 		if a.HTTPStatus.V == 0 && a.GRPCStatus.V == "" {
 			if h2, ok := d.str(ao, "http2Error"); ok {
 				a.GRPCStatus = Value[string]{V: "http2 " + h2.V, Pos: h2.Pos}
 			} else {
-				d.problem(discovery.MissingField, ao.where(), ao.at("httpStatus"), "the abort has no httpStatus or grpcStatus")
+				d.Problem(discovery.MissingField, ao.Where(), ao.At("httpStatus"), "the abort has no httpStatus or grpcStatus")
 				a = nil
 			}
 		}
@@ -294,9 +296,9 @@ func (d *doc) istioFault(o *obj) *Fault {
 	return f
 }
 
-func (d *doc) istioMirrors(o *obj, defaultNS string) []Mirror {
+func (d *doc) istioMirrors(o *yamlnode.Obj, defaultNS string) []Mirror {
 	var out []Mirror
-	if o.has("mirror") {
+	if o.Has("mirror") {
 		if be, ok := d.istioDestination(o, "mirror", defaultNS); ok {
 			// Unset, all the traffic is mirrored.
 			pct := d.istioPercent(o, "mirrorPercentage", "mirrorPercent", 100, be.Pos)
@@ -304,9 +306,9 @@ func (d *doc) istioMirrors(o *obj, defaultNS string) []Mirror {
 			out = append(out, Mirror{Backend: be, Percent: pct, Pos: be.Pos})
 		}
 	}
-	for i, n := range d.seq(o, "mirrors") {
-		path := index(o.at("mirrors"), i)
-		mo, ok := d.mapping(n, path)
+	for i, n := range d.Seq(o, "mirrors") {
+		path := yamlnode.Index(o.At("mirrors"), i)
+		mo, ok := d.Mapping(n, path)
 		if !ok {
 			continue
 		}
@@ -315,7 +317,7 @@ func (d *doc) istioMirrors(o *obj, defaultNS string) []Mirror {
 			continue
 		}
 		be.Weight, be.P = Value[int]{V: 100, Pos: be.Pos, Default: true}, 1
-		pos := d.pos(mo.n, path)
+		pos := d.Pos(mo.N, path)
 		out = append(out, Mirror{Backend: be, Percent: d.istioPercent(mo, "percentage", "", 100, pos), Pos: pos})
 	}
 	return out
@@ -324,17 +326,17 @@ func (d *doc) istioMirrors(o *obj, defaultNS string) []Mirror {
 // istioMatch describes an HTTPMatchRequest as text: its conditions, all
 // of which must hold, in the order written.
 func (d *doc) istioMatch(n *yaml.Node, path string) (Value[string], bool) {
-	o, ok := d.mapping(n, path)
+	o, ok := d.Mapping(n, path)
 	if !ok {
 		return Value[string]{}, false
 	}
 	var parts []string
-	for _, k := range o.order {
-		v := resolve(o.get(k))
+	for _, k := range o.Order {
+		v := yamlnode.Resolve(o.Get(k))
 		switch k {
 		case "name":
 		case "headers", "queryParams", "withoutHeaders":
-			m, ok := d.mapping(v, o.at(k))
+			m, ok := d.Mapping(v, o.At(k))
 			if !ok {
 				continue
 			}
@@ -342,28 +344,28 @@ func (d *doc) istioMatch(n *yaml.Node, path string) (Value[string], bool) {
 			if k == "withoutHeaders" {
 				label = "!headers"
 			}
-			for _, h := range m.order {
-				parts = append(parts, fmt.Sprintf("%s[%s] %s", label, h, d.stringMatch(m.get(h), m.at(h))))
+			for _, h := range m.Order {
+				parts = append(parts, fmt.Sprintf("%s[%s] %s", label, h, d.stringMatch(m.Get(h), m.At(h))))
 			}
 		case "uri", "scheme", "method", "authority":
-			parts = append(parts, k+" "+d.stringMatch(v, o.at(k)))
+			parts = append(parts, k+" "+d.stringMatch(v, o.At(k)))
 		default:
 			parts = append(parts, k+" "+flat(v, 2))
 		}
 	}
-	return Value[string]{V: strings.Join(parts, " && "), Pos: d.pos(o.n, path)}, true
+	return Value[string]{V: strings.Join(parts, " && "), Pos: d.Pos(o.N, path)}, true
 }
 
 // stringMatch describes an Istio StringMatch: exact, prefix or regex; an
 // empty one matches presence.
 func (d *doc) stringMatch(n *yaml.Node, path string) string {
-	m, ok := d.mapping(n, path)
-	if !ok || len(m.order) == 0 {
+	m, ok := d.Mapping(n, path)
+	if !ok || len(m.Order) == 0 {
 		return "present"
 	}
 	var parts []string
-	for _, k := range m.order {
-		parts = append(parts, k+" "+flat(resolve(m.get(k)), 1))
+	for _, k := range m.Order {
+		parts = append(parts, k+" "+flat(yamlnode.Resolve(m.Get(k)), 1))
 	}
 	return strings.Join(parts, " ")
 }
@@ -371,7 +373,7 @@ func (d *doc) stringMatch(n *yaml.Node, path string) string {
 // flat writes a node as short text for a match description; depth bounds
 // the nesting shown.
 func flat(n *yaml.Node, depth int) string {
-	n = resolve(n)
+	n = yamlnode.Resolve(n)
 	switch {
 	case n == nil:
 		return ""
@@ -395,15 +397,15 @@ func flat(n *yaml.Node, depth int) string {
 	return ""
 }
 
-func (b *builder) destinationRule(d *doc, o *obj, src Source) {
-	spec, ok := d.sub(o, "spec")
+func (b *builder) destinationRule(d *doc, o *yamlnode.Obj, src Source) {
+	spec, ok := d.Sub(o, "spec")
 	if !ok {
-		d.problem(discovery.MissingField, o.where(), o.at("spec"), "%s has no spec", src)
+		d.Problem(discovery.MissingField, o.Where(), o.At("spec"), "%s has no spec", src)
 		return
 	}
 	host, ok := d.str(spec, "host")
 	if !ok {
-		d.problem(discovery.MissingField, spec.where(), spec.at("host"), "%s has no host", src)
+		d.Problem(discovery.MissingField, spec.Where(), spec.At("host"), "%s has no host", src)
 		return
 	}
 	c := contrib{src: src, hosts: []Value[string]{host}, rule: true}
@@ -412,19 +414,19 @@ func (b *builder) destinationRule(d *doc, o *obj, src Source) {
 		c.traffic = *tp
 	}
 	seen := map[string]bool{}
-	for i, n := range d.seq(spec, "subsets") {
-		path := index(spec.at("subsets"), i)
-		so, ok := d.mapping(n, path)
+	for i, n := range d.Seq(spec, "subsets") {
+		path := yamlnode.Index(spec.At("subsets"), i)
+		so, ok := d.Mapping(n, path)
 		if !ok {
 			continue
 		}
-		s := Subset{Pos: d.pos(so.n, path)}
+		s := Subset{Pos: d.Pos(so.N, path)}
 		if s.Name, ok = d.str(so, "name"); !ok {
-			d.problem(discovery.MissingField, so.where(), so.at("name"), "the subset has no name")
+			d.Problem(discovery.MissingField, so.Where(), so.At("name"), "the subset has no name")
 			continue
 		}
 		if seen[s.Name.V] {
-			d.corrupt(resolve(so.get("name")), so.at("name"), "subset %q is defined twice; the later one is used", s.Name.V)
+			d.Corrupt(yamlnode.Resolve(so.Get("name")), so.At("name"), "subset %q is defined twice; the later one is used", s.Name.V)
 			for j := range c.subsets {
 				if c.subsets[j].Name.V == s.Name.V {
 					c.subsets = append(c.subsets[:j], c.subsets[j+1:]...)
@@ -433,10 +435,10 @@ func (b *builder) destinationRule(d *doc, o *obj, src Source) {
 			}
 		}
 		seen[s.Name.V] = true
-		if lo, ok := d.sub(so, "labels"); ok {
+		if lo, ok := d.Sub(so, "labels"); ok {
 			s.Labels = map[string]string{}
-			for _, k := range lo.order {
-				if v, ok := d.strNode(lo.get(k), lo.at(k)); ok {
+			for _, k := range lo.Order {
+				if v, ok := d.strNode(lo.Get(k), lo.At(k)); ok {
 					s.Labels[k] = v.V
 				}
 			}
@@ -447,17 +449,17 @@ func (b *builder) destinationRule(d *doc, o *obj, src Source) {
 	b.add(c)
 }
 
-func (d *doc) trafficPolicy(o *obj, key string) *TrafficPolicy {
-	to, ok := d.sub(o, key)
+func (d *doc) trafficPolicy(o *yamlnode.Obj, key string) *TrafficPolicy {
+	to, ok := d.Sub(o, key)
 	if !ok {
 		return nil
 	}
 	tp := &TrafficPolicy{}
-	if lb, ok := d.sub(to, "loadBalancer"); ok {
+	if lb, ok := d.Sub(to, "loadBalancer"); ok {
 		if s, ok := d.str(lb, "simple"); ok {
 			tp.LoadBalancer = &s
-		} else if lb.has("consistentHash") {
-			tp.LoadBalancer = &Value[string]{V: "consistentHash", Pos: d.pos(resolve(lb.get("consistentHash")), lb.at("consistentHash"))}
+		} else if lb.Has("consistentHash") {
+			tp.LoadBalancer = &Value[string]{V: "consistentHash", Pos: d.Pos(yamlnode.Resolve(lb.Get("consistentHash")), lb.At("consistentHash"))}
 		}
 		tp.Locality = d.locality(lb)
 	}
@@ -466,41 +468,41 @@ func (d *doc) trafficPolicy(o *obj, key string) *TrafficPolicy {
 	return tp
 }
 
-func (d *doc) locality(lb *obj) *LocalityLB {
-	lo, ok := d.sub(lb, "localityLbSetting")
+func (d *doc) locality(lb *yamlnode.Obj) *LocalityLB {
+	lo, ok := d.Sub(lb, "localityLbSetting")
 	if !ok {
 		return nil
 	}
-	l := &LocalityLB{Pos: d.pos(lo.n, lb.at("localityLbSetting"))}
+	l := &LocalityLB{Pos: d.Pos(lo.N, lb.At("localityLbSetting"))}
 	if e, ok := d.boolean(lo, "enabled"); ok {
 		l.Enabled = &e
 	}
-	for i, n := range d.seq(lo, "failover") {
-		path := index(lo.at("failover"), i)
-		fo, ok := d.mapping(n, path)
+	for i, n := range d.Seq(lo, "failover") {
+		path := yamlnode.Index(lo.At("failover"), i)
+		fo, ok := d.Mapping(n, path)
 		if !ok {
 			continue
 		}
-		f := Failover{Pos: d.pos(fo.n, path)}
+		f := Failover{Pos: d.Pos(fo.N, path)}
 		var okF, okT bool
 		f.From, okF = d.str(fo, "from")
 		f.To, okT = d.str(fo, "to")
 		if !okF || !okT {
-			d.problem(discovery.MissingField, fo.where(), path, "a failover needs from and to")
+			d.Problem(discovery.MissingField, fo.Where(), path, "a failover needs from and to")
 			continue
 		}
 		l.Failover = append(l.Failover, f)
 	}
 	l.FailoverPriority = d.strs(lo, "failoverPriority")
-	for i, n := range d.seq(lo, "distribute") {
-		path := index(lo.at("distribute"), i)
-		do, ok := d.mapping(n, path)
+	for i, n := range d.Seq(lo, "distribute") {
+		path := yamlnode.Index(lo.At("distribute"), i)
+		do, ok := d.Mapping(n, path)
 		if !ok {
 			continue
 		}
-		ds := Distribute{Pos: d.pos(do.n, path)}
+		ds := Distribute{Pos: d.Pos(do.N, path)}
 		ds.From, _ = d.str(do, "from")
-		to, _ := d.sub(do, "to")
+		to, _ := d.Sub(do, "to")
 		sum := 0
 		for _, k := range orderOf(to) {
 			if w, ok := d.integer(to, k, 0, 100); ok {
@@ -509,7 +511,7 @@ func (d *doc) locality(lb *obj) *LocalityLB {
 			}
 		}
 		if to != nil && sum != 100 {
-			d.corrupt(to.where(), do.at("to"), "the locality weights sum to %d, not 100", sum)
+			d.Corrupt(to.Where(), do.At("to"), "the locality weights sum to %d, not 100", sum)
 		}
 		l.Distribute = append(l.Distribute, ds)
 	}
@@ -520,24 +522,24 @@ func (d *doc) locality(lb *obj) *LocalityLB {
 		}
 	}
 	if n > 1 {
-		d.corrupt(lo.where(), lb.at("localityLbSetting"), "only one of distribute, failover and failoverPriority may be set")
+		d.Corrupt(lo.Where(), lb.At("localityLbSetting"), "only one of distribute, failover and failoverPriority may be set")
 	}
 	return l
 }
 
-func orderOf(o *obj) []string {
+func orderOf(o *yamlnode.Obj) []string {
 	if o == nil {
 		return nil
 	}
-	return o.order
+	return o.Order
 }
 
-func (d *doc) outlier(to *obj) *OutlierDetection {
-	oo, ok := d.sub(to, "outlierDetection")
+func (d *doc) outlier(to *yamlnode.Obj) *OutlierDetection {
+	oo, ok := d.Sub(to, "outlierDetection")
 	if !ok {
 		return nil
 	}
-	pos := d.pos(oo.n, to.at("outlierDetection"))
+	pos := d.Pos(oo.N, to.At("outlierDetection"))
 	od := &OutlierDetection{Pos: pos}
 	def := func(v int) Value[int] { return Value[int]{V: v, Pos: pos, Default: true} }
 	deprecated := false
@@ -573,23 +575,23 @@ func (d *doc) outlier(to *obj) *OutlierDetection {
 	return od
 }
 
-func (d *doc) connectionPool(to *obj) *ConnectionPool {
-	co, ok := d.sub(to, "connectionPool")
+func (d *doc) connectionPool(to *yamlnode.Obj) *ConnectionPool {
+	co, ok := d.Sub(to, "connectionPool")
 	if !ok {
 		return nil
 	}
-	cp := &ConnectionPool{Pos: d.pos(co.n, to.at("connectionPool"))}
-	opt := func(o *obj, key string) *Value[int] {
+	cp := &ConnectionPool{Pos: d.Pos(co.N, to.At("connectionPool"))}
+	opt := func(o *yamlnode.Obj, key string) *Value[int] {
 		if v, ok := d.integer(o, key, 0, math.MaxInt32); ok {
 			return &v
 		}
 		return nil
 	}
-	if tcp, ok := d.sub(co, "tcp"); ok {
+	if tcp, ok := d.Sub(co, "tcp"); ok {
 		cp.MaxConnections = opt(tcp, "maxConnections")
 		cp.ConnectTimeout, _ = d.duration(tcp, "connectTimeout", istioDuration, false)
 	}
-	if h, ok := d.sub(co, "http"); ok {
+	if h, ok := d.Sub(co, "http"); ok {
 		cp.HTTP1MaxPendingRequests = opt(h, "http1MaxPendingRequests")
 		cp.HTTP2MaxRequests = opt(h, "http2MaxRequests")
 		cp.MaxRequestsPerConnection = opt(h, "maxRequestsPerConnection")

@@ -8,8 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emac-dev/emac/internal/discovery"
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/emac-dev/emac/internal/diag"
+	"github.com/emac-dev/emac/internal/discovery"
+	"github.com/emac-dev/emac/internal/discovery/yamlnode"
 )
 
 // Linkerd's defaults (its ServiceProfile reference and "Retries and
@@ -28,20 +31,20 @@ const (
 // serviceProfile reads a Linkerd ServiceProfile. Its name is the FQDN of
 // the service it describes (web-svc.emojivoto.svc.cluster.local); its
 // routes split the calls to it by method and path.
-func (b *builder) serviceProfile(d *doc, o *obj, src Source) {
-	meta, _ := d.sub(o, "metadata")
+func (b *builder) serviceProfile(d *doc, o *yamlnode.Obj, src Source) {
+	meta, _ := d.Sub(o, "metadata")
 	fqdn, ok := d.str(meta, "name")
 	if !ok {
-		at := o.n
+		at := o.N
 		if meta != nil {
-			at = meta.where()
+			at = meta.Where()
 		}
-		d.problem(discovery.MissingField, at, o.at("metadata.name"), "the ServiceProfile has no name (the service's FQDN)")
+		d.Problem(discovery.MissingField, at, o.At("metadata.name"), "the ServiceProfile has no name (the service's FQDN)")
 		return
 	}
-	spec, ok := d.sub(o, "spec")
+	spec, ok := d.Sub(o, "spec")
 	if !ok {
-		d.problem(discovery.MissingField, o.where(), o.at("spec"), "%s has no spec", src)
+		d.Problem(discovery.MissingField, o.Where(), o.At("spec"), "%s has no spec", src)
 		return
 	}
 	c := contrib{src: src, hosts: []Value[string]{fqdn}, routing: true}
@@ -49,7 +52,7 @@ func (b *builder) serviceProfile(d *doc, o *obj, src Source) {
 	c.budget = d.retryBudget(spec)
 	budget := c.budget
 	if budget == nil {
-		pos := d.pos(spec.n, spec.path)
+		pos := d.Pos(spec.N, spec.Path)
 		budget = &RetryBudget{
 			RetryRatio:          Value[float64]{V: linkerdDefaultRatio, Pos: pos, Default: true},
 			MinRetriesPerSecond: Value[int]{V: linkerdDefaultMinRetries, Pos: pos, Default: true},
@@ -58,21 +61,21 @@ func (b *builder) serviceProfile(d *doc, o *obj, src Source) {
 		}
 	}
 	overrides := d.dstOverrides(spec, c.ns)
-	for i, n := range d.seq(spec, "routes") {
-		path := index(spec.at("routes"), i)
-		ro, ok := d.mapping(n, path)
+	for i, n := range d.Seq(spec, "routes") {
+		path := yamlnode.Index(spec.At("routes"), i)
+		ro, ok := d.Mapping(n, path)
 		if !ok {
 			continue
 		}
-		r := Route{Source: src, Pos: d.pos(ro.n, path)}
+		r := Route{Source: src, Pos: d.Pos(ro.N, path)}
 		if r.Name, ok = d.str(ro, "name"); !ok {
-			d.problem(discovery.MissingField, ro.where(), ro.at("name"), "the route has no name")
+			d.Problem(discovery.MissingField, ro.Where(), ro.At("name"), "the route has no name")
 		}
-		if !ro.has("condition") {
-			d.problem(discovery.MissingField, ro.where(), ro.at("condition"), "the route has no condition: it matches nothing")
+		if !ro.Has("condition") {
+			d.Problem(discovery.MissingField, ro.Where(), ro.At("condition"), "the route has no condition: it matches nothing")
 			continue
 		}
-		cond, ok := d.condition(ro.get("condition"), ro.at("condition"), 0, requestCondition)
+		cond, ok := d.condition(ro.Get("condition"), ro.At("condition"), 0, requestCondition)
 		if !ok {
 			continue
 		}
@@ -90,16 +93,16 @@ func (b *builder) serviceProfile(d *doc, o *obj, src Source) {
 		if rt, ok := d.boolean(ro, "isRetryable"); ok && rt.V {
 			r.Retry = &Retry{Attempts: Value[int]{V: budget.Attempts(), Pos: rt.Pos, Default: true}, Budget: budget, Pos: rt.Pos}
 		}
-		for j, rc := range d.seq(ro, "responseClasses") {
-			rpath := index(ro.at("responseClasses"), j)
-			rco, ok := d.mapping(rc, rpath)
+		for j, rc := range d.Seq(ro, "responseClasses") {
+			rpath := yamlnode.Index(ro.At("responseClasses"), j)
+			rco, ok := d.Mapping(rc, rpath)
 			if !ok {
 				continue
 			}
-			cl := ResponseClass{Pos: d.pos(rco.n, rpath)}
-			if cl.Condition, ok = d.condition(rco.get("condition"), rco.at("condition"), 0, responseCondition); !ok {
-				if !rco.has("condition") {
-					d.problem(discovery.MissingField, rco.where(), rco.at("condition"), "the response class has no condition")
+			cl := ResponseClass{Pos: d.Pos(rco.N, rpath)}
+			if cl.Condition, ok = d.condition(rco.Get("condition"), rco.At("condition"), 0, responseCondition); !ok {
+				if !rco.Has("condition") {
+					d.Problem(discovery.MissingField, rco.Where(), rco.At("condition"), "the response class has no condition")
 				}
 				continue
 			}
@@ -111,34 +114,34 @@ func (b *builder) serviceProfile(d *doc, o *obj, src Source) {
 	b.add(c)
 }
 
-func (d *doc) retryBudget(spec *obj) *RetryBudget {
-	bo, ok := d.sub(spec, "retryBudget")
+func (d *doc) retryBudget(spec *yamlnode.Obj) *RetryBudget {
+	bo, ok := d.Sub(spec, "retryBudget")
 	if !ok {
 		return nil
 	}
-	pos := d.pos(bo.n, spec.at("retryBudget"))
+	pos := d.Pos(bo.N, spec.At("retryBudget"))
 	rb := &RetryBudget{Pos: pos}
 	// All three are required by the CRD; a missing one is reported and
 	// takes Linkerd's default so the rest is still used.
 	var okR, okM bool
 	if rb.RetryRatio, okR = d.float(bo, "retryRatio", 0, math.MaxFloat64); !okR {
 		rb.RetryRatio = Value[float64]{V: linkerdDefaultRatio, Pos: pos, Default: true}
-		if !bo.has("retryRatio") {
-			d.problem(discovery.MissingField, bo.where(), bo.at("retryRatio"), "the retry budget has no retryRatio; Linkerd's default %g is used", linkerdDefaultRatio)
+		if !bo.Has("retryRatio") {
+			d.Problem(discovery.MissingField, bo.Where(), bo.At("retryRatio"), "the retry budget has no retryRatio; Linkerd's default %g is used", linkerdDefaultRatio)
 		}
 	}
 	if rb.MinRetriesPerSecond, okM = d.integer(bo, "minRetriesPerSecond", 0, math.MaxUint32); !okM {
 		rb.MinRetriesPerSecond = Value[int]{V: linkerdDefaultMinRetries, Pos: pos, Default: true}
-		if !bo.has("minRetriesPerSecond") {
-			d.problem(discovery.MissingField, bo.where(), bo.at("minRetriesPerSecond"), "the retry budget has no minRetriesPerSecond; Linkerd's default %d is used", linkerdDefaultMinRetries)
+		if !bo.Has("minRetriesPerSecond") {
+			d.Problem(discovery.MissingField, bo.Where(), bo.At("minRetriesPerSecond"), "the retry budget has no minRetriesPerSecond; Linkerd's default %d is used", linkerdDefaultMinRetries)
 		}
 	}
 	if t, ok := d.duration(bo, "ttl", linkerdDuration, false); ok {
 		rb.TTL = *t
 	} else {
 		rb.TTL = Value[time.Duration]{V: linkerdDefaultTTL, Pos: pos, Default: true}
-		if !bo.has("ttl") {
-			d.problem(discovery.MissingField, bo.where(), bo.at("ttl"), "the retry budget has no ttl; Linkerd's default %s is used", linkerdDefaultTTL)
+		if !bo.Has("ttl") {
+			d.Problem(discovery.MissingField, bo.Where(), bo.At("ttl"), "the retry budget has no ttl; Linkerd's default %s is used", linkerdDefaultTTL)
 		}
 	}
 	return rb
@@ -148,37 +151,37 @@ func (d *doc) retryBudget(spec *obj) *RetryBudget {
 // TrafficSplit writes): the calls go to these authorities instead, by
 // weight. Weights are Kubernetes quantities ("500m", 1); Weight holds them
 // in thousandths.
-func (d *doc) dstOverrides(spec *obj, defaultNS string) []Backend {
+func (d *doc) dstOverrides(spec *yamlnode.Obj, defaultNS string) []Backend {
 	var out []Backend
 	sum := 0
-	for i, n := range d.seq(spec, "dstOverrides") {
-		path := index(spec.at("dstOverrides"), i)
-		oo, ok := d.mapping(n, path)
+	for i, n := range d.Seq(spec, "dstOverrides") {
+		path := yamlnode.Index(spec.At("dstOverrides"), i)
+		oo, ok := d.Mapping(n, path)
 		if !ok {
 			continue
 		}
 		auth, ok := d.str(oo, "authority")
 		if !ok {
-			d.problem(discovery.MissingField, oo.where(), oo.at("authority"), "the override has no authority")
+			d.Problem(discovery.MissingField, oo.Where(), oo.At("authority"), "the override has no authority")
 			continue
 		}
-		be := Backend{Pos: d.pos(oo.n, path)}
+		be := Backend{Pos: d.Pos(oo.N, path)}
 		host, port, hasPort := strings.Cut(auth.V, ":")
 		be.Service, be.Namespace = splitHost(host, defaultNS)
 		if hasPort {
 			p, err := strconv.Atoi(port)
 			if err != nil || p < 1 || p > 65535 {
-				d.corrupt(resolve(oo.get("authority")), oo.at("authority"), "%q: the port is not a number in [1, 65535]", auth.V)
+				d.Corrupt(yamlnode.Resolve(oo.Get("authority")), oo.At("authority"), "%q: the port is not a number in [1, 65535]", auth.V)
 				continue
 			}
 			be.Port = p
 		}
 		w, ok := d.quantity(oo, "weight")
 		if !ok {
-			if oo.has("weight") {
+			if oo.Has("weight") {
 				continue
 			}
-			d.problem(discovery.MissingField, oo.where(), oo.at("weight"), "the override has no weight")
+			d.Problem(discovery.MissingField, oo.Where(), oo.At("weight"), "the override has no weight")
 			continue
 		}
 		be.Weight = w
@@ -186,7 +189,7 @@ func (d *doc) dstOverrides(spec *obj, defaultNS string) []Backend {
 		out = append(out, be)
 	}
 	if len(out) > 0 && sum == 0 {
-		d.corrupt(resolve(spec.get("dstOverrides")), spec.at("dstOverrides"), "every dstOverride has weight 0")
+		d.Corrupt(yamlnode.Resolve(spec.Get("dstOverrides")), spec.At("dstOverrides"), "every dstOverride has weight 0")
 	}
 	for i := range out {
 		if sum > 0 {
@@ -200,19 +203,19 @@ var quantityRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)(m|k)?$`)
 
 // quantity reads a Kubernetes quantity as thousandths: "500m" is 500, 1 is
 // 1000. Only the forms a weight takes are accepted (plain, m, k).
-func (d *doc) quantity(o *obj, key string) (Value[int], bool) {
-	n := resolve(o.get(key))
-	if isNull(n) {
+func (d *doc) quantity(o *yamlnode.Obj, key string) (Value[int], bool) {
+	n := yamlnode.Resolve(o.Get(key))
+	if yamlnode.IsNull(n) {
 		return Value[int]{}, false
 	}
-	path := o.at(key)
+	path := o.At(key)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!bool" {
-		d.corrupt(n, path, "want a quantity (1, \"500m\"), got %s", what(n))
+		d.Corrupt(n, path, "want a quantity (1, \"500m\"), got %s", diag.NodeKind(n))
 		return Value[int]{}, false
 	}
 	m := quantityRE.FindStringSubmatch(n.Value)
 	if m == nil {
-		d.corrupt(n, path, "%q is not a quantity (1, 0.5, \"500m\")", n.Value)
+		d.Corrupt(n, path, "%q is not a quantity (1, 0.5, \"500m\")", n.Value)
 		return Value[int]{}, false
 	}
 	v, _ := strconv.ParseFloat(m[1], 64)
@@ -223,10 +226,10 @@ func (d *doc) quantity(o *obj, key string) (Value[int], bool) {
 		v *= 1e6
 	}
 	if v > 1e12 {
-		d.corrupt(n, path, "%q is too large", n.Value)
+		d.Corrupt(n, path, "%q is too large", n.Value)
 		return Value[int]{}, false
 	}
-	return Value[int]{V: int(math.Round(v)), Pos: d.pos(n, path)}, true
+	return Value[int]{V: int(math.Round(v)), Pos: d.Pos(n, path)}, true
 }
 
 type conditionKind uint8
@@ -241,22 +244,22 @@ const (
 // Several fields in one match must all hold (Linkerd accepts the
 // {method, pathRegex} pairs profiles are written with).
 func (d *doc) condition(n *yaml.Node, path string, depth int, kind conditionKind) (Value[string], bool) {
-	o, ok := d.mapping(n, path)
+	o, ok := d.Mapping(n, path)
 	if !ok {
 		return Value[string]{}, false
 	}
 	if depth > maxConditionDepth {
-		d.corrupt(o.n, path, "conditions nested deeper than %d", maxConditionDepth)
+		d.Corrupt(o.N, path, "conditions nested deeper than %d", maxConditionDepth)
 		return Value[string]{}, false
 	}
-	pos := d.pos(o.n, path)
+	pos := d.Pos(o.N, path)
 	var parts []string
-	for _, k := range o.order {
+	for _, k := range o.Order {
 		switch {
 		case k == "all" || k == "any":
 			var sub []string
-			for i, c := range d.seq(o, k) {
-				if v, ok := d.condition(c, index(o.at(k), i), depth+1, kind); ok {
+			for i, c := range d.Seq(o, k) {
+				if v, ok := d.condition(c, yamlnode.Index(o.At(k), i), depth+1, kind); ok {
 					sub = append(sub, v.V)
 				}
 			}
@@ -268,15 +271,15 @@ func (d *doc) condition(n *yaml.Node, path string, depth int, kind conditionKind
 		case k == "not":
 			// A match object in Linkerd's reference; the CRD's schema
 			// also admits a list, read as none of them.
-			if nn := resolve(o.get(k)); nn != nil && nn.Kind == yaml.SequenceNode {
+			if nn := yamlnode.Resolve(o.Get(k)); nn != nil && nn.Kind == yaml.SequenceNode {
 				var sub []string
 				for i, c := range nn.Content {
-					if v, ok := d.condition(c, index(o.at(k), i), depth+1, kind); ok {
+					if v, ok := d.condition(c, yamlnode.Index(o.At(k), i), depth+1, kind); ok {
 						sub = append(sub, v.V)
 					}
 				}
 				parts = append(parts, "!("+strings.Join(sub, " || ")+")")
-			} else if v, ok := d.condition(o.get(k), o.at(k), depth+1, kind); ok {
+			} else if v, ok := d.condition(o.Get(k), o.At(k), depth+1, kind); ok {
 				parts = append(parts, "!("+v.V+")")
 			}
 		case k == "method" && kind == requestCondition:
@@ -286,13 +289,13 @@ func (d *doc) condition(n *yaml.Node, path string, depth int, kind conditionKind
 		case k == "pathRegex" && kind == requestCondition:
 			if v, ok := d.str(o, k); ok {
 				if _, err := regexp.Compile(v.V); err != nil {
-					d.corrupt(resolve(o.get(k)), o.at(k), "pathRegex %q does not compile: %v", v.V, err)
+					d.Corrupt(yamlnode.Resolve(o.Get(k)), o.At(k), "pathRegex %q does not compile: %v", v.V, err)
 					return Value[string]{}, false
 				}
 				parts = append(parts, "path ~ "+v.V)
 			}
 		case k == "status" && kind == responseCondition:
-			so, ok := d.sub(o, k)
+			so, ok := d.Sub(o, k)
 			if !ok {
 				continue
 			}
@@ -300,7 +303,7 @@ func (d *doc) condition(n *yaml.Node, path string, depth int, kind conditionKind
 			hi, okH := d.integer(so, "max", 100, 599)
 			switch {
 			case okL && okH && lo.V > hi.V:
-				d.corrupt(so.n, o.at(k), "status min %d is above max %d", lo.V, hi.V)
+				d.Corrupt(so.N, o.At(k), "status min %d is above max %d", lo.V, hi.V)
 				return Value[string]{}, false
 			case !okL && !okH:
 				parts = append(parts, "status any")
@@ -314,11 +317,11 @@ func (d *doc) condition(n *yaml.Node, path string, depth int, kind conditionKind
 				parts = append(parts, fmt.Sprintf("status %d-%d", lo.V, hi.V))
 			}
 		default:
-			d.problem(discovery.Unsupported, resolve(o.keys[k]), o.at(k), "condition field %q is not read", k)
+			d.Problem(discovery.Unsupported, o.Key(k), o.At(k), "condition field %q is not read", k)
 		}
 	}
 	if len(parts) == 0 {
-		d.corrupt(o.n, path, "the condition is empty")
+		d.Corrupt(o.N, path, "the condition is empty")
 		return Value[string]{}, false
 	}
 	return Value[string]{V: strings.Join(parts, " && "), Pos: pos}, true

@@ -1,23 +1,20 @@
 package mesh
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
-	"github.com/emac-dev/emac/internal/discovery"
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/emac-dev/emac/internal/discovery"
+	"github.com/emac-dev/emac/internal/discovery/yamlnode"
 )
 
 // Limits that keep a hostile or mistaken input from exhausting memory:
@@ -127,94 +124,22 @@ type contrib struct {
 	budget  *RetryBudget
 }
 
-var lineRE = regexp.MustCompile(`^yaml: line (\d+): `)
-
 func (b *builder) read(ctx context.Context, name string, r io.Reader) error {
-	data, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
-	if err != nil {
+	d := &doc{yamlnode.Doc{File: name, Probs: &b.probs}}
+	data, ok, err := d.ReadAll(r, maxFileSize)
+	if !ok {
 		return err
 	}
-	if len(data) > maxFileSize {
-		b.probs = append(b.probs, discovery.Problem{Kind: discovery.Corrupt, Pos: discovery.Pos{File: name},
-			Detail: fmt.Sprintf("larger than %d MiB; not read", maxFileSize>>20)})
-		return nil
-	}
-	d := &doc{file: name, probs: &b.probs}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for i := 0; ; i++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if i >= maxDocuments {
-			d.corrupt(nil, "", "more than %d documents; the rest are not read", maxDocuments)
-			return nil
-		}
-		var root yaml.Node
-		err := dec.Decode(&root)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			// A syntax error ends the file: yaml.v3 cannot resume after
-			// it. The documents before it are kept.
-			p := discovery.Problem{Kind: discovery.Corrupt, Pos: discovery.Pos{File: name}, Detail: err.Error()}
-			if m := lineRE.FindStringSubmatch(p.Detail); m != nil {
-				p.Pos.Line, _ = strconv.Atoi(m[1])
-				p.Detail = "invalid YAML: " + strings.TrimPrefix(p.Detail, m[0])
-			}
-			b.probs = append(b.probs, p)
-			return nil
-		}
-		n := resolve(&root)
+	return d.Documents(ctx, data, maxDocuments, func(root *yaml.Node) error {
+		n := yamlnode.Resolve(root)
 		if n == nil || n.Kind != yaml.MappingNode {
-			continue // not a Kubernetes object: some other YAML file
+			return nil // not a Kubernetes object: some other YAML file
 		}
-		if excessiveAliasing(n) {
-			d.corrupt(n, "", "the document's aliases expand to more than %d extra nodes, or refer to themselves; not read", maxAliasExpansion)
-			continue
+		if !d.TooAliased(n) {
+			b.document(d, n, "", 0)
 		}
-		b.document(d, n, "", 0)
-	}
-}
-
-// maxAliasExpansion bounds what aliases may add to a document. yaml.v3
-// does not expand aliases into a Node tree, but every walk over the tree
-// does: nested aliases ("billion laughs") would make reading exponential.
-const maxAliasExpansion = 1 << 20
-
-// excessiveAliasing says the document, with its aliases expanded, has more
-// than maxAliasExpansion nodes beyond its own, or an alias inside its own
-// anchor. Sizes are memoized per node, so this is linear in the document.
-func excessiveAliasing(root *yaml.Node) bool {
-	const cycle = -1
-	size := map[*yaml.Node]int{}
-	var walk func(n *yaml.Node, depth int) int
-	walk = func(n *yaml.Node, depth int) int {
-		if n == nil {
-			return 0
-		}
-		if s, ok := size[n]; ok {
-			if s == cycle {
-				return maxAliasExpansion + 1
-			}
-			return s
-		}
-		if depth > 20000 {
-			return maxAliasExpansion + 1
-		}
-		size[n] = cycle
-		s := 1
-		if n.Kind == yaml.AliasNode {
-			s += walk(n.Alias, depth+1)
-		}
-		for _, c := range n.Content {
-			s = min(s+walk(c, depth+1), math.MaxInt32)
-		}
-		size[n] = s
-		return s
-	}
-	expanded := walk(root, 0)
-	return expanded > len(size)+maxAliasExpansion
+		return nil
+	})
 }
 
 // Mesh API groups: a document of one of these that is not read is
@@ -225,18 +150,18 @@ func meshGroup(group string) bool {
 }
 
 func (b *builder) document(d *doc, n *yaml.Node, path string, depth int) {
-	o, ok := d.mapping(n, path)
+	o, ok := d.Mapping(n, path)
 	if !ok {
 		return
 	}
-	av, _ := scalar(o.get("apiVersion"))
-	kind, _ := scalar(o.get("kind"))
+	av, _ := scalar(o.Get("apiVersion"))
+	kind, _ := scalar(o.Get("kind"))
 	// A List (kubectl get -o yaml) or a typed list (VirtualServiceList)
 	// holds objects in items.
-	if depth == 0 && strings.HasSuffix(kind, "List") && o.has("items") {
-		for i, it := range d.seq(o, "items") {
-			if it = resolve(it); it != nil && it.Kind == yaml.MappingNode {
-				b.document(d, it, index(o.at("items"), i), depth+1)
+	if depth == 0 && strings.HasSuffix(kind, "List") && o.Has("items") {
+		for i, it := range d.Seq(o, "items") {
+			if it = yamlnode.Resolve(it); it != nil && it.Kind == yaml.MappingNode {
+				b.document(d, it, yamlnode.Index(o.At("items"), i), depth+1)
 			}
 		}
 		return
@@ -245,8 +170,8 @@ func (b *builder) document(d *doc, n *yaml.Node, path string, depth int) {
 	if version == "" {
 		group, version = "", group
 	}
-	src := Source{APIVersion: av, Kind: kind, Pos: d.pos(o.n, path)}
-	if meta, ok := d.sub(o, "metadata"); ok {
+	src := Source{APIVersion: av, Kind: kind, Pos: d.Pos(o.N, path)}
+	if meta, ok := d.Sub(o, "metadata"); ok {
 		nm, _ := d.str(meta, "name")
 		ns, _ := d.str(meta, "namespace")
 		src.Name, src.Namespace = nm.V, ns.V
@@ -266,12 +191,12 @@ func (b *builder) document(d *doc, n *yaml.Node, path string, depth int) {
 		src.Mesh = Linkerd
 		b.serviceProfile(d, o, src)
 	case meshGroup(group):
-		d.problem(discovery.Unsupported, o.n, path, "%s %s (%s) is not read", kind, src.Name, av)
+		d.Problem(discovery.Unsupported, o.N, path, "%s %s (%s) is not read", kind, src.Name, av)
 	}
 }
 
 func scalar(n *yaml.Node) (string, bool) {
-	n = resolve(n)
+	n = yamlnode.Resolve(n)
 	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		return "", false
 	}

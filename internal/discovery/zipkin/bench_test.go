@@ -8,11 +8,9 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"testing/iotest"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/emac-dev/emac/internal/discovery"
+	"github.com/emac-dev/emac/internal/discovery/readtest"
 	"github.com/emac-dev/emac/internal/discovery/zipkin"
 )
 
@@ -30,28 +28,9 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`[[{"traceId":"A","id":"1","parentId":"0","kind":"SERVER","shared":true,"localEndpoint":{"serviceName":"s","ipv4":"1.2.3.4","port":8},"tags":{"error":"timeout","http.status_code":"503"}}]]`))
 	f.Add([]byte(`[{"traceId":"a","id":"1","annotations":[{"timestamp":1,"value":"cs","endpoint":{}}]}]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var c discovery.Collector
-		if err := zipkin.Read(context.Background(), "f", bytes.NewReader(data), &c); err != nil {
-			t.Fatalf("Read: %v", err)
-		}
-		for _, s := range c.Spans {
-			if len(s.TraceID) != 32 || len(s.SpanID) < 16 || s.Service == "" || s.End < s.Start || s.Pos.File != "f" {
-				t.Fatalf("a span not whole: %+v", s)
-			}
-		}
-		for _, p := range c.Problems {
-			if p.Pos.File != "f" || p.Detail == "" {
-				t.Fatalf("a problem without its position or detail: %+v", p)
-			}
-		}
-		var slow discovery.Collector
-		if err := zipkin.Read(context.Background(), "f", iotest.OneByteReader(bytes.NewReader(data)), &slow); err != nil {
-			t.Fatalf("Read byte by byte: %v", err)
-		}
-		if diff := cmp.Diff(c.Spans, slow.Spans); diff != "" {
-			t.Fatalf("byte by byte (-whole +bytes):\n%s", diff)
-		}
-		_ = zipkin.Sniff(data)
+		readtest.Fuzz(t, zipkin.Read, zipkin.Sniff, data, func(s *discovery.Span) bool {
+			return len(s.TraceID) == 32 && len(s.SpanID) >= 16 && s.Service != ""
+		})
 	})
 }
 
@@ -85,11 +64,6 @@ var data = sync.OnceValues(func() ([]byte, int) {
 	return out, len(all)
 })
 
-type countSink struct{ spans, problems int }
-
-func (c *countSink) Span(*discovery.Span) error  { c.spans++; return nil }
-func (c *countSink) Problem(p discovery.Problem) { c.problems++ }
-
 // BenchmarkRead reads the data into a sink that counts; BenchmarkJSON
 // unmarshals the same bytes with encoding/json into structs of the
 // format's shape and does nothing else; BenchmarkJSONAny into an any.
@@ -98,8 +72,8 @@ func BenchmarkRead(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		var c countSink
-		if err := zipkin.Read(context.Background(), "bench", bytes.NewReader(in), &c); err != nil || c.spans+c.problems != n {
+		var c readtest.CountSink
+		if err := zipkin.Read(context.Background(), "bench", bytes.NewReader(in), &c); err != nil || c.Spans+c.Problems != n {
 			b.Fatal(err, c, n)
 		}
 	}
@@ -139,12 +113,5 @@ func BenchmarkJSON(b *testing.B) {
 
 func BenchmarkJSONAny(b *testing.B) {
 	in, _ := data()
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		var d any
-		if err := json.Unmarshal(in, &d); err != nil {
-			b.Fatal(err)
-		}
-	}
+	readtest.UnmarshalAny(b, in)
 }

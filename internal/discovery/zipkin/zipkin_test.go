@@ -3,9 +3,7 @@ package zipkin_test
 import (
 	"bytes"
 	stdcmp "cmp"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,16 +15,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/emac-dev/emac/internal/discovery"
+	"github.com/emac-dev/emac/internal/discovery/readtest"
 	"github.com/emac-dev/emac/internal/discovery/zipkin"
 )
 
+// read runs Read over r and collects what it gives.
 func read(t testing.TB, name string, r io.Reader) *discovery.Collector {
 	t.Helper()
-	var c discovery.Collector
-	if err := zipkin.Read(context.Background(), name, r, &c); err != nil {
-		t.Fatalf("Read(%s): %v", name, err)
-	}
-	return &c
+	return readtest.Collect(t, zipkin.Read, name, r)
 }
 
 // The zipkin-lens test data: the copies in testdata, and the one large
@@ -152,33 +148,12 @@ func TestSkewShared(t *testing.T) {
 	}
 }
 
-// annotate removes the markers ‸ from s and gives their positions in
-// what is left: where the test expects a span or a problem.
-func annotate(name, s string) (string, []discovery.Pos) {
-	var b strings.Builder
-	var marks []discovery.Pos
-	line, col := 1, 1
-	for _, r := range s {
-		if r == '‸' {
-			marks = append(marks, discovery.Pos{File: name, Line: line, Col: col, Offset: int64(b.Len())})
-			continue
-		}
-		b.WriteRune(r)
-		if r == '\n' {
-			line, col = line+1, 1
-		} else {
-			col += len(string(r))
-		}
-	}
-	return b.String(), marks
-}
-
 // Hand-written spans, one per line, for the mapping: ids (16 and 32
 // digits join; uppercase; a zero parent), shared halves without an
 // address, outcomes, peers, resends, placement, missing times; an array
 // of traces and a second document.
 func TestMapping(t *testing.T) {
-	in, marks := annotate("hand.json", `[
+	in, marks := readtest.Annotate("hand.json", `[
 ‸{"traceId": "00000000000000000000000000000abc", "id": "01", "parentId": "0000000000000000", "kind": "SERVER", "name": "get /", "timestamp": 10, "duration": 5, "localEndpoint": {"serviceName": "front", "ipv6": "::1"}, "tags": {"http.status_code": "503", "k8s.node.name": "n1", "host.name": "h1"}},
 ‸{"traceId": "ABC", "id": "2", "parentId": "1", "kind": "CLIENT", "name": "get", "timestamp": 11, "duration": 2, "localEndpoint": {"serviceName": "front"}, "remoteEndpoint": {"serviceName": "cart", "port": 80}, "tags": {"error": "", "http.request.resend_count": "1", "peer.service": "not-this"}},
 ‸{"traceId": "abc", "id": "2", "parentId": "1", "kind": "SERVER", "shared": true, "name": "get", "timestamp": 11, "localEndpoint": {"serviceName": "cart"}, "remoteEndpoint": {"serviceName": "front"}, "tags": {"error": "Deadline Exceeded"}},
@@ -217,7 +192,7 @@ func TestV1(t *testing.T) {
 		`[‸{"traceId": "1", "id": "1", "name": "get", "annotations": [{"timestamp": 1, "value": "sr", "endpoint": {"serviceName": "a"}}]}, {"traceId": "1", "id": "2"}]`,
 		`[‸{"traceId": "1", "id": "1", "name": "get", "timestamp": 1, "binaryAnnotations": [{"key": "lc", "value": "", "endpoint": {"serviceName": "a"}}]}, {"traceId": "1", "id": "2"}]`,
 	} {
-		in, marks := annotate("v1.json", in)
+		in, marks := readtest.Annotate("v1.json", in)
 		c := read(t, "v1.json", strings.NewReader(in))
 		pos := marks[0]
 		pos.Record = "[0]"
@@ -231,8 +206,8 @@ func TestV1(t *testing.T) {
 // Bad inputs, each problem's position marked ‸ in the input.
 func TestProblems(t *testing.T) {
 	type problem struct {
-		kind           discovery.ProblemKind
-		record, detail string
+		Kind           discovery.ProblemKind
+		Record, Detail string
 	}
 	const ok = `"traceId": "a", "id": "1", "localEndpoint": {"serviceName": "s"}`
 	for _, tc := range []struct {
@@ -278,42 +253,9 @@ func TestProblems(t *testing.T) {
 		{"empty", ``, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in, marks := annotate("in.json", tc.in)
-			if len(marks) != len(tc.want) {
-				t.Fatalf("%d marks for %d problems", len(marks), len(tc.want))
-			}
-			c := read(t, "in.json", strings.NewReader(in))
-			var got []string
-			for _, s := range c.Spans {
-				got = append(got, s.SpanID)
-			}
-			if diff := cmp.Diff(tc.spans, got); diff != "" {
-				t.Errorf("spans (-want +got):\n%s", diff)
-			}
-			var want []discovery.Problem
-			for i, p := range tc.want {
-				pos := marks[i]
-				pos.Record = p.record
-				want = append(want, discovery.Problem{Kind: p.kind, Pos: pos, Detail: p.detail})
-			}
-			if diff := cmp.Diff(want, c.Problems); diff != "" {
-				t.Errorf("problems (-want +got):\n%s", diff)
-			}
+			readtest.Problems(t, zipkin.Read, tc.in, tc.spans, tc.want)
 		})
 	}
-}
-
-type failSink struct {
-	discovery.Collector
-	after int
-	err   error
-}
-
-func (s *failSink) Span(sp *discovery.Span) error {
-	if len(s.Spans) == s.after {
-		return s.err
-	}
-	return s.Collector.Span(sp)
 }
 
 // Read returns the sink's error, ctx's, and the input's; nothing else.
@@ -322,24 +264,7 @@ func TestErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errSink := errors.New("sink full")
-	s := &failSink{after: 2, err: errSink}
-	if err := zipkin.Read(context.Background(), "yelp.json", bytes.NewReader(data), s); !errors.Is(err, errSink) || len(s.Spans) != 2 {
-		t.Errorf("sink error: got %v after %d spans, want %v after 2", err, len(s.Spans), errSink)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := zipkin.Read(ctx, "yelp.json", bytes.NewReader(data), &discovery.Collector{}); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled: got %v, want %v", err, context.Canceled)
-	}
-	errIO := errors.New("disk on fire")
-	var c discovery.Collector
-	if err := zipkin.Read(context.Background(), "yelp.json", io.MultiReader(bytes.NewReader(data[:1500]), iotest.ErrReader(errIO)), &c); !errors.Is(err, errIO) {
-		t.Errorf("I/O error: got %v, want %v", err, errIO)
-	}
-	if len(c.Problems) > 0 {
-		t.Errorf("an I/O error is no problem of the input: %v", c.Problems)
-	}
+	readtest.Errors(t, zipkin.Read, "yelp.json", data, 1500)
 }
 
 func TestSniff(t *testing.T) {
@@ -362,36 +287,9 @@ func TestSniff(t *testing.T) {
 	}
 }
 
-// endless is an input that never ends: head, then unit again and again.
-type endless struct {
-	head, unit []byte
-	pending    []byte
-	read       int
-}
-
-func (e *endless) Read(p []byte) (int, error) {
-	if len(e.pending) == 0 {
-		e.pending, e.head = append(e.head, e.unit...), nil
-	}
-	n := copy(p, e.pending)
-	e.pending = e.pending[n:]
-	e.read += n
-	return n, nil
-}
-
 // Read streams: on an input without end, it hands over spans as it goes
 // (the sink stops it), having read a bounded prefix.
 func TestStreams(t *testing.T) {
-	in := &endless{
-		head: []byte(`[`),
-		unit: []byte(`{"traceId": "a", "id": "1", "localEndpoint": {"serviceName": "s"}},` + "\n"),
-	}
-	errEnough := errors.New("enough")
-	s := &failSink{after: 1000, err: errEnough}
-	if err := zipkin.Read(context.Background(), "endless", in, s); !errors.Is(err, errEnough) {
-		t.Fatalf("got %v, want %v", err, errEnough)
-	}
-	if in.read > 1000*len(in.unit)+256<<10 {
-		t.Errorf("read %d bytes for 1000 spans of %d", in.read, len(in.unit))
-	}
+	readtest.Streams(t, zipkin.Read, `[`,
+		`{"traceId": "a", "id": "1", "localEndpoint": {"serviceName": "s"}},`+"\n", "spans")
 }

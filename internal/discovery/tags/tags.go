@@ -1,4 +1,10 @@
-package jaeger
+// Package tags reads what span tags mean for discovery.Span, for the
+// readers whose formats carry OpenTelemetry's attributes as tags (jaeger,
+// zipkin): they mean what the OTLP reader (internal/discovery/otlp) takes
+// the same attributes to mean, so a service traced through any exporter
+// reads the same. Only the error tag is each reader's to read: its value
+// means different things in different formats.
+package tags
 
 import (
 	"bytes"
@@ -7,14 +13,17 @@ import (
 	"github.com/emac-dev/emac/internal/discovery"
 )
 
-// attrs accumulates the span tags the reader interprets, in whatever
-// order they come, and resolves them at the span's end: the outcome
-// needs the kind, and the kind may be the last tag. The tags mean what
-// the OTLP reader (internal/discovery/otlp) takes the same attributes to
-// mean, so a service traced through either exporter reads the same.
-type attrs struct {
-	kind       discovery.Kind
-	errTag     bool              // error=true (or an error message)
+// Attrs accumulates the span tags a reader interprets, in whatever order
+// they come, and resolves them at the span's end: the outcome needs the
+// kind, and the kind may be the last tag. The exported fields are read
+// as they are; Outcome and Peer resolve the others.
+type Attrs struct {
+	Kind       discovery.Kind
+	PeerDomain string              // emac.peer.failure_domain
+	Resend     int                 // http.request.resend_count, else http.resend_count
+	Place      discovery.Placement // from the placement tags (AddPlace)
+
+	errTag     bool              // an error tag (Error)
 	otelErr    bool              // otel.status_code=ERROR
 	otelOK     bool              // otel.status_code=OK: not failed, whatever the HTTP status
 	refine     discovery.Outcome // Timeout or Cancelled from error.type or a message
@@ -23,14 +32,12 @@ type attrs struct {
 	grpcStatus int // -1 when absent
 	peer       string
 	peerRank   int // the rank of peer's key in peerKeys; len(peerKeys) when none
-	peerDomain string
-	resend     int
 	resendRank int // 0: http.request.resend_count, 1: http.resend_count, 2: none
-	place      discovery.Placement
 }
 
-func (a *attrs) reset() {
-	*a = attrs{grpcStatus: -1, peerRank: len(peerKeys), httpRank: 2, resendRank: 2}
+// Reset readies a for the next span's tags.
+func (a *Attrs) Reset() {
+	*a = Attrs{grpcStatus: -1, peerRank: len(peerKeys), httpRank: 2, resendRank: 2}
 }
 
 // peerKeys name the called service, best first: the old and new
@@ -41,26 +48,17 @@ var peerKeys = [...]string{
 	"db.system.name", "db.system", "messaging.destination.name",
 }
 
-// add interprets one tag. val is the value's text (a number's digits,
-// "true"/"false" for a bool); str says it was a JSON string. It returns
-// a non-empty detail when a tag it interprets has a value it cannot use;
-// the tag is then ignored. Empty values say nothing.
-func (a *attrs) add(in *intern, key, val []byte, str bool) string {
+// Add interprets one tag; the error tag with errorTag, the format's
+// reading of it (which calls Error or not). val is the value's text (a
+// number's digits, "true"/"false" for a bool). It returns a non-empty
+// detail when a tag it interprets has a value it cannot use; the tag is
+// then ignored. Empty values say nothing.
+func (a *Attrs) Add(in *Intern, key, val []byte, errorTag func(a *Attrs, val []byte)) string {
 	switch string(key) {
 	case "span.kind":
-		a.kind = parseKind(val)
+		a.Kind = ParseKind(val)
 	case "error":
-		// A bool, or a string: "true", or an error's name or message
-		// (some clients write error="ClientSideError"), which may say
-		// what kind of failure it was.
-		switch string(val) {
-		case "", "false", "0":
-		case "true", "1":
-			a.errTag = true
-		default:
-			a.errTag = true
-			a.refineMessage(val)
-		}
+		errorTag(a, val)
 	case "otel.status_code":
 		switch string(val) {
 		case "ERROR":
@@ -107,73 +105,63 @@ func (a *attrs) add(in *intern, key, val []byte, str bool) string {
 			return "tag " + string(key) + ": " + strconv.Quote(string(val)) + " is not a count; ignored"
 		}
 		if rank <= a.resendRank {
-			a.resend, a.resendRank = n, rank
+			a.Resend, a.resendRank = n, rank
 		}
 	case "emac.peer.failure_domain":
 		if len(val) > 0 {
-			a.peerDomain = in.get(val)
+			a.PeerDomain = in.Get(val)
 		}
 	default:
 		for i := 0; i < a.peerRank; i++ {
 			if string(key) == peerKeys[i] {
 				if len(val) > 0 {
-					a.peer, a.peerRank = in.get(val), i
+					a.peer, a.peerRank = in.Get(val), i
 				}
 				return ""
 			}
 		}
-		addPlace(in, &a.place, key, val)
+		AddPlace(in, &a.Place, key, val)
 	}
 	return ""
 }
 
-// addPlace sets the Placement field a resource attribute (or a span tag)
+// Error records an error tag: the span failed, and msg (an error's name
+// or message, or nothing) may say what kind of failure it was.
+func (a *Attrs) Error(msg []byte) {
+	a.errTag = true
+	a.refineMessage(msg)
+}
+
+// AddPlace sets the Placement field a resource attribute (or a span tag)
 // names; other keys are ignored.
-func addPlace(in *intern, p *discovery.Placement, key, val []byte) {
+func AddPlace(in *Intern, p *discovery.Placement, key, val []byte) {
 	if len(val) == 0 {
 		return
 	}
 	switch string(key) {
 	case "k8s.pod.name":
-		p.Pod = in.get(val)
+		p.Pod = in.Get(val)
 	case "k8s.node.name":
-		p.Node = in.get(val)
+		p.Node = in.Get(val)
 	case "host.name":
-		p.Host = in.get(val)
+		p.Host = in.Get(val)
 	case "hostname":
 		// Jaeger clients' own name for the host: host.name wins.
 		if p.Host == "" {
-			p.Host = in.get(val)
+			p.Host = in.Get(val)
 		}
 	case "cloud.availability_zone":
-		p.Zone = in.get(val)
+		p.Zone = in.Get(val)
 	case "cloud.region":
-		p.Region = in.get(val)
+		p.Region = in.Get(val)
 	case "k8s.cluster.name":
-		p.Cluster = in.get(val)
+		p.Cluster = in.Get(val)
 	case "emac.failure_domain":
-		p.Domain = in.get(val)
+		p.Domain = in.Get(val)
 	}
 }
 
-// overPlace sets p's fields that q knows: span tags override the
-// resource's placement (as OTLP span attributes do), being the more
-// specific statement about where the span ran.
-func overPlace(p *discovery.Placement, q discovery.Placement) {
-	for _, f := range [...]struct {
-		dst *string
-		src string
-	}{
-		{&p.Pod, q.Pod}, {&p.Node, q.Node}, {&p.Host, q.Host}, {&p.Zone, q.Zone},
-		{&p.Region, q.Region}, {&p.Cluster, q.Cluster}, {&p.Domain, q.Domain},
-	} {
-		if f.src != "" {
-			*f.dst = f.src
-		}
-	}
-}
-
-// outcome resolves the tags into how the span ended (discovery.Outcome),
+// Outcome resolves the tags into how the span ended (discovery.Outcome),
 // as the OTLP reader does: an error tag or an OpenTelemetry error status;
 // on a server span without an explicit OK status also an HTTP status ≥
 // 500 or a gRPC status other than OK. A failure is a timeout when
@@ -181,9 +169,9 @@ func overPlace(p *discovery.Placement, q discovery.Placement) {
 // the gRPC status is DEADLINE_EXCEEDED; a cancellation when error.type
 // is "cancelled"/"canceled", a message says so or the gRPC status is
 // CANCELLED.
-func (a *attrs) outcome() discovery.Outcome {
+func (a *Attrs) Outcome() discovery.Outcome {
 	failed := a.errTag || a.otelErr
-	if a.kind == discovery.KindServer && !a.otelOK && (a.httpRank < 2 && a.httpStatus >= 500 || a.grpcStatus > 0) {
+	if a.Kind == discovery.KindServer && !a.otelOK && (a.httpRank < 2 && a.httpStatus >= 500 || a.grpcStatus > 0) {
 		failed = true
 	}
 	switch {
@@ -197,11 +185,11 @@ func (a *attrs) outcome() discovery.Outcome {
 	return discovery.Error
 }
 
-// peerOf is the span's peer, unless it is a server's or a consumer's: a
+// Peer is the span's peer, unless it is a server's or a consumer's: a
 // server's server.address is its own, a consumer's destination the queue
 // it reads (as the OTLP reader has it).
-func (a *attrs) peerOf() string {
-	switch a.kind {
+func (a *Attrs) Peer() string {
+	switch a.Kind {
 	case discovery.KindServer, discovery.KindConsumer:
 		return ""
 	}
@@ -212,7 +200,7 @@ func (a *attrs) peerOf() string {
 // error tag's text): "deadline exceeded" makes a timeout, "cancelled" or
 // "canceled" a cancellation, case aside; so does a message that is just
 // "timeout".
-func (a *attrs) refineMessage(msg []byte) {
+func (a *Attrs) refineMessage(msg []byte) {
 	switch {
 	case bytes.EqualFold(msg, []byte("timeout")), containsFold(msg, "deadline exceeded"):
 		a.refineTo(discovery.Timeout)
@@ -223,7 +211,7 @@ func (a *attrs) refineMessage(msg []byte) {
 
 // refineTo records what a tag says the failure was: a timeout wins over
 // a cancellation another tag suggests.
-func (a *attrs) refineTo(o discovery.Outcome) {
+func (a *Attrs) refineTo(o discovery.Outcome) {
 	if a.refine != discovery.Timeout {
 		a.refine = o
 	}
@@ -240,9 +228,9 @@ func containsFold(s []byte, word string) bool {
 	return false
 }
 
-// parseKind reads span.kind (OpenTracing's and OpenTelemetry's lowercase
+// ParseKind reads span.kind (OpenTracing's and OpenTelemetry's lowercase
 // names; Zipkin's uppercase ones).
-func parseKind(v []byte) discovery.Kind {
+func ParseKind(v []byte) discovery.Kind {
 	switch string(v) {
 	case "server", "SERVER":
 		return discovery.KindServer
@@ -290,15 +278,19 @@ func atoi(b []byte) (int, bool) {
 	return n, true
 }
 
-// intern shares the strings that repeat across spans (services,
+// Intern shares the strings that repeat across spans (services,
 // operations, peers, placement): a map lookup with a []byte key does not
 // allocate, so a repeated name costs no allocation at all. Bounded, so a
 // stream of distinct names does not grow it without end.
-type intern struct{ m map[string]string }
+type Intern struct {
+	m    map[string]string
+	last string // Last's
+}
 
 const maxIntern = 1 << 14
 
-func (in *intern) get(b []byte) string {
+// Get is b as a string, shared with the earlier ones that spell the same.
+func (in *Intern) Get(b []byte) string {
 	if s, ok := in.m[string(b)]; ok {
 		return s
 	}
@@ -310,4 +302,14 @@ func (in *intern) get(b []byte) string {
 		in.m[s] = s
 	}
 	return s
+}
+
+// Last shares the previous call's string when b spells the same: the
+// spans of a trace usually come together, so their trace ids (too many
+// to keep in Get's map) repeat one after another.
+func (in *Intern) Last(b []byte) string {
+	if string(b) != in.last {
+		in.last = string(b)
+	}
+	return in.last
 }

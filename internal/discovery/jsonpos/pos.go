@@ -1,4 +1,4 @@
-package zipkin
+package jsonpos
 
 import (
 	"bytes"
@@ -66,8 +66,6 @@ func (p *posReader) recorded(end int64) []byte {
 	}
 	return p.rec[:end-p.recStart]
 }
-
-func newPosReader(r io.Reader) *posReader { return &posReader{r: r, line: 1, col: 1} }
 
 func (p *posReader) Read(b []byte) (int, error) {
 	p.advance(p.n)
