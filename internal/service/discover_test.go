@@ -11,15 +11,30 @@ import (
 	"github.com/emac-dev/emac/internal/service"
 )
 
-const nezhaOB = "../../../shared/data/nezha/online-boutique-2022-08-22"
+// nezhaOB is the Nezha Online Boutique run (shared/data, MIT): beside the
+// checkout, or where this machine keeps it.
+var nezhaOB = sharedData("nezha/online-boutique-2022-08-22")
+
+// sharedData finds a folder of the workplace's shared data: beside the
+// checkout (../shared/data) or at /work/shared/data; "" when neither has
+// it.
+func sharedData(rel string) string {
+	for _, root := range []string{"../../../shared/data", "/work/shared/data"} {
+		p := filepath.Join(root, rel)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
 
 // TestNezhaOnlineBoutique discovers the Online Boutique from the Nezha
 // span tables: the service edges against the dataset's ground truth
 // dependency.csv (F1 ≥ 0.95), the frontend's calls (sequential, as its Go
 // handlers make them), and the labelled faults seen in their windows.
 func TestNezhaOnlineBoutique(t *testing.T) {
-	if _, err := os.Stat(nezhaOB); err != nil {
-		t.Skip("the Nezha data is not here:", err)
+	if nezhaOB == "" {
+		t.Skip("the Nezha data is not on this machine")
 	}
 	d, err := service.Discover(context.Background(), []string{nezhaOB + "/trace", nezhaOB + "/fault_list.json"}, service.DiscoverOptions{})
 	if err != nil {
@@ -103,9 +118,9 @@ func TestNezhaOnlineBoutique(t *testing.T) {
 
 // TestNezhaTrainTicket: the TrainTicket run loads.
 func TestNezhaTrainTicket(t *testing.T) {
-	dir := "../../../shared/data/nezha/train-ticket-2023-01-30"
-	if _, err := os.Stat(dir); err != nil {
-		t.Skip("the Nezha data is not here:", err)
+	dir := sharedData("nezha/train-ticket-2023-01-30")
+	if dir == "" {
+		t.Skip("the Nezha data is not on this machine")
 	}
 	d, err := service.Discover(context.Background(), []string{dir}, service.DiscoverOptions{})
 	if err != nil {
