@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/discovery"
@@ -107,14 +108,11 @@ func Discover(ctx context.Context, paths []string, opts DiscoverOptions) (*Disco
 
 // isMesh says whether a file's head is mesh configuration: Istio,
 // Gateway API or Linkerd objects.
-func isMesh(head []byte) bool {
-	for _, g := range []string{"networking.istio.io/", "gateway.networking.k8s.io/", "linkerd.io/"} {
-		if bytes.Contains(head, []byte(g)) {
-			return true
-		}
-	}
-	return false
-}
+func isMesh(head []byte) bool { return meshAPI.Match(head) }
+
+// meshAPI is an apiVersion of a mesh's API group, in YAML or JSON (not
+// merely the group's name, which traces' attributes may carry).
+var meshAPI = regexp.MustCompile(`(?m)"?apiVersion"?\s*:\s*"?(networking\.istio\.io|gateway\.networking\.k8s\.io|linkerd\.io)/`)
 
 // isTopology says whether a file's head is `kubectl get pods,nodes -o
 // json` output (or a Pod or Node).

@@ -164,3 +164,21 @@ func TestDiscoverRoutes(t *testing.T) {
 		t.Errorf("web-svc: %v, want a 500ms timeout", got["web-svc"])
 	}
 }
+
+// TestInputKinds: mesh configuration is told by its apiVersion, not by a
+// group's name anywhere in the head (a trace's pod labels name linkerd.io).
+func TestInputKinds(t *testing.T) {
+	for _, c := range []struct {
+		head string
+		mesh bool
+	}{
+		{"apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\n", true},
+		{`{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute"}`, true},
+		{"---\n# c\napiVersion: linkerd.io/v1alpha2\n", true},
+		{`{"resourceSpans":[{"resource":{"attributes":[{"key":"k8s.pod.labels.linkerd.io/proxy-version","value":{"stringValue":"x"}}]}}]}`, false},
+	} {
+		if got := service.IsMesh([]byte(c.head)); got != c.mesh {
+			t.Errorf("IsMesh(%q) = %v, want %v", c.head, got, c.mesh)
+		}
+	}
+}

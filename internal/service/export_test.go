@@ -1,0 +1,4 @@
+package service
+
+// IsMesh exposes isMesh to the external tests.
+var IsMesh = isMesh
