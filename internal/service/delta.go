@@ -42,11 +42,6 @@ import (
 //     component never called is reported, with the call rate its absence
 //     excludes.
 
-// JourneyDelta is a journey's delta.
-type JourneyDelta struct {
-	Delta *v1alpha1.ModelDelta
-}
-
 // Delta compares every journey of the spec files with the discovery. The
 // diagnostics of a spec that does not load are in the report.
 func Delta(ctx context.Context, specPaths []string, d *Discovery, opts Options) (*Report, []*v1alpha1.ModelDelta, error) {
