@@ -18,6 +18,7 @@ import (
 
 	"github.com/emac-dev/emac/internal/discovery"
 	"github.com/emac-dev/emac/internal/discovery/nezha"
+	"github.com/emac-dev/emac/internal/discovery/readtest"
 )
 
 const shared = "/work/shared/data/nezha"
@@ -302,19 +303,6 @@ func TestTruncatedGzip(t *testing.T) {
 	}
 }
 
-type failSink struct {
-	discovery.Collector
-	after int
-	err   error
-}
-
-func (s *failSink) Span(sp *discovery.Span) error {
-	if len(s.Spans) == s.after {
-		return s.err
-	}
-	return s.Collector.Span(sp)
-}
-
 // Read returns the sink's error, ctx's, and the input's; nothing else.
 func TestErrors(t *testing.T) {
 	gz, err := os.ReadFile("testdata/ob-03_53-head.csv.gz")
@@ -323,7 +311,7 @@ func TestErrors(t *testing.T) {
 	}
 	data := gunzip(t, "testdata/ob-03_53-head.csv.gz")
 	errSink := errors.New("sink full")
-	s := &failSink{after: 2, err: errSink}
+	s := &readtest.FailSink{After: 2, Err: errSink}
 	if err := nezha.Read(context.Background(), "in", bytes.NewReader(gz), s); !errors.Is(err, errSink) || len(s.Spans) != 2 {
 		t.Errorf("sink error: got %v after %d spans, want %v after 2", err, len(s.Spans), errSink)
 	}
@@ -589,36 +577,9 @@ func TestReadDependencies(t *testing.T) {
 	}
 }
 
-// endless is an input that never ends: head, then unit again and again.
-type endless struct {
-	head, unit []byte
-	pending    []byte
-	read       int
-}
-
-func (e *endless) Read(p []byte) (int, error) {
-	if len(e.pending) == 0 {
-		e.pending, e.head = append(e.head, e.unit...), nil
-	}
-	n := copy(p, e.pending)
-	e.pending = e.pending[n:]
-	e.read += n
-	return n, nil
-}
-
 // Read streams: on an input without end, it hands over spans as it goes
 // (the sink stops it), having read a bounded prefix.
 func TestStreams(t *testing.T) {
-	in := &endless{
-		head: []byte("TraceID,SpanID,ParentID,PodName,OperationName,StartTimeUnixNano,EndTimeUnixNano,Duration\n"),
-		unit: []byte("t,a,root,frontend-579b9bff58-t2dbm,op,1,2,0\n"),
-	}
-	errEnough := errors.New("enough")
-	s := &failSink{after: 1000, err: errEnough}
-	if err := nezha.Read(context.Background(), "endless", in, s); !errors.Is(err, errEnough) {
-		t.Fatalf("got %v, want %v", err, errEnough)
-	}
-	if in.read > 1000*len(in.unit)+256<<10 {
-		t.Errorf("read %d bytes for 1000 rows of %d", in.read, len(in.unit))
-	}
+	readtest.Streams(t, nezha.Read, "TraceID,SpanID,ParentID,PodName,OperationName,StartTimeUnixNano,EndTimeUnixNano,Duration\n",
+		"t,a,root,frontend-579b9bff58-t2dbm,op,1,2,0\n", "rows")
 }
