@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 
+	"github.com/emac-dev/emac/internal/partition"
+
 	"github.com/emac-dev/emac/internal/model"
 )
 
@@ -77,7 +79,7 @@ type evaluator struct {
 	buf            [][]float64
 
 	// setScenario's scratch: per domain, per component
-	uf       unionFind
+	uf       partition.Sets
 	groupVar []int
 	groupUp  []float64
 	owner    []int
@@ -195,7 +197,7 @@ func (e *evaluator) setScenario(s scenario) {
 	e.changed = e.changed[:0]
 	e.closed = false
 	if e.owner == nil {
-		e.uf = newUnionFind(len(t.domains))
+		e.uf = partition.New(len(t.domains))
 		e.groupVar = make([]int, len(t.domains))
 		e.groupUp = make([]float64, len(t.domains))
 		e.owner = make([]int, len(t.comps))
@@ -213,7 +215,7 @@ func (e *evaluator) setScenario(s scenario) {
 		}
 		for _, ci := range d.members {
 			if o := e.owner[ci]; o >= 0 {
-				uf.union(di, o)
+				uf.Union(di, o)
 			} else {
 				e.owner[ci] = di
 				e.changed = append(e.changed, ci)
@@ -222,7 +224,7 @@ func (e *evaluator) setScenario(s scenario) {
 	}
 	for di, d := range t.domains {
 		if s.shared[di] && len(d.members) > 0 {
-			r := uf.find(di)
+			r := uf.Find(di)
 			e.groupUp[r] = max(e.groupUp[r], d.up)
 		}
 	}
@@ -237,12 +239,12 @@ func (e *evaluator) setScenario(s scenario) {
 		return n - 1
 	}
 	for di, d := range t.domains {
-		if s.shared[di] && len(d.members) > 0 && uf.find(di) == di {
+		if s.shared[di] && len(d.members) > 0 && uf.Find(di) == di {
 			e.groupVar[di] = newVar(1 - e.groupUp[di])
 		}
 	}
 	for _, ci := range e.changed {
-		r := uf.find(e.owner[ci])
+		r := uf.Find(e.owner[ci])
 		e.owner[ci] = -1
 		v := e.groupVar[r]
 		e.compGroup[ci] = v

@@ -8,6 +8,8 @@ import (
 	"math/bits"
 	"sort"
 
+	"github.com/emac-dev/emac/internal/partition"
+
 	"github.com/emac-dev/emac/internal/model"
 )
 
@@ -46,11 +48,11 @@ const maxUnits = 22
 func (t *tree) clusters(budget int64) []*cluster {
 	// union-find over domains and components
 	nd := len(t.domains)
-	uf := newUnionFind(nd + len(t.comps))
+	uf := partition.New(nd + len(t.comps))
 	inScope := make([]bool, len(t.comps))
 	for di, d := range t.domains {
 		for _, ci := range d.members {
-			uf.union(nd+ci, di)
+			uf.Union(nd+ci, di)
 			inScope[ci] = true
 		}
 	}
@@ -90,7 +92,7 @@ func (t *tree) clusters(budget int64) []*cluster {
 	}
 	for di, d := range t.domains {
 		if len(d.members) > 0 {
-			c := get(uf.find(di))
+			c := get(uf.Find(di))
 			c.domains = append(c.domains, di)
 		}
 	}
@@ -98,7 +100,7 @@ func (t *tree) clusters(budget int64) []*cluster {
 		if !inScope[ci] {
 			continue
 		}
-		c := get(uf.find(nd + ci))
+		c := get(uf.Find(nd + ci))
 		c.comps = append(c.comps, ci)
 		c.leaves = append(c.leaves, t.leaves[ci]...)
 		if fixed[ci] {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/emac-dev/emac/internal/partition"
+
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/model"
 )
@@ -289,39 +291,15 @@ func (in *inferrer) ordered(a, b int) bool {
 	return both > 0 && (af == both || bf == both)
 }
 
-// components splits set by connectivity of edge.
+// components splits set by connectivity of edge: the groups in the order
+// of their first members in set, each in set's order.
 func components(set []int, edge func(a, b int) bool) [][]int {
-	parent := make(map[int]int, len(set))
-	var find func(int) int
-	find = func(x int) int {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
+	groups := partition.Components(len(set), func(i, j int) bool { return edge(set[i], set[j]) })
+	out := make([][]int, len(groups))
+	for g, idx := range groups {
+		for _, i := range idx {
+			out[g] = append(out[g], set[i])
 		}
-		return x
-	}
-	for _, k := range set {
-		parent[k] = k
-	}
-	for i, a := range set {
-		for _, b := range set[i+1:] {
-			if edge(a, b) {
-				parent[find(a)] = find(b)
-			}
-		}
-	}
-	groups := map[int][]int{}
-	var roots []int
-	for _, k := range set {
-		r := find(k)
-		if _, ok := groups[r]; !ok {
-			roots = append(roots, r)
-		}
-		groups[r] = append(groups[r], k)
-	}
-	out := make([][]int, 0, len(roots))
-	for _, r := range roots {
-		out = append(out, groups[r])
 	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/discovery"
 	"github.com/emac-dev/emac/internal/model"
+	"github.com/emac-dev/emac/internal/partition"
 	"github.com/emac-dev/emac/internal/patch"
 )
 
@@ -409,27 +410,14 @@ func shareAny(a, b []string) bool {
 	return false
 }
 
-// groups splits items into the connected components of linked, in order.
+// groups splits items into the connected components of linked: groups
+// in the order of their first items, each sorted.
 func groups(items []string, linked func(a, b string) bool) [][]string {
-	idx := make([]int, len(items))
-	for i := range idx {
-		idx[i] = i
-	}
-	seen := make([]bool, len(items))
 	var out [][]string
-	for i := range items {
-		if seen[i] {
-			continue
-		}
-		seen[i] = true
-		g := []string{items[i]}
-		for k := 0; k < len(g); k++ {
-			for j2, it := range items {
-				if !seen[j2] && linked(g[k], it) {
-					seen[j2] = true
-					g = append(g, it)
-				}
-			}
+	for _, idx := range partition.Components(len(items), func(i, j int) bool { return linked(items[i], items[j]) }) {
+		g := make([]string, len(idx))
+		for k, i := range idx {
+			g[k] = items[i]
 		}
 		slices.Sort(g)
 		out = append(out, g)

@@ -42,6 +42,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/emac-dev/emac/internal/partition"
+
 	"github.com/emac-dev/emac/internal/latency"
 	"github.com/emac-dev/emac/internal/model"
 )
@@ -366,17 +368,8 @@ func Compile(j *model.Journey, sc Scenario) (*Program, error) {
 	}
 	owner := make([]int, len(p.names)) // component → root domain + 1
 	dnames := j.DomainNames()
-	parent := make([]int, len(dnames))
-	var find func(int) int
-	find = func(x int) int {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
+	uf := partition.New(len(dnames))
 	for di, dn := range dnames {
-		parent[di] = di
 		if !shared[dn] {
 			continue
 		}
@@ -386,7 +379,7 @@ func Compile(j *model.Journey, sc Scenario) (*Program, error) {
 				continue
 			}
 			if o := owner[ci]; o > 0 {
-				parent[find(di)] = find(o - 1)
+				uf.Union(di, o-1)
 			} else {
 				owner[ci] = di + 1
 			}
@@ -395,7 +388,7 @@ func Compile(j *model.Journey, sc Scenario) (*Program, error) {
 	up := map[int]float64{} // group root → largest member availability
 	for ci, o := range owner {
 		if o > 0 {
-			r := find(o - 1)
+			r := uf.Find(o - 1)
 			up[r] = max(up[r], j.Components[p.names[ci]].Availability)
 		}
 	}
@@ -427,7 +420,7 @@ func Compile(j *model.Journey, sc Scenario) (*Program, error) {
 		info := compInfo{group: -1, slot: -1}
 		a := c.Availability
 		if o := owner[ci]; o > 0 {
-			r := find(o - 1)
+			r := uf.Find(o - 1)
 			info.group = groupOf[r]
 			if u := up[r]; u > 0 {
 				a = min(1, a/u)
