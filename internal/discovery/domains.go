@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/emac-dev/emac/internal/stats"
+
 	"github.com/emac-dev/emac/api/v1alpha1"
 )
 
@@ -111,7 +113,7 @@ func (ev *Evidence) placementDomains(comps map[int32][]string) []v1alpha1.Domain
 					continue // not called by anything: not a leaf of a flow
 				}
 				names = append(names, cs...)
-				lo, _ := wilson95(n, named[svc])
+				lo, _ := stats.Wilson(n, named[svc], stats.Z95)
 				conf = min(conf, lo)
 				if n < named[svc] {
 					conflict = true
@@ -238,12 +240,7 @@ func hypergeomTail(N, a, b, k int) float64 {
 	if k <= 0 {
 		return 1
 	}
-	lc := func(n, r int) float64 {
-		x, _ := math.Lgamma(float64(n + 1))
-		y, _ := math.Lgamma(float64(r + 1))
-		z, _ := math.Lgamma(float64(n - r + 1))
-		return x - y - z
-	}
+	lc := stats.LogChoose
 	total := lc(N, b)
 	p := 0.0
 	for x := k; x <= min(a, b); x++ {

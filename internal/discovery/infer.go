@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/emac-dev/emac/internal/stats"
+
 	"github.com/emac-dev/emac/internal/partition"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
@@ -196,10 +198,7 @@ func (in *inferrer) undo(node *model.Node) {
 func (in *inferrer) confidence() float64 {
 	c := 1.0
 	for _, d := range in.decisions {
-		if d.n <= 0 {
-			return 0
-		}
-		c = min(c, math.Pow(0.05, 1/float64(d.n)))
+		c = min(c, stats.Unrefuted(d.n))
 	}
 	return c
 }

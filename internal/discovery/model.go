@@ -4,11 +4,12 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/emac-dev/emac/internal/stats"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/model"
@@ -119,22 +120,8 @@ func sanitize(s string) string {
 	return out
 }
 
-// wilson95 is the 95% Wilson score interval of s successes in n.
-func wilson95(s, n int) (lo, hi float64) {
-	if n == 0 {
-		return 0, 1
-	}
-	const z = 1.959963984540054
-	nf := float64(n)
-	p := float64(s) / nf
-	den := 1 + z*z/nf
-	center := (p + z*z/(2*nf)) / den
-	half := z / den * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf))
-	return max(0, center-half), min(1, center+half)
-}
-
 func estimate(s, n int, what string) v1alpha1.Estimate {
-	lo, hi := wilson95(s, n)
+	lo, hi := stats.Wilson(s, n, stats.Z95)
 	v := 0.0
 	if n > 0 {
 		v = float64(s) / float64(n)

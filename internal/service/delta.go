@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/emac-dev/emac/internal/stats"
+
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/discovery"
 	"github.com/emac-dev/emac/internal/model"
@@ -205,16 +207,9 @@ func majority(k, n int) float64 {
 	m := a + b - 1
 	p := 0.0
 	for i := a; i <= m; i++ {
-		p += math.Exp(lchoose(m, i) - float64(m)*math.Ln2)
+		p += math.Exp(stats.LogChoose(m, i) - float64(m)*math.Ln2)
 	}
 	return 1 - min(1, p)
-}
-
-func lchoose(n, r int) float64 {
-	x, _ := math.Lgamma(float64(n + 1))
-	y, _ := math.Lgamma(float64(r + 1))
-	z, _ := math.Lgamma(float64(n - r + 1))
-	return x - y - z
 }
 
 // redundancy lists, per component, the components it is in redundancy
@@ -492,7 +487,7 @@ func flowChanges(ctx context.Context, j *model.Journey, m *v1alpha1.DiscoveredMo
 			continue
 		}
 		n := best.Invocations
-		c := math.Pow(0.05, 1/float64(max(n, 1)))
+		c := stats.Unrefuted(max(n, 1))
 		out = append(out, pending{change: v1alpha1.ModelChange{Kind: v1alpha1.ChangeNotObserved, Components: []string{name},
 			Summary:    fmt.Sprintf("%s was not called in the %d invocations of %s %s", name, n, best.Entry.Service, best.Entry.Operation),
 			Confidence: c,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emac-dev/emac/internal/model"
+	"github.com/emac-dev/emac/internal/stats"
 )
 
 // lat is a component's latency in a test: SLO points and a failure
@@ -436,11 +437,11 @@ func TestQuantileRanks(t *testing.T) {
 		v, lo, hi int
 	}{
 		// 1000·0.5 ∓ 1.96·√250 = 500 ∓ 30.99
-		{1000, 0.5, z95, 500, 469, 531},
+		{1000, 0.5, stats.Z95, 500, 469, 531},
 		// 10⁴·0.99 ∓ 1.96·√99 = 9900 ∓ 19.50
-		{10_000, 0.99, z95, 9900, 9880, 9920},
-		{10, 0.999, z95, 10, 9, 11},
-		{1, 0.5, z95, 1, -1, 2},
+		{10_000, 0.99, stats.Z95, 9900, 9880, 9920},
+		{10, 0.999, stats.Z95, 10, 9, 11},
+		{1, 0.5, stats.Z95, 1, -1, 2},
 	}
 	for _, tc := range tests {
 		v, lo, hi := quantileRanks(tc.s, tc.q, tc.z)

@@ -42,6 +42,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/emac-dev/emac/internal/stats"
+
 	"github.com/emac-dev/emac/internal/partition"
 
 	"github.com/emac-dev/emac/internal/latency"
@@ -93,23 +95,7 @@ type Result struct {
 // (e.g. 0.999). Unlike the normal approximation it stays inside [0, 1] and
 // keeps its coverage when P is close to 1, as availabilities are.
 func (r Result) Wilson(confidence float64) (lo, hi float64) {
-	return wilson(r.Successes, r.N, math.Sqrt2*math.Erfinv(confidence))
-}
-
-// z95 is the two-sided 95% standard normal quantile.
-const z95 = 1.959963984540054
-
-func wilson(s, n int, z float64) (lo, hi float64) {
-	if n == 0 {
-		return 0, 1
-	}
-	nf := float64(n)
-	p := float64(s) / nf
-	z2 := z * z
-	den := 1 + z2/nf
-	center := (p + z2/(2*nf)) / den
-	half := z / den * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf))
-	return max(0, center-half), min(1, center+half)
+	return stats.Wilson(r.Successes, r.N, math.Sqrt2*math.Erfinv(confidence))
 }
 
 // Estimate runs n executions of the journey under the scenario and returns
@@ -192,7 +178,7 @@ func proportion(s, n int) Result {
 		r.P = float64(s) / float64(n)
 		r.StdErr = math.Sqrt(r.P * (1 - r.P) / float64(n))
 	}
-	r.Lo, r.Hi = wilson(s, n, z95)
+	r.Lo, r.Hi = stats.Wilson(s, n, stats.Z95)
 	return r
 }
 
