@@ -5,7 +5,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/emac-dev/emac/internal/stats"
 
@@ -70,7 +69,7 @@ func (ev *Evidence) placementDomains(comps map[int32][]string) []v1alpha1.Domain
 		set[svc] = true // an external service, named only by its callers
 	}
 	svcs := slices.Collect(maps.Keys(set))
-	slices.SortFunc(svcs, func(a, b int32) int { return strings.Compare(ev.name(a), ev.name(b)) })
+	slices.SortFunc(svcs, ev.compareNames)
 	for _, pk := range placementKinds {
 		// value → service → spans naming it; service → spans naming any
 		byValue := map[string]map[int32]int{}
@@ -158,12 +157,12 @@ func (ev *Evidence) dependencyDomains(comps map[int32][]string, names map[opKey]
 	}
 	var out []v1alpha1.DomainHypothesis
 	tos := slices.Collect(maps.Keys(callers))
-	slices.SortFunc(tos, func(a, b int32) int { return strings.Compare(ev.name(a), ev.name(b)) })
+	slices.SortFunc(tos, ev.compareNames)
 	for _, to := range tos {
 		var members, evidence []string
 		count := 0
 		froms := slices.Collect(maps.Keys(callers[to]))
-		slices.SortFunc(froms, func(a, b int32) int { return strings.Compare(ev.name(a), ev.name(b)) })
+		slices.SortFunc(froms, ev.compareNames)
 		for _, from := range froms {
 			if len(comps[from]) == 0 {
 				continue
@@ -201,7 +200,7 @@ func (ev *Evidence) coFailureDomains(comps map[int32][]string) []v1alpha1.Domain
 	N := len(ev.windows)
 	bad := ev.badWindows()
 	svcs := slices.Collect(maps.Keys(bad))
-	slices.SortFunc(svcs, func(a, b int32) int { return strings.Compare(ev.name(a), ev.name(b)) })
+	slices.SortFunc(svcs, ev.compareNames)
 	pairs := len(svcs) * (len(svcs) - 1) / 2
 	var out []v1alpha1.DomainHypothesis
 	for i, a := range svcs {

@@ -53,14 +53,20 @@ func (ev *Evidence) targets() []opKey {
 		}
 	}
 	keys := slices.Collect(maps.Keys(set))
-	slices.SortFunc(keys, func(a, b opKey) int {
-		if c := strings.Compare(ev.name(a.svc), ev.name(b.svc)); c != 0 {
-			return c
-		}
-		return strings.Compare(ev.name(a.op), ev.name(b.op))
-	})
+	slices.SortFunc(keys, ev.compareOps)
 	return keys
 }
+
+// compareOps orders operations by service name, then operation name.
+func (ev *Evidence) compareOps(a, b opKey) int {
+	if c := ev.compareNames(a.svc, b.svc); c != 0 {
+		return c
+	}
+	return ev.compareNames(a.op, b.op)
+}
+
+// compareNames orders numbered names by the names.
+func (ev *Evidence) compareNames(a, b int32) int { return strings.Compare(ev.name(a), ev.name(b)) }
 
 // componentNames names each called operation: its service when the
 // service is called through one operation only, else the service and a
@@ -196,12 +202,7 @@ func placementAttrs(p Placement) map[string]string {
 
 func (ev *Evidence) edgeList() []v1alpha1.DiscoveredEdge {
 	keys := slices.Collect(maps.Keys(ev.edges))
-	slices.SortFunc(keys, func(a, b edgeKey) int {
-		if c := strings.Compare(ev.name(a.from), ev.name(b.from)); c != 0 {
-			return c
-		}
-		return strings.Compare(ev.name(a.to), ev.name(b.to))
-	})
+	slices.SortFunc(keys, func(a, b edgeKey) int { return ev.compareOps(opKey{a.from, a.to}, opKey{b.from, b.to}) })
 	out := []v1alpha1.DiscoveredEdge{}
 	for _, k := range keys {
 		e := ev.edges[k]
@@ -235,10 +236,7 @@ func (ev *Evidence) flows(names map[opKey]string) []v1alpha1.DiscoveredFlow {
 			}
 			return 1
 		}
-		if c := strings.Compare(ev.name(a.svc), ev.name(b.svc)); c != 0 {
-			return c
-		}
-		return strings.Compare(ev.name(a.op), ev.name(b.op))
+		return ev.compareOps(a, b)
 	})
 	out := []v1alpha1.DiscoveredFlow{}
 	for _, k := range keys {
@@ -450,12 +448,16 @@ func variants(sample []*invocation, tol int64, name func(opKey) string) (*model.
 		}
 		return strings.Compare(a, b)
 	})
+	split := make([][]string, len(kinds))
+	for i, k := range kinds {
+		split[i] = strings.Split(k, "\x00")
+	}
 	groups := map[string][]*invocation{}
 	for _, inv := range sample {
 		sig := sigOf[inv]
 		key := strings.Join(sig, "\x00")
-		for _, k := range kinds {
-			if prefixOf(sig, strings.Split(k, "\x00")) {
+		for i, k := range kinds {
+			if prefixOf(sig, split[i]) {
 				key = k
 				break
 			}
