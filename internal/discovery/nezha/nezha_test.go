@@ -79,15 +79,7 @@ func TestTables(t *testing.T) {
 		t.Run(tc.path, func(t *testing.T) {
 			path := sharedFile(t, tc.path)
 			rows := bytes.Count(gunzip(t, path), []byte{'\n'}) - 1
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			var c counter
-			if err := nezha.Read(context.Background(), path, f, &c); err != nil {
-				t.Fatal(err)
-			}
+			c := readFile(t, path)
 			if c.spans != rows || len(c.problems) > 0 {
 				t.Errorf("got %d spans, problems %v; want %d spans (rows), no problems", c.spans, c.problems, rows)
 			}
@@ -105,6 +97,21 @@ func TestTables(t *testing.T) {
 }
 
 // counter is a sink that keeps the first and last spans and counts.
+// readFile reads the span table at path into a counter.
+func readFile(t *testing.T, path string) *counter {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var c counter
+	if err := nezha.Read(context.Background(), path, f, &c); err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
+
 type counter struct {
 	spans       int
 	first, last discovery.Span
@@ -188,27 +195,6 @@ func TestColumnsByName(t *testing.T) {
 	}
 }
 
-// annotate removes the markers ‸ from s and gives their positions in
-// what is left.
-func annotate(name, s string) (string, []discovery.Pos) {
-	var b strings.Builder
-	var marks []discovery.Pos
-	line, col := 1, 1
-	for _, r := range s {
-		if r == '‸' {
-			marks = append(marks, discovery.Pos{File: name, Line: line, Col: col})
-			continue
-		}
-		b.WriteRune(r)
-		if r == '\n' {
-			line, col = line+1, 1
-		} else {
-			col += len(string(r))
-		}
-	}
-	return b.String(), marks
-}
-
 // Bad rows, each problem's line (and field) marked ‸; the good rows'
 // spans are kept.
 func TestProblems(t *testing.T) {
@@ -259,7 +245,7 @@ func TestProblems(t *testing.T) {
 		{"header only", header, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in, marks := annotate("in.csv", tc.in)
+			in, marks := readtest.Annotate("in.csv", tc.in)
 			if len(marks) != len(tc.want) {
 				t.Fatalf("%d marks for %d problems", len(marks), len(tc.want))
 			}
@@ -426,16 +412,7 @@ func TestServiceOf(t *testing.T) {
 // dependency.csv also names loadgenerator, but only with IP targets,
 // which ReadDependencies drops; the load generator reports no spans.
 func TestServicesCoverDependencies(t *testing.T) {
-	path := sharedFile(t, "online-boutique-2022-08-22/trace/03_53_trace.csv.gz")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var c counter
-	if err := nezha.Read(context.Background(), path, f, &c); err != nil {
-		t.Fatal(err)
-	}
+	c := readFile(t, sharedFile(t, "online-boutique-2022-08-22/trace/03_53_trace.csv.gz"))
 	dep, err := os.Open("testdata/ob-dependency.csv")
 	if err != nil {
 		t.Fatal(err)
