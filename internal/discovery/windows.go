@@ -117,10 +117,6 @@ type Fault struct {
 // the other services bad in the same window.
 func (ev *Evidence) Faults(faults []Fault) []v1alpha1.FaultEvidence {
 	bad := ev.badWindows()
-	svcByName := map[string]int32{}
-	for i, n := range ev.names.list {
-		svcByName[n] = int32(i)
-	}
 	var out []v1alpha1.FaultEvidence
 	win := ev.opts.window()
 	for _, f := range faults {
@@ -129,7 +125,7 @@ func (ev *Evidence) Faults(faults []Fault) []v1alpha1.FaultEvidence {
 		w0 := f.Start.UnixNano() / win
 		fe := v1alpha1.FaultEvidence{Service: f.Service, Type: f.Type, At: f.Start.UTC().Format(time.RFC3339),
 			Window: v1alpha1.TimeRange{From: stamp(w0 * win), To: stamp((w0 + 2) * win)}, Source: f.Source}
-		if svc, ok := svcByName[f.Service]; ok {
+		if svc, ok := ev.names.ids[f.Service]; ok {
 			slow, p90, base := ev.degraded(svc)
 			fe.BaselineP90 = v1alpha1.Duration(base)
 			also := map[string]bool{}
