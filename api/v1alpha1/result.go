@@ -35,6 +35,12 @@ type JourneyResult struct {
 	WhatIf       *WhatIfResult      `json:"whatif,omitempty"`
 	Components   []ComponentValue   `json:"components,omitempty"`
 	Notes        []string           `json:"notes,omitempty"`
+	// Observation is what observed mode (emac gate, emac serve) read
+	// from Prometheus; nil in contract mode.
+	Observation *Observation `json:"observation,omitempty"`
+	// Evidence summarises the discovery deltas the decision weighed; nil
+	// when none was given.
+	Evidence *EvidenceResult `json:"evidence,omitempty"`
 }
 
 // AvailabilityResult holds the bounds [A-, A+] and the floor.

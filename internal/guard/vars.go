@@ -98,6 +98,9 @@ type Vars struct {
 	Params map[string]any `json:"params,omitempty"`
 }
 
+// Map returns the known variables by name, as a guard reads them.
+func (v *Vars) Map() map[string]any { return v.activation() }
+
 // activation is the CEL activation of v: the known variables only, so
 // that reading an unknown one is an evaluation error.
 func (v *Vars) activation() map[string]any {
