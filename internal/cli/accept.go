@@ -1,14 +1,11 @@
 package cli
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/spf13/cobra"
-	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/patch"
@@ -70,7 +67,7 @@ Exit status: 0 fine, 1 on an error.`,
 	return cmd
 }
 
-// readDeltas reads ModelDeltas: a JSON object or array, or a YAML stream.
+// readDeltas reads ModelDeltas from a file or standard input ("-").
 func readDeltas(name string, stdin io.Reader) ([]*v1alpha1.ModelDelta, error) {
 	var b []byte
 	var err error
@@ -82,41 +79,5 @@ func readDeltas(name string, stdin io.Reader) ([]*v1alpha1.ModelDelta, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*v1alpha1.ModelDelta
-	if err := json.Unmarshal(b, &out); err == nil {
-		for i, md := range out {
-			if md == nil || md.Kind != v1alpha1.KindModelDelta {
-				return nil, fmt.Errorf("%s: item %d is not a %s", name, i, v1alpha1.KindModelDelta)
-			}
-		}
-		if len(out) == 0 {
-			return nil, fmt.Errorf("%s: no ModelDelta", name)
-		}
-		return out, nil
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	for {
-		var doc any
-		if err := dec.Decode(&doc); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		j, err := json.Marshal(doc)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		var md v1alpha1.ModelDelta
-		if err := json.Unmarshal(j, &md); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if md.Kind != v1alpha1.KindModelDelta {
-			return nil, fmt.Errorf("%s: a document of kind %q, want %s", name, md.Kind, v1alpha1.KindModelDelta)
-		}
-		out = append(out, &md)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no ModelDelta", name)
-	}
-	return out, nil
+	return service.ReadDeltas(name, b)
 }

@@ -56,6 +56,17 @@ type Report struct {
 	Sources     diag.Sources
 }
 
+// Load loads the inputs without evaluating them: the report holds the
+// journeys, or the diagnostics of specs that do not load.
+func Load(ctx context.Context, paths []string, opts Options) *Report {
+	b, ds := spec.Load(ctx, paths, opts.Load)
+	rep := &Report{Diagnostics: ds, Sources: b.Sources, Result: v1alpha1.CheckResult{Journeys: []v1alpha1.JourneyResult{}}}
+	if !ds.HasErrors() {
+		rep.Journeys, rep.Specs = b.Journeys, b.Specs
+	}
+	return rep
+}
+
 // Check loads the inputs and evaluates every journey in them. Spec problems
 // are returned as diagnostics; the error is for failures of emac itself
 // (including cancellation).
