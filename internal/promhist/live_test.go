@@ -5,38 +5,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
 	"github.com/emac-dev/emac/internal/latency"
+	"github.com/emac-dev/emac/internal/promtest"
 )
-
-// prometheusBin is the path of Debian's prometheus; the test is skipped
-// without it, and fails when CI is set.
-func prometheusBin(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("prometheus not found: apt-get install prometheus")
-		}
-		t.Skip("prometheus not found")
-	}
-	return p
-}
 
 // exposition serves a histogram whose buckets grow by fixed amounts at
 // every scrape, from 0 at the first: scrape n serves n times the
@@ -69,54 +50,6 @@ func (e *exposition) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	w.Write(b.Bytes())
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startPrometheus runs prometheus scraping target every second, with its
-// storage in a temporary directory, and stops it when the test ends.
-func startPrometheus(t *testing.T, target string) string {
-	t.Helper()
-	bin := prometheusBin(t)
-	if out, err := exec.Command(bin, "--version").CombinedOutput(); err == nil {
-		t.Logf("%s", bytes.SplitN(out, []byte("\n"), 2)[0])
-	}
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n  - job_name: emac\n    static_configs: [{targets: [%q]}]\n", target)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("prometheus:\n%s", logs.String())
-		}
-	})
-	return "http://" + addr
-}
-
 // TestLivePrometheus reads histograms from a real Prometheus scraping a
 // server whose buckets grow by known amounts: the increase over a window
 // that reaches back to the first scrape (all zeros), evaluated at the last
@@ -127,13 +60,9 @@ func TestLivePrometheus(t *testing.T) {
 	}
 	srv := httptest.NewServer(&exposition{})
 	defer srv.Close()
-	url := startPrometheus(t, strings.TrimPrefix(srv.URL, "http://"))
-
-	c, err := api.NewClient(api.Config{Address: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	papi := v1.NewAPI(c)
+	prom := promtest.Start(t, promtest.Options{Targets: []string{strings.TrimPrefix(srv.URL, "http://")}})
+	url := prom.URL
+	papi := prom.API()
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
 
