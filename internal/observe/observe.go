@@ -237,7 +237,12 @@ func (o *Observer) Measure(ctx context.Context, j *model.Journey, canaries []Can
 			<-done
 		}
 	}
-	res.Err = errors.Join(errs[:]...)
+	for _, err := range errs {
+		if err != nil {
+			res.Err = err // the four fail alike when the server does
+			break
+		}
+	}
 	for _, n := range j.ComponentNames() {
 		c := j.Components[n]
 		oc := v1alpha1.ObservedComponent{Name: n, Target: c.Availability, Availability: c.Availability, Canary: selectors[n]}
