@@ -186,3 +186,19 @@ func formatTime(t time.Time) string {
 	}
 	return fmt.Sprintf("%s%d.%03d", sign, ms/1000, ms%1000)
 }
+
+// Requests returns a request counter served at perSecond from from to
+// to, with labels, split into the series of good and of bad requests (each
+// with its own extra labels) so that the share of good ones is exactly
+// availability over any window: what a service's SLI queries read.
+func Requests(name string, labels, good, bad map[string]string, from, to time.Time, step time.Duration, perSecond, availability float64) []Series {
+	with := func(extra map[string]string) map[string]string {
+		l := maps.Clone(labels)
+		maps.Copy(l, extra)
+		return l
+	}
+	return []Series{
+		Counter(name, with(good), from, to, step, perSecond*availability),
+		Counter(name, with(bad), from, to, step, perSecond*(1-availability)),
+	}
+}

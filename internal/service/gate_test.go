@@ -37,18 +37,15 @@ func telemetry(ts gateTimes) string {
 	const step = 15 * time.Second
 	var ss []promtest.Series
 	for _, c := range []string{"front", "cart", "pricing", "paya", "payb"} {
-		a := targets[c]
 		name, key, good, bad := "http_requests_total", "service", map[string]string{"code": "200"}, map[string]string{"code": "503"}
 		if c == "paya" || c == "payb" {
 			name, key, good, bad = "payment_requests_total", "provider", map[string]string{"result": "success"}, map[string]string{"result": "declined"}
 		}
-		good[key], bad[key] = c, c
-		ss = append(ss, promtest.Counter(name, good, ts.start, ts.end, step, 10*a), promtest.Counter(name, bad, ts.start, ts.end, step, 10*(1-a)))
+		ss = append(ss, promtest.Requests(name, map[string]string{key: c}, good, bad, ts.start, ts.end, step, 10, targets[c])...)
 	}
 	for pod, a := range map[string]float64{"front-canary-bad-1": 0.9, "front-canary-good-1": 0.9999} {
-		ss = append(ss,
-			promtest.Counter("http_requests_total", map[string]string{"service": "front", "code": "200", "pod": pod}, ts.mid, ts.end, step, 2*a),
-			promtest.Counter("http_requests_total", map[string]string{"service": "front", "code": "503", "pod": pod}, ts.mid, ts.end, step, 2*(1-a)))
+		ss = append(ss, promtest.Requests("http_requests_total", map[string]string{"service": "front", "pod": pod},
+			map[string]string{"code": "200"}, map[string]string{"code": "503"}, ts.mid, ts.end, step, 2, a)...)
 	}
 	return promtest.OpenMetrics(ss...)
 }
