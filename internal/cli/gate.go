@@ -141,7 +141,14 @@ func (a *app) governor(ctx context.Context, g *governFlags, ttl time.Duration, a
 				return fail("--state: %v", err)
 			}
 		}
-		log, err := actionlog.Open(path, actionlog.Options{})
+		// compaction must keep every run a limit still counts
+		retention := actionlog.DefaultRetention
+		for _, j := range rep.Journeys {
+			for _, act := range j.Policy.Actions {
+				retention = max(retention, act.Window)
+			}
+		}
+		log, err := actionlog.Open(path, actionlog.Options{Retention: retention})
 		if err != nil {
 			return fail("--state: %v", err)
 		}
