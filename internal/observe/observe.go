@@ -142,6 +142,13 @@ func (c Canary) matchers() ([]*labels.Matcher, error) {
 	return ms, nil
 }
 
+// CanaryError is a canary that cannot be measured: an unknown component,
+// one without telemetry, or a selector that does not parse. It is the
+// caller's mistake, not the server's.
+type CanaryError struct{ Msg string }
+
+func (e *CanaryError) Error() string { return e.Msg }
+
 // Result is one evaluation.
 type Result struct {
 	At         time.Time
@@ -181,14 +188,14 @@ func (o *Observer) Measure(ctx context.Context, j *model.Journey, canaries []Can
 	selectors := map[string]string{}
 	for _, c := range canaries {
 		if _, ok := j.Components[c.Component]; !ok {
-			return nil, fmt.Errorf("canary %s: the journey %s has no such component (it has %s)", c.Component, j.Name, strings.Join(j.ComponentNames(), ", "))
+			return nil, &CanaryError{fmt.Sprintf("canary %s: the journey %s has no such component (it has %s)", c.Component, j.Name, strings.Join(j.ComponentNames(), ", "))}
 		}
 		if !measured(j.Components[c.Component]) {
-			return nil, fmt.Errorf("canary %s: the component has no telemetry (good or bad, and total queries) to measure a canary with", c.Component)
+			return nil, &CanaryError{fmt.Sprintf("canary %s: the component has no telemetry (good or bad, and total queries) to measure a canary with", c.Component)}
 		}
 		ms, err := c.matchers()
 		if err != nil {
-			return nil, err
+			return nil, &CanaryError{err.Error()}
 		}
 		canary[c.Component], selectors[c.Component] = ms, c.Selector
 	}

@@ -280,3 +280,46 @@ func TestGuardLive(t *testing.T) {
 		t.Errorf("unknown action: %v, want a did-you-mean", err)
 	}
 }
+
+// TestGateCache: within the TTL a result is reused; up to a TTL later it
+// is still answered while one evaluation refreshes it; later still the
+// caller waits for a fresh one.
+func TestGateCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts prometheus")
+	}
+	ts := newGateTimes()
+	srv := promtest.Start(t, promtest.Options{Backfill: telemetry(ts)})
+	js := journeysOf(t, filepath.Join("testdata", "gate", "shop.yaml"))
+	ctx := context.Background()
+	clock := ts.mid
+	gov := service.NewGovernor(js, observer(t, srv.URL, ts.mid, observe.Options{}), service.GovernorOptions{TTL: time.Minute, Now: func() time.Time { return clock }})
+	gate := func() *v1alpha1.JourneyResult {
+		res, err := gov.Gate(ctx, "shop", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	first := gate()
+	clock = clock.Add(59 * time.Second)
+	if gate() != first {
+		t.Error("within the TTL: a new evaluation, want the cached one")
+	}
+	clock = clock.Add(30 * time.Second)
+	if gate() != first {
+		t.Error("expired 29s ago: the caller waited, want the stale result while it refreshes")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for gate() == first {
+		if time.Now().After(deadline) {
+			t.Fatal("the background refresh never replaced the stale result")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	refreshed := gate()
+	clock = clock.Add(3 * time.Minute)
+	if got := gate(); got == refreshed {
+		t.Error("two TTLs past: the stale result, want a fresh evaluation")
+	}
+}

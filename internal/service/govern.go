@@ -118,7 +118,8 @@ func (g *Governor) journey(name string) (*model.Journey, error) {
 
 // Gate decides a journey in observed mode, with each canary's measured
 // availability in place of its component's. A result from the last TTL
-// is reused; results are shared and must not be modified. The error is
+// is reused; one up to a TTL older is answered while a single evaluation
+// refreshes it. Results are shared and must not be modified. The error is
 // for an unknown journey, a bad canary or a failure of emac itself:
 // Prometheus failing gives a REVIEW.
 func (g *Governor) Gate(ctx context.Context, name string, canaries []observe.Canary) (*v1alpha1.JourneyResult, error) {
@@ -130,15 +131,7 @@ func (g *Governor) Gate(ctx context.Context, name string, canaries []observe.Can
 	for _, c := range canaries {
 		key += "\x00" + c.Component + "=" + c.Selector
 	}
-	if g.opts.TTL > 0 {
-		g.mu.Lock()
-		c, ok := g.cache[key]
-		g.mu.Unlock()
-		if ok && g.opts.Now().Before(c.expires) {
-			return c.res, nil
-		}
-	}
-	v, err, _ := g.group.Do(key, func() (any, error) {
+	eval := func() (any, error) {
 		// not the caller's context: a caller gone must not fail the others
 		// waiting on the same evaluation
 		res, err := g.evaluate(context.WithoutCancel(ctx), j, canaries)
@@ -148,7 +141,23 @@ func (g *Governor) Gate(ctx context.Context, name string, canaries []observe.Can
 			g.mu.Unlock()
 		}
 		return res, err
-	})
+	}
+	if g.opts.TTL > 0 {
+		g.mu.Lock()
+		c, ok := g.cache[key]
+		g.mu.Unlock()
+		now := g.opts.Now()
+		switch {
+		case ok && now.Before(c.expires):
+			return c.res, nil
+		case ok && now.Before(c.expires.Add(g.opts.TTL)):
+			// expired less than a TTL ago: answer it while one evaluation
+			// refreshes it, so that callers never queue behind Prometheus
+			g.group.DoChan(key, eval)
+			return c.res, nil
+		}
+	}
+	v, err, _ := g.group.Do(key, eval)
 	if err != nil {
 		return nil, err
 	}
