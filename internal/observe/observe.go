@@ -13,25 +13,21 @@ package observe
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	pmodel "github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/emit/prometheus"
 	"github.com/emac-dev/emac/internal/model"
+	"github.com/emac-dev/emac/internal/promapi"
 )
 
 // Defaults of Options.
@@ -63,21 +59,12 @@ type Options struct {
 
 // Observer reads components' availability from one Prometheus server.
 type Observer struct {
-	url  string
-	api  v1.API
-	opts Options
+	client *promapi.Client
+	opts   Options
 }
 
 // New returns an Observer of the server at address (its base URL).
 func New(address string, opts Options) (*Observer, error) {
-	u, err := url.Parse(address)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("prometheus address %q: want an http(s) URL such as http://prometheus:9090", address)
-	}
-	c, err := api.NewClient(api.Config{Address: address, RoundTripper: opts.Transport})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus %s: %w", address, err)
-	}
 	if opts.Window <= 0 {
 		opts.Window = DefaultWindow
 	}
@@ -93,11 +80,15 @@ func New(address string, opts Options) (*Observer, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Observer{url: address, api: v1.NewAPI(c), opts: opts}, nil
+	c, err := promapi.New(address, opts.Transport, opts.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &Observer{client: c, opts: opts}, nil
 }
 
 // URL is the server's base URL.
-func (o *Observer) URL() string { return o.url }
+func (o *Observer) URL() string { return o.client.URL() }
 
 // Window is the gate window.
 func (o *Observer) Window() time.Duration { return o.opts.Window }
@@ -374,22 +365,9 @@ func query(t *model.Telemetry, k kind, w time.Duration, ms []*labels.Matcher) (s
 // query runs one instant query and returns each component's value; NaN
 // (no calls: 0/0) counts as absent.
 func (o *Observer) query(ctx context.Context, q string, at time.Time) (map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, o.opts.Timeout)
-	defer cancel()
-	val, _, err := o.api.Query(ctx, q, at, v1.WithTimeout(o.opts.Timeout))
+	vec, _, err := o.client.Vector(ctx, q, at, "prometheus "+o.client.URL())
 	if err != nil {
-		var pe *v1.Error
-		switch {
-		case errors.As(err, &pe):
-			return nil, fmt.Errorf("prometheus %s: %s: %s", o.url, pe.Type, pe.Msg)
-		case ctx.Err() != nil:
-			return nil, fmt.Errorf("prometheus %s: no answer within %v", o.url, o.opts.Timeout)
-		}
-		return nil, fmt.Errorf("prometheus %s: %w", o.url, unwrapURL(err))
-	}
-	vec, ok := val.(pmodel.Vector)
-	if !ok {
-		return nil, fmt.Errorf("prometheus %s: the answer is a %s, not an instant vector", o.url, val.Type())
+		return nil, err
 	}
 	out := map[string]float64{}
 	for _, s := range vec {
@@ -400,15 +378,6 @@ func (o *Observer) query(ctx context.Context, q string, at time.Time) (map[strin
 		out[string(s.Metric[labelComponent])] = v
 	}
 	return out, nil
-}
-
-// unwrapURL drops the url.Error's method and URL, which repeat the query.
-func unwrapURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 func ptr(v float64) *float64 { return &v }

@@ -2,22 +2,19 @@ package promhist
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/emac-dev/emac/internal/latency"
+	"github.com/emac-dev/emac/internal/promapi"
 )
 
 // DefaultTimeout bounds a query to Prometheus when the options give none.
@@ -39,26 +36,21 @@ type PrometheusOptions struct {
 // Prometheus reads histograms from a Prometheus server's HTTP API: the
 // increase of each bucket over the window, summed by le.
 type Prometheus struct {
-	url  string
-	api  v1.API
-	opts PrometheusOptions
+	client *promapi.Client
+	opts   PrometheusOptions
 }
 
 // NewPrometheus returns a source querying the server at address (its
 // base URL, e.g. http://prometheus:9090).
 func NewPrometheus(address string, opts PrometheusOptions) (*Prometheus, error) {
-	u, err := url.Parse(address)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("prometheus address %q: want an http(s) URL such as http://prometheus:9090", address)
-	}
-	c, err := api.NewClient(api.Config{Address: address, RoundTripper: opts.Transport})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus %s: %w", address, err)
-	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	return &Prometheus{url: address, api: v1.NewAPI(c), opts: opts}, nil
+	c, err := promapi.New(address, opts.Transport, opts.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &Prometheus{client: c, opts: opts}, nil
 }
 
 // Query is the PromQL Read runs: sum by (le) (increase(S[window])), S the
@@ -102,31 +94,14 @@ func (p *Prometheus) Read(ctx context.Context, selector string, window time.Dura
 	if err != nil {
 		return nil, err
 	}
-	from := fmt.Sprintf("prometheus %s: %s", p.url, q)
+	from := fmt.Sprintf("prometheus %s: %s", p.client.URL(), q)
 	at := p.opts.At
 	if at.IsZero() {
 		at = time.Now()
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
-	defer cancel()
-	val, warns, err := p.api.Query(ctx, q, at, v1.WithTimeout(p.opts.Timeout))
+	vec, warns, err := p.client.Vector(ctx, q, at, from)
 	if err != nil {
-		var pe *v1.Error
-		switch {
-		case errors.As(err, &pe):
-			msg := fmt.Sprintf("%s: %s: %s", from, pe.Type, pe.Msg)
-			if pe.Detail != "" && pe.Detail != pe.Msg {
-				msg += " (" + pe.Detail + ")"
-			}
-			return nil, errors.New(msg)
-		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
-			return nil, fmt.Errorf("%s: no answer within %v", from, p.opts.Timeout)
-		}
-		return nil, fmt.Errorf("%s: %w", from, err)
-	}
-	vec, ok := val.(model.Vector)
-	if !ok {
-		return nil, fmt.Errorf("%s: the answer is a %s, not an instant vector", from, val.Type())
+		return nil, err
 	}
 	if len(vec) == 0 {
 		return nil, &NoDataError{Selector: selector, From: from, Hint: "no samples in the window"}
