@@ -16,6 +16,15 @@
 // line gives the progress, the latency quantiles of that window, and the
 // process's heap in use and resident memory: the server and the generator
 // share the process, so flat figures mean neither leaks.
+//
+// The fake backend answers a fixed result: the server's cost alone. The
+// governor backend is the real one, service.Governor, over a real
+// prometheus (Debian's, run by internal/promtest) holding 3h of the shop
+// journey's telemetry; its cache (-ttl) is refreshed in the background
+// while the load runs, and the latencies of the requests in flight during
+// a refresh are printed apart:
+//
+//	go run ./bench/serve -backend governor -rate 1000 -duration 5m
 package main
 
 import (
@@ -31,6 +40,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/metrics"
 	"sort"
@@ -38,6 +48,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
@@ -47,14 +58,18 @@ import (
 )
 
 // backendFunc makes a Backend; the func releases what it holds.
-type backendFunc func(ctx context.Context) (server.Backend, func(), error)
+type backendFunc func(ctx context.Context, c config) (server.Backend, func(), error)
 
 // backends are the backends -backend names.
 func backends() map[string]backendFunc {
 	return map[string]backendFunc{
-		"fake": newFake,
+		"fake":     newFake,
+		"governor": newGovernor,
 	}
 }
+
+// errNoJourney is a backend serving nothing.
+var errNoJourney = errors.New("the backend serves no journey")
 
 // token is the bearer token the server requires, as in a cluster.
 const token = "bench"
@@ -64,12 +79,20 @@ func main() {
 	duration := flag.Duration("duration", 30*time.Second, "how long to send")
 	concurrency := flag.Int("concurrency", 64, "the most requests in flight: a late answer delays the schedule of no one else until all are busy")
 	backend := flag.String("backend", "fake", "the server's backend: "+strings.Join(names(backends()), ", "))
-	journey := flag.String("journey", "checkout", "the journey whose gate is asked")
+	journey := flag.String("journey", "", "the journey whose gate is asked (default: the backend's first, checkout for fake, shop for governor)")
+	ttl := flag.Duration("ttl", 15*time.Second, "the governor backend's cache TTL: the load sees a refresh every TTL")
+	spec := flag.String("spec", "internal/service/testdata/gate/shop.yaml", "the governor backend's journey spec, matching the telemetry it backfills")
 	sample := flag.Duration("sample", 10*time.Second, "how often to print the progress, heap and RSS")
 	logs := flag.String("log", "none", "the server's access logs: none, json (formatted, then discarded: their cost without a terminal's) or stderr")
 	flag.Parse()
-	if err := run(context.Background(), config{rate: *rate, duration: *duration, concurrency: *concurrency, backend: *backend,
-		journey: *journey, sample: *sample, logs: *logs}); err != nil {
+	// interrupted, the run stops early and still releases its backend:
+	// the governor's prometheus and its storage
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, config{rate: *rate, duration: *duration, concurrency: *concurrency, backend: *backend,
+		journey: *journey, sample: *sample, logs: *logs, ttl: *ttl, spec: *spec})
+	if err != nil {
+		stop()
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		os.Exit(1)
 	}
@@ -90,6 +113,8 @@ type config struct {
 	concurrency      int
 	backend, journey string
 	logs             string
+	ttl              time.Duration // governor
+	spec             string        // governor
 }
 
 func run(ctx context.Context, c config) error {
@@ -110,11 +135,18 @@ func run(ctx context.Context, c config) error {
 	default:
 		return fmt.Errorf("-log %q: want none, json or stderr", c.logs)
 	}
-	b, release, err := mk(ctx)
+	b, release, err := mk(ctx, c)
 	if err != nil {
 		return fmt.Errorf("backend %s: %w", c.backend, err)
 	}
 	defer release()
+	if c.journey == "" {
+		js := b.Journeys()
+		if len(js) == 0 {
+			return fmt.Errorf("backend %s: %w", c.backend, errNoJourney)
+		}
+		c.journey = js[0]
+	}
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -143,7 +175,7 @@ func run(ctx context.Context, c config) error {
 	}
 	fmt.Printf("GET %s at %g req/s for %v, %d workers, backend %s (decision %s), GOMAXPROCS %d\n",
 		strings.TrimPrefix(url, "http://"+l.Addr().String()), c.rate, c.duration, c.concurrency, c.backend, decision, runtime.GOMAXPROCS(0))
-	return load(ctx, client, url, c)
+	return load(ctx, client, url, c, b)
 }
 
 // check sends one request and returns the decision.
@@ -179,12 +211,16 @@ type recorder struct {
 	service  hist // from the actual send
 	lag      hist // from the schedule to the send
 	window   hist // latency since the last sample
+	busy     hist // latency of requests in flight during a refresh
+	quiet    hist // and of the others (only for a refresher)
 	errors   map[string]int
 	done     int
 	lastDone time.Time
 }
 
-func (r *recorder) add(latency, service, lag time.Duration, errKind string, at time.Time) {
+// add counts an answer; busy says a backend refresh ran while it was in
+// flight.
+func (r *recorder) add(latency, service, lag time.Duration, errKind string, at time.Time, busy bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.done++
@@ -197,10 +233,28 @@ func (r *recorder) add(latency, service, lag time.Duration, errKind string, at t
 	r.window.add(latency)
 	r.service.add(service)
 	r.lag.add(lag)
+	if busy {
+		r.busy.add(latency)
+	} else {
+		r.quiet.add(latency)
+	}
 }
 
-// load sends on schedule and prints the figures.
-func load(ctx context.Context, client *http.Client, url string, c config) error {
+// refresher is a backend that refreshes what it answers in the background
+// (the governor's cache), and says when, so that the cost of a refresh to
+// the answers in flight can be told apart.
+type refresher interface {
+	// Refreshing says a refresh runs.
+	Refreshing() bool
+	// Report describes the refreshes so far.
+	Report() string
+}
+
+// load sends on schedule and prints the figures; b's refreshes, if it has
+// any, are reported.
+func load(ctx context.Context, client *http.Client, url string, c config, b server.Backend) error {
+	rf, _ := b.(refresher)
+	refreshing := func() bool { return rf != nil && rf.Refreshing() }
 	rec := &recorder{errors: map[string]int{}}
 	interval := float64(time.Second) / c.rate
 	start := time.Now()
@@ -224,11 +278,18 @@ func load(ctx context.Context, client *http.Client, url string, c config) error 
 				if d := time.Until(at); d > 0 {
 					time.Sleep(d)
 				}
+				if ctx.Err() != nil {
+					return // interrupted
+				}
 				sent.Add(1)
+				busy := refreshing()
 				t0 := time.Now()
 				kind := send(client, req)
 				t1 := time.Now()
-				rec.add(t1.Sub(at), t1.Sub(t0), t0.Sub(at), kind, t1)
+				// a refresh that began and ended within the request is
+				// missed: the refreshes take far longer than the answers
+				busy = busy || refreshing()
+				rec.add(t1.Sub(at), t1.Sub(t0), t0.Sub(at), kind, t1, busy)
 			}
 		})
 	}
@@ -237,19 +298,19 @@ func load(ctx context.Context, client *http.Client, url string, c config) error 
 		wg.Wait()
 		close(finished)
 	}()
-	fmt.Printf("%8s %9s %9s %7s %9s %11s %11s %9s %9s %8s\n", "elapsed", "sent", "done", "errors", "rate/s", "win p50 ms", "win p99 ms", "heap MB", "RSS MB", "gorout.")
+	fmt.Printf("%8s %9s %9s %7s %9s %11s %11s %11s %9s %9s %8s\n", "elapsed", "sent", "done", "errors", "rate/s", "win p50 ms", "win p99 ms", "win max ms", "heap MB", "RSS MB", "gorout.")
 	tick := time.NewTicker(c.sample)
 	defer tick.Stop()
 	lastDone, lastAt := 0, start
 	printSample := func(now time.Time) {
 		rec.mu.Lock()
 		done, errs := rec.done, sumErrors(rec.errors)
-		p50, p99 := rec.window.quantile(0.5), rec.window.quantile(0.99)
+		p50, p99, pmax := rec.window.quantile(0.5), rec.window.quantile(0.99), rec.window.max
 		rec.window = hist{}
 		rec.mu.Unlock()
 		heap, rss := memory()
-		fmt.Printf("%8s %9d %9d %7d %9.1f %11.3f %11.3f %9.1f %9s %8d\n", now.Sub(start).Round(time.Second), sent.Load(), done, errs,
-			float64(done-lastDone)/now.Sub(lastAt).Seconds(), ms(p50), ms(p99), float64(heap)/(1<<20), rss, runtime.NumGoroutine())
+		fmt.Printf("%8s %9d %9d %7d %9.1f %11.3f %11.3f %11.3f %9.1f %9s %8d\n", now.Sub(start).Round(time.Second), sent.Load(), done, errs,
+			float64(done-lastDone)/now.Sub(lastAt).Seconds(), ms(p50), ms(p99), ms(pmax), float64(heap)/(1<<20), rss, runtime.NumGoroutine())
 		lastDone, lastAt = done, now
 	}
 loop:
@@ -272,6 +333,10 @@ loop:
 	fmt.Println()
 	fmt.Println("latency from the scheduled send (coordinated omission corrected):")
 	fmt.Println("  " + rec.latency.summary())
+	if rf != nil {
+		fmt.Println("  in flight during a refresh: " + rec.busy.summary())
+		fmt.Println("  the others:                 " + rec.quiet.summary())
+	}
 	fmt.Println("service time from the actual send:")
 	fmt.Println("  " + rec.service.summary())
 	fmt.Println("send lag, schedule to send (the generator's wake-up, Go timers sleep in steps of up to 1ms when idle, and any wait for a free worker):")
@@ -280,8 +345,14 @@ loop:
 	for k, n := range rec.errors {
 		fmt.Printf("  %6d %s\n", n, k)
 	}
+	if rf != nil {
+		fmt.Println("refreshes: " + rf.Report())
+	}
 	heap, rss := memory()
 	fmt.Printf("heap in use %.1f MB, RSS %s MB\n", float64(heap)/(1<<20), rss)
+	if ctx.Err() != nil {
+		fmt.Println("interrupted: the run is shorter than asked")
+	}
 	return nil
 }
 
@@ -407,7 +478,7 @@ func (h *hist) summary() string {
 // mode, as the Governor does from its cache: the server's cost alone.
 type fake struct{ res *v1alpha1.JourneyResult }
 
-func newFake(context.Context) (server.Backend, func(), error) {
+func newFake(context.Context, config) (server.Backend, func(), error) {
 	return &fake{res: checkout()}, func() {}, nil
 }
 

@@ -8,6 +8,8 @@
 // binaries are missing, and fails it when the environment variable CI is
 // non-empty, so CI cannot pass by silently not running such tests. Start does not
 // look at testing.Short: callers skip themselves, like internal/kubetest's.
+// Launch runs the same server outside a test (bench/serve's governor backend),
+// with errors instead of skips and failures.
 //
 // # History without waiting: backfill
 //
@@ -45,8 +47,9 @@
 // Recording rules (Options.RuleFiles) are evaluated from Start on; they do not
 // compute the backfilled past.
 //
-// prometheus is a separate process. If a test binary is killed, it keeps running:
-// find it with `pgrep -a prometheus` and stop it by process id.
+// prometheus is a separate process. If a test binary (or Launch's caller) is
+// killed, it keeps running: find it with `pgrep -a prometheus` and stop it by
+// process id.
 package promtest
 
 import (
@@ -147,7 +150,7 @@ func (l *logBuffer) String() string {
 // skipped, or fails under CI.
 func lookPath(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
+	p, err := find(name)
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("promtest: %s not found; CI is set, so the Prometheus tests must run: %s", name, installHint)
@@ -157,24 +160,73 @@ func lookPath(t testing.TB, name string) string {
 	return p
 }
 
+// find looks a binary of the prometheus package up on PATH.
+func find(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s not found: %s", name, installHint)
+	}
+	return p, nil
+}
+
 // Start runs prometheus for t, waits until it is ready (GET /-/ready, at most
 // 30s), and stops it when t ends, logging its output if t failed.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
+	// looked up here as well as in Launch so that missing binaries skip the
+	// test (or fail it under CI) rather than fail it
 	bin := lookPath(t, "prometheus")
 	if out, err := exec.Command(bin, "--version").CombinedOutput(); err == nil {
 		t.Logf("promtest: %s", bytes.SplitN(out, []byte("\n"), 2)[0])
 	}
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
 	if opts.Backfill != "" {
-		backfill(t, lookPath(t, "promtool"), dir, data, opts.Backfill)
+		lookPath(t, "promtool")
 	}
-	cfg, err := config(dir, opts)
+	s, err := Launch(opts, t.TempDir())
 	if err != nil {
 		t.Fatalf("promtest: %v", err)
 	}
-	addr := freeAddr(t)
+	t.Cleanup(func() {
+		s.Stop()
+		s.mu.Lock()
+		shown := s.logsShown
+		s.mu.Unlock()
+		if t.Failed() && !shown {
+			t.Logf("prometheus output:\n%s", s.logs.String())
+		}
+	})
+	return s
+}
+
+// Launch runs prometheus outside a test, for a benchmark or a demo: its
+// configuration and storage go into dir, which must exist, and the binaries
+// are looked up on PATH. It waits until the server is ready (GET /-/ready, at
+// most 30s); an error that comes from prometheus itself carries its output.
+// The caller must Stop the server, which outlives it otherwise, and then
+// remove dir.
+func Launch(opts Options, dir string) (*Server, error) {
+	bin, err := find("prometheus")
+	if err != nil {
+		return nil, err
+	}
+	data := filepath.Join(dir, "data")
+	if opts.Backfill != "" {
+		promtool, err := find("promtool")
+		if err != nil {
+			return nil, err
+		}
+		if err := backfill(promtool, dir, data, opts.Backfill); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := config(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		URL:  "http://" + addr,
 		bin:  bin,
@@ -189,34 +241,27 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	c, err := api.NewClient(api.Config{Address: s.URL})
 	if err != nil {
-		t.Fatalf("promtest: %v", err)
+		return nil, err
 	}
 	s.api = v1.NewAPI(c)
-	t.Cleanup(func() {
-		s.Stop()
-		s.mu.Lock()
-		shown := s.logsShown
-		s.mu.Unlock()
-		if t.Failed() && !shown {
-			t.Logf("prometheus output:\n%s", s.logs.String())
-		}
-	})
-	s.start(t)
-	return s
+	if err := s.start(context.Background()); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // backfill writes the OpenMetrics text to dir and has promtool turn it into
 // blocks under data.
-func backfill(t testing.TB, promtool, dir, data, text string) {
-	t.Helper()
+func backfill(promtool, dir, data, text string) error {
 	in := filepath.Join(dir, "backfill.om")
 	if err := os.WriteFile(in, []byte(text), 0o644); err != nil {
-		t.Fatalf("promtest: %v", err)
+		return err
 	}
 	out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", in, data).CombinedOutput()
 	if err != nil {
-		t.Fatalf("promtest: promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
+		return fmt.Errorf("promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
 	}
+	return nil
 }
 
 // config writes the rule files and prometheus.yml into dir and returns the
@@ -258,36 +303,38 @@ func config(dir string, opts Options) (string, error) {
 
 // freeAddr returns a loopback address with a port that was free a moment ago;
 // prometheus binds it itself, so another process may in principle take it first.
-func freeAddr(t testing.TB) string {
-	t.Helper()
+func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("promtest: %v", err)
+		return "", err
 	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().String(), nil
 }
 
-// start runs the binary and waits until it is ready.
-func (s *Server) start(t testing.TB) {
-	t.Helper()
+// start runs the binary and waits until it is ready. If it is not, it stops
+// it (nothing else would: Launch's caller gets no Server) and the error
+// carries its output.
+func (s *Server) start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("promtest: %v", err)
+		return err
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	s.proc = p
-	if err := s.waitReady(t.Context(), p); err != nil {
+	if err := s.waitReady(ctx, p); err != nil {
+		p.stop()
 		s.logsShown = true
-		t.Fatalf("promtest: %v; prometheus output:\n%s", err, s.logs.String())
+		return fmt.Errorf("%v; prometheus output:\n%s", err, s.logs.String())
 	}
+	s.proc = p
+	return nil
 }
 
 // waitReady polls /-/ready until it answers 200, the process exits, or
@@ -327,11 +374,14 @@ func (s *Server) waitReady(ctx context.Context, p *process) error {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.proc
-	if p == nil {
-		return
+	if s.proc != nil {
+		s.proc.stop()
+		s.proc = nil
 	}
-	s.proc = nil
+}
+
+// stop stops the process as Stop describes.
+func (p *process) stop() {
 	p.cmd.Process.Signal(os.Interrupt) // fails only if it has already exited
 	select {
 	case <-p.done:
@@ -347,7 +397,9 @@ func (s *Server) Stop() {
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
-	s.start(t)
+	if err := s.start(t.Context()); err != nil {
+		t.Fatalf("promtest: %v", err)
+	}
 }
 
 // API returns a client of the server's HTTP API, for what Query does not cover
