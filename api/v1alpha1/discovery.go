@@ -242,8 +242,14 @@ const KindModelDelta = "ModelDelta"
 // spec (SPEC §7): each change with its impact on A-, the decision before
 // and after, and the edits `emac accept` applies.
 type ModelDelta struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
+	APIVersion     string `json:"apiVersion"`
+	Kind           string `json:"kind"`
+	ModelDeltaSpec `json:",inline"`
+}
+
+// ModelDeltaSpec is a ModelDelta's body: also the spec of the ModelDelta
+// kind in the cluster (api/kube/v1alpha1).
+type ModelDeltaSpec struct {
 	// Spec is the spec file; SpecDigest its SHA-256, so that accept
 	// refuses a file that changed since.
 	Spec       string `json:"spec"`

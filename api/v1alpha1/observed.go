@@ -96,6 +96,8 @@ type EvidenceChange struct {
 
 // GuardResult is the answer to a request for a guarded action (emac guard
 // check, emac serve's /actions endpoint).
+//
+// +kubebuilder:object:generate=false
 type GuardResult struct {
 	Journey string `json:"journey"`
 	Action  string `json:"action"`

@@ -4,7 +4,9 @@
 //
 // The types carry JSON tags only: YAML specs are decoded by internal/spec,
 // which keeps source positions, and the same structs are the JSON form that
-// other tools (and, later, the Kubernetes API) exchange.
+// other tools and the Kubernetes API (api/kube/v1alpha1) exchange.
+//
+// +kubebuilder:object:generate=true
 package v1alpha1
 
 // Identifiers of the API group and its kinds.

@@ -72,7 +72,7 @@ func serviceOf(c *model.Component) string {
 }
 
 func journeyDelta(ctx context.Context, j *model.Journey, d *Discovery, opts Options) (*v1alpha1.ModelDelta, error) {
-	md := &v1alpha1.ModelDelta{APIVersion: v1alpha1.APIVersion, Kind: v1alpha1.KindModelDelta, Spec: j.Source, Journey: j.Name, Changes: []v1alpha1.ModelChange{}}
+	md := &v1alpha1.ModelDelta{APIVersion: v1alpha1.APIVersion, Kind: v1alpha1.KindModelDelta, ModelDeltaSpec: v1alpha1.ModelDeltaSpec{Spec: j.Source, Journey: j.Name, Changes: []v1alpha1.ModelChange{}}}
 	if file := sourceFile(j.Source); file != "" {
 		if b, err := os.ReadFile(file); err == nil {
 			sum := sha256.Sum256(b)
