@@ -4,14 +4,12 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/emac-dev/emac/internal/stats"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/model"
@@ -240,54 +238,44 @@ func (ev *Evidence) flows(names map[opKey]string) []v1alpha1.DiscoveredFlow {
 		}
 		return ev.compareOps(a, b)
 	})
-	// operations are inferred independently: on every CPU, in key order
-	keys = slices.DeleteFunc(keys, func(k opKey) bool { return len(ev.ops[k].targets) == 0 })
-	out := make([]v1alpha1.DiscoveredFlow, len(keys))
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, k := range keys {
-		g.Go(func() error {
-			out[i] = ev.flow(k, names)
-			return nil
-		})
-	}
-	g.Wait()
-	return out
-}
-
-// flow infers the flow of one operation that calls others.
-func (ev *Evidence) flow(k opKey, names map[opKey]string) v1alpha1.DiscoveredFlow {
-	op := ev.ops[k]
-	name := func(t opKey) string { return names[t] }
-	in := newInferrer(op.sample, ev.opts.skew(), name)
-	flow := in.infer(in.all())
-	if in.confidence() == 0 {
-		// one operation name over several kinds of request (an HTTP
-		// server's one span name for every route): each kind on its own
-		if v, vin, ok := variants(op.sample, ev.opts.skew(), name); ok {
-			flow, in = v, vin
+	out := []v1alpha1.DiscoveredFlow{}
+	for _, k := range keys {
+		op := ev.ops[k]
+		if len(op.targets) == 0 {
+			continue
 		}
+		name := func(t opKey) string { return names[t] }
+		in := newInferrer(op.sample, ev.opts.skew(), name)
+		flow := in.infer(in.all())
+		if in.confidence() == 0 {
+			// one operation name over several kinds of request (an HTTP
+			// server's one span name for every route): each kind on its own
+			if v, vin, ok := variants(op.sample, ev.opts.skew(), name); ok {
+				flow, in = v, vin
+			}
+		}
+		// concurrent operands in name order: the order traces cannot tell
+		flow = Normalize(flow)
+		f := v1alpha1.DiscoveredFlow{
+			Entry: v1alpha1.Span{Service: ev.name(k.svc), Operation: ev.name(k.op)}, Root: op.roots > 0,
+			Invocations: op.invocations, Sampled: len(op.sample), Errors: op.errors,
+			Confidence: in.confidence(),
+			Basis:      "each decision holds in every sampled invocation that could contradict it; its confidence is 0.05^(1/n) for n such invocations: with none contrary, a contrary rate above 1 − 0.05^(1/n) is excluded at 95% (exact binomial); the flow's is the least",
+			Notes:      in.notes(),
+			Provenance: v1alpha1.Provenance{Traces: slices.Clone(op.examples), Count: op.invocations},
+		}
+		if flow != nil {
+			node := APINode(flow)
+			f.Flow = &node
+			f.Canonical = flow.String()
+		}
+		f.Pairs = pairs(op.sample, ev.opts.skew(), names)
+		for _, b := range in.branches {
+			f.Branches = append(f.Branches, v1alpha1.DiscoveredBranch{Cases: b.node.String(), Weights: b.weights})
+		}
+		out = append(out, f)
 	}
-	// concurrent operands in name order: the order traces cannot tell
-	flow = Normalize(flow)
-	f := v1alpha1.DiscoveredFlow{
-		Entry: v1alpha1.Span{Service: ev.name(k.svc), Operation: ev.name(k.op)}, Root: op.roots > 0,
-		Invocations: op.invocations, Sampled: len(op.sample), Errors: op.errors,
-		Confidence: in.confidence(),
-		Basis:      "each decision holds in every sampled invocation that could contradict it; its confidence is 0.05^(1/n) for n such invocations: with none contrary, a contrary rate above 1 − 0.05^(1/n) is excluded at 95% (exact binomial); the flow's is the least",
-		Notes:      in.notes(),
-		Provenance: v1alpha1.Provenance{Traces: slices.Clone(op.examples), Count: op.invocations},
-	}
-	if flow != nil {
-		node := APINode(flow)
-		f.Flow = &node
-		f.Canonical = flow.String()
-	}
-	f.Pairs = pairs(op.sample, ev.opts.skew(), names)
-	for _, b := range in.branches {
-		f.Branches = append(f.Branches, v1alpha1.DiscoveredBranch{Cases: b.node.String(), Weights: b.weights})
-	}
-	return f
+	return out
 }
 
 func (ev *Evidence) problemList() *v1alpha1.DiscoveryProblems {
