@@ -1,7 +1,12 @@
 # emac — developer tasks. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: build test vet demo fuzz bench
+.PHONY: build test vet demo fuzz bench generate
+
+# controller-gen, pinned; `go run` fetches it through the module proxy, so it
+# is not a dependency in go.mod.
+CONTROLLER_GEN ?= $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.16.5
+HELM_CHART ?= deploy/helm/emac
 
 build:
 	$(GO) build -o bin/emac ./cmd/emac
@@ -12,6 +17,24 @@ vet:
 # All tests: vet, then every package's tests (fuzz seed corpora included).
 test: vet
 	$(GO) test -count=1 ./...
+
+# Generated code and manifests: deepcopy, the CRDs (config/crd/bases, copied
+# into the Helm chart), and the controller's ClusterRole from its
+# +kubebuilder:rbac markers. Until internal/controller has those markers,
+# config/rbac/role.yaml is kept by hand. config/crd's test fails when the
+# committed files differ from what this writes.
+generate:
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./api/kube/... output:crd:artifacts:config=config/crd/bases
+	@if grep -rqs --include='*.go' '+kubebuilder:rbac' internal/controller; then \
+		echo '$(CONTROLLER_GEN) rbac:roleName=emac-controller paths=./internal/controller/... output:rbac:artifacts:config=config/rbac'; \
+		$(CONTROLLER_GEN) rbac:roleName=emac-controller paths=./internal/controller/... output:rbac:artifacts:config=config/rbac; \
+	else \
+		echo 'generate: no +kubebuilder:rbac markers in internal/controller; config/rbac/role.yaml left as is'; \
+	fi
+	rm -f $(HELM_CHART)/crds/*.yaml
+	cp config/crd/bases/*.yaml $(HELM_CHART)/crds/
+	cp config/rbac/role.yaml $(HELM_CHART)/files/role.yaml
 
 demo:
 	$(GO) run ./cmd/emac demo

@@ -264,8 +264,12 @@ type ModelDeltaSpec struct {
 	After  DeltaState `json:"after"`
 	// Confidence is the least confidence of the changes applied in
 	// After (1 when none is).
-	Confidence float64       `json:"confidence"`
-	Changes    []ModelChange `json:"changes"`
+	Confidence float64 `json:"confidence"`
+	// Changes are the changes the evidence suggests. Optional in the CRD:
+	// a nil list is written as null, which the API server drops.
+	//
+	// +optional
+	Changes []ModelChange `json:"changes"`
 	// Patch is the unified diff accept would make to the spec.
 	Patch string `json:"patch,omitempty"`
 }
@@ -323,5 +327,9 @@ type SpecEdit struct {
 	Component    string   `json:"component,omitempty"`
 	Domains      []string `json:"domains,omitempty"`
 	AddComponent string   `json:"addComponent,omitempty"`
-	Flow         *Node    `json:"flow,omitempty"`
+	// Flow replaces the journey's flow.
+	//
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Flow *Node `json:"flow,omitempty"`
 }

@@ -8,6 +8,12 @@ import (
 
 // Node is one node of the journey algebra. Exactly one field is set; in
 // YAML/JSON a bare string is a call.
+//
+// A CRD cannot describe it (it is recursive, and a string or an object), so
+// every field of type Node in a Kubernetes kind is marked
+// +kubebuilder:validation:Schemaless and
+// +kubebuilder:pruning:PreserveUnknownFields: the API server keeps the flow
+// as written and emac's loader checks it, with positions.
 type Node struct {
 	Call     string       `json:"call,omitempty"`
 	Seq      []Node       `json:"seq,omitempty"`

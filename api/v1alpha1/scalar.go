@@ -14,6 +14,13 @@ import (
 
 // Ratio is a probability in [0,1]. It is written as a plain number and read
 // from a number (0.995) or a percent string ("99.5%").
+//
+// In a CRD it has no type: a structural schema cannot say "number or
+// string" (int-or-string refuses 0.995), so the API server keeps the value
+// as given and emac's loader checks it, with the spec's other errors.
+//
+// +kubebuilder:validation:Type=""
+// +kubebuilder:pruning:PreserveUnknownFields
 type Ratio float64
 
 // ParseRatio reads "99.5%", "0.995" or "99.5 %". It does not check the range.
@@ -59,6 +66,14 @@ func (r *Ratio) UnmarshalJSON(b []byte) error {
 
 // Duration is a length of time written the Prometheus way ("30d", "400ms",
 // "1h30m"); Go durations such as "1.5s" are read too.
+//
+// Its JSON is a string, so its CRD schema is one (not the int64 it is in
+// Go). The pattern is looser than [ParseDuration]: it catches a number or
+// prose at admission and leaves the exact check to emac's loader.
+//
+// +kubebuilder:validation:Type=string
+// +kubebuilder:validation:Format=""
+// +kubebuilder:validation:Pattern=`^\s*\+?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h|d|w|y))+)\s*$`
 type Duration time.Duration
 
 // ParseDuration reads a Prometheus or Go duration. Negative durations are

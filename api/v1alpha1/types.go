@@ -50,6 +50,9 @@ type JourneySpec struct {
 	// Objectives the journey must meet.
 	Objectives Objectives `json:"objectives"`
 	// Flow is the typed journey expression over components.
+	//
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
 	Flow *Node `json:"flow"`
 	// Components binds the flow's leaves to atomic SLOs and telemetry.
 	Components map[string]Component `json:"components,omitempty"`

@@ -16,7 +16,9 @@
 // The CRDs under testdata/crds (Prometheus Operator's PrometheusRule, Argo Rollouts'
 // AnalysisTemplate and ClusterAnalysisTemplate, Flagger's Canary, MetricTemplate and
 // AlertProvider) are installed in every server. They are embedded rather than read
-// from disk because tests of other packages run in their own directories.
+// from disk because tests of other packages run in their own directories. Tests
+// install other CRDs, such as emac's own (package config/crd), with
+// [Server.InstallCRDs].
 package kubetest
 
 import (
@@ -40,6 +42,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
@@ -208,27 +211,89 @@ func embeddedCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 		if err != nil {
 			return nil, err
 		}
-		dec := k8syaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-		for {
-			crd := &apiextensionsv1.CustomResourceDefinition{}
-			if err := dec.Decode(crd); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			if crd.Kind == "" { // an empty document, e.g. before a leading ---
-				continue
-			}
-			if crd.Kind != "CustomResourceDefinition" {
-				return nil, fmt.Errorf("%s: %s %q is not a CustomResourceDefinition", name, crd.Kind, crd.Name)
-			}
-			crds = append(crds, crd)
+		some, err := decodeCRDs(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		crds = append(crds, some...)
 	}
 	if len(crds) == 0 {
 		return nil, errors.New("no CRDs embedded from testdata/crds")
 	}
 	return crds, nil
+}
+
+// decodeCRDs decodes a YAML or JSON stream of CustomResourceDefinitions;
+// any other kind is an error.
+func decodeCRDs(data []byte) ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	dec := k8syaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	for {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := dec.Decode(crd); errors.Is(err, io.EOF) {
+			return crds, nil
+		} else if err != nil {
+			return nil, err
+		}
+		if crd.Kind == "" { // an empty document, e.g. before a leading ---
+			continue
+		}
+		if crd.Kind != "CustomResourceDefinition" {
+			return nil, fmt.Errorf("%s %q is not a CustomResourceDefinition", crd.Kind, crd.Name)
+		}
+		crds = append(crds, crd)
+	}
+}
+
+// InstallCRDs creates (or, when they exist, updates) the
+// CustomResourceDefinitions of the YAML or JSON stream yamlDocs, and waits
+// until the API server serves their kinds, so that objects of them can be
+// created as soon as it returns. It is how a test installs CRDs beyond the
+// embedded ones, e.g. emac's own from config/crd. Installing the same CRDs
+// again is harmless, so tests sharing a server through [Main] may each call
+// it. The API server validates each CRD: a schema that is not structural is
+// an error here.
+//
+// It waits at most until ctx's deadline, or a minute without one.
+func (s *Server) InstallCRDs(ctx context.Context, yamlDocs []byte) error {
+	crds, err := decodeCRDs(yamlDocs)
+	if err != nil {
+		return err
+	}
+	if len(crds) == 0 {
+		return errors.New("InstallCRDs: no CustomResourceDefinition in the input")
+	}
+	for _, crd := range crds {
+		if err := s.applyCRD(ctx, crd); err != nil {
+			return fmt.Errorf("CustomResourceDefinition %s: %w", crd.Name, err)
+		}
+	}
+	wait := envtest.CRDInstallOptions{MaxTime: time.Minute, PollInterval: 50 * time.Millisecond}
+	if deadline, ok := ctx.Deadline(); ok {
+		wait.MaxTime = time.Until(deadline)
+	}
+	// envtest's wait also checks discovery, which lags behind Established;
+	// the client's REST mapper needs discovery to know the new kinds.
+	if err := envtest.WaitForCRDs(s.Config, crds, wait); err != nil {
+		return fmt.Errorf("waiting for the CRDs to be served: %w", err)
+	}
+	return nil
+}
+
+// applyCRD creates crd, or updates it in place when it exists.
+func (s *Server) applyCRD(ctx context.Context, crd *apiextensionsv1.CustomResourceDefinition) error {
+	err := s.Client.Create(ctx, crd)
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		existing := &apiextensionsv1.CustomResourceDefinition{}
+		if err := s.Client.Get(ctx, client.ObjectKeyFromObject(crd), existing); err != nil {
+			return err
+		}
+		crd.SetResourceVersion(existing.GetResourceVersion())
+		return s.Client.Update(ctx, crd)
+	})
 }
 
 // DryRun creates every object of the YAML (or JSON) stream yamlDocs with server-side

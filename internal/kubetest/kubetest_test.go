@@ -362,3 +362,57 @@ func TestStartWithoutAssets(t *testing.T) {
 		})
 	}
 }
+
+const widgetCRD = `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, listKind: WidgetList, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: {type: integer}
+`
+
+func TestInstallCRDs(t *testing.T) {
+	s := Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Twice: tests sharing a server may each install the same CRDs.
+	for range 2 {
+		if err := s.InstallCRDs(ctx, []byte(widgetCRD)); err != nil {
+			t.Fatalf("InstallCRDs: %v", err)
+		}
+	}
+	widget := "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n"
+	if err := s.DryRun(ctx, []byte(widget)); err != nil {
+		t.Errorf("DryRun of a Widget: %v", err)
+	}
+	if err := s.DryRun(ctx, []byte(strings.Replace(widget, "size: 3", "size: three", 1))); err == nil || !strings.Contains(err.Error(), "spec.size") {
+		t.Errorf("DryRun of a bad Widget: got %v, want an error naming spec.size", err)
+	}
+
+	for _, tt := range []struct{ name, yaml, want string }{
+		{name: "not a CRD", yaml: admissionPolicy, want: "is not a CustomResourceDefinition"},
+		{name: "empty", yaml: "---\n", want: "no CustomResourceDefinition"},
+		{name: "not structural", yaml: strings.Replace(widgetCRD, "size: {type: integer}", "size: {}", 1), want: "must not be empty for specified object fields"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.InstallCRDs(ctx, []byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("InstallCRDs: got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
