@@ -80,7 +80,7 @@ floor, what binds, who contributes and what each dependency must deliver.`,
 		SilenceErrors: true,
 		Version:       Version,
 	}
-	root.AddCommand(a.checkCmd(), a.whatifCmd(), a.compileCmd(), a.simulateCmd(), a.discoverCmd(), a.acceptCmd(), a.gateCmd(), a.guardCmd(), a.serveCmd(), a.demoCmd(), a.schemaCmd(), a.versionCmd())
+	root.AddCommand(a.checkCmd(), a.whatifCmd(), a.compileCmd(), a.simulateCmd(), a.discoverCmd(), a.acceptCmd(), a.gateCmd(), a.guardCmd(), a.serveCmd(), a.controllerCmd(), a.demoCmd(), a.schemaCmd(), a.versionCmd())
 	return root
 }
 

@@ -1,0 +1,379 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
+
+	kubev1 "github.com/emac-dev/emac/api/kube/v1alpha1"
+	wire "github.com/emac-dev/emac/api/v1alpha1"
+)
+
+// journeyObject decodes a Journey manifest as the API server would hand
+// it to the controller.
+func journeyObject(t *testing.T, doc string) *kubev1.Journey {
+	t.Helper()
+	j := &kubev1.Journey{}
+	if err := yaml.Unmarshal([]byte(doc), j); err != nil {
+		t.Fatal(err)
+	}
+	j.Namespace, j.UID, j.Generation = "shop", "uid-1", 1
+	return j
+}
+
+func TestCompileJourney(t *testing.T) {
+	catalog := kubev1.ComponentCatalog{ObjectMeta: metav1.ObjectMeta{Name: "payments", Namespace: "shop"}}
+	if err := yaml.Unmarshal([]byte(`spec: {components: {paya: {slo: {availability: 99.5%}, domains: [net]}, payb: {slo: {availability: 99.5%}, domains: [net]}}}`), &catalog); err != nil {
+		t.Fatal(err)
+	}
+	usesCatalog := strings.NewReplacer(
+		"    paya: {slo: {availability: 99.5%}, domains: [payment-network]}\n", "",
+		"    payb: {slo: {availability: 99.5%}, domains: [payment-network]}\n", "",
+		"  failureDomains:\n", "  catalogs: [payments]\n  failureDomains:\n",
+	).Replace(checkout("payment-network", true))
+	tests := []struct {
+		name     string
+		doc      string
+		catalogs []kubev1.ComponentCatalog
+		// want: the decision, or with "invalid: " substrings of the
+		// diagnostics, separated by "|"
+		want  string
+		files []string // object files compiled
+	}{
+		{name: "checkout", doc: checkout("payment-network", true), want: "FAIL",
+			files: []string{"argo/analysistemplate.yaml", "guards/promote.vap.yaml", "prometheus/prometheusrule.yaml"}},
+		{name: "separate networks", doc: checkout("payment-network-b", false), want: "PASS",
+			files: []string{"argo/analysistemplate.yaml", "prometheus/prometheusrule.yaml"}},
+		{name: "flagger", doc: strings.Replace(checkout("payment-network", false), "argo-rollouts", "flagger", 1), want: "FAIL",
+			files: []string{"flagger/metrictemplate.yaml", "prometheus/prometheusrule.yaml"}},
+		{name: "catalog", doc: usesCatalog, catalogs: []kubev1.ComponentCatalog{catalog}, want: "FAIL"},
+		{name: "catalog missing", doc: usesCatalog, want: `invalid: journeys/checkout.yaml:|unknown catalog "payments"`},
+		{name: "unknown component", doc: strings.Replace(checkout("payment-network", false), "- front\n", "- frnot\n", 1),
+			want: `invalid: journeys/checkout.yaml:|"frnot"|did you mean "front"`},
+		{name: "sloRef", doc: strings.Replace(checkout("payment-network", false), "cart: {slo: {availability: 99.9%}", "cart: {sloRef: slo/cart.yaml", 1),
+			want: "invalid: slo/cart.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := compileJourney(context.Background(), journeyObject(t, tt.doc), tt.catalogs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w, ok := strings.CutPrefix(tt.want, "invalid: "); ok {
+				for _, s := range strings.Split(w, "|") {
+					if !strings.Contains(c.Invalid, s) {
+						t.Errorf("diagnostics: got %q, want %q in them", c.Invalid, s)
+					}
+				}
+				return
+			}
+			if c.Invalid != "" {
+				t.Fatalf("got diagnostics %s, want %s", c.Invalid, tt.want)
+			}
+			if got := c.Journey.Input.Result.Decision; got != tt.want {
+				t.Errorf("decision: got %s, want %s", got, tt.want)
+			}
+			if tt.files != nil {
+				var got []string
+				for _, f := range c.Journey.Files {
+					if isObjectFile(f.Path) {
+						got = append(got, f.Path)
+					}
+				}
+				if strings.Join(got, " ") != strings.Join(tt.files, " ") {
+					t.Errorf("object files: got %q, want %q", got, tt.files)
+				}
+			}
+		})
+	}
+}
+
+func TestToYAML(t *testing.T) {
+	tests := []struct {
+		in   any
+		want string
+	}{
+		{map[string]any{"a": []any{"x", map[string]any{"race": []any{"p", "q"}}}}, "a:\n  - x\n  - race:\n      - p\n      - q\n"},
+		{map[string]any{"target": "99.5%", "n": 0.995, "yes": "true"}, "n: 0.995\ntarget: 99.5%\nyes: \"true\"\n"},
+	}
+	for _, tt := range tests {
+		got, err := toYAML(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tt.want {
+			t.Errorf("toYAML(%v): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestIsObjectFile(t *testing.T) {
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{"prometheus/prometheusrule.yaml", true},
+		{"prometheus/rules.yaml", false},
+		{"prometheus/rules_test.yaml", false},
+		{"argo/analysistemplate.yaml", true},
+		{"argo/rollout-snippet.yaml", false},
+		{"flagger/metrictemplate.yaml", true},
+		{"flagger/canary-analysis.yaml", false},
+		{"guards/promote.vap.yaml", true},
+		{"guards/promote.rego", false},
+		{"openslo/journey.yaml", false},
+		{"report.md", false},
+	}
+	for _, tt := range tests {
+		if got := isObjectFile(tt.path); got != tt.want {
+			t.Errorf("isObjectFile(%q): got %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}
+
+// fakeMapper serves PrometheusRule (namespaced) and the admission kinds
+// (cluster-scoped), and nothing else.
+func fakeMapper() meta.RESTMapper {
+	m := meta.NewDefaultRESTMapper(nil)
+	m.Add(prometheusRule, meta.RESTScopeNamespace)
+	m.Add(policy, meta.RESTScopeRoot)
+	m.Add(binding, meta.RESTScopeRoot)
+	return m
+}
+
+func TestPrepare(t *testing.T) {
+	j := journeyObject(t, checkout("payment-network", true))
+	c, err := compileJourney(context.Background(), j, nil)
+	if err != nil || c.Invalid != "" {
+		t.Fatalf("compile: %v %s", err, c.Invalid)
+	}
+	objs, err := decodeArtifacts(c.Journey.Files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := prepare(j, objs, newKinds(fakeMapper()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range ds {
+		s := d.gvk.Kind + " " + d.obj.GetNamespace() + "/" + d.obj.GetName()
+		if d.skipped {
+			s += " skipped"
+		}
+		if !d.skipped && (d.obj.GetLabels()[LabelJourneyNamespace] != "shop" || d.obj.GetAnnotations()[AnnotationDigest] != d.digest) {
+			s += " unlabelled"
+		}
+		if ref := metav1.GetControllerOf(d.obj); ref != nil {
+			s += " owned by " + ref.Name
+		}
+		got = append(got, s)
+	}
+	want := []string{
+		"AnalysisTemplate shop/emac-checkout skipped",
+		"PrometheusRule shop/emac-checkout owned by checkout",
+		"ValidatingAdmissionPolicy /shop.emac-checkout-promote",
+		"ValidatingAdmissionPolicyBinding /shop.emac-checkout-promote",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("prepare:\ngot  %q\nwant %q", got, want)
+	}
+	for _, d := range ds {
+		if d.gvk.Kind == "ValidatingAdmissionPolicyBinding" {
+			if p, _, _ := unstructured.NestedString(d.obj.Object, "spec", "policyName"); p != "shop.emac-checkout-promote" {
+				t.Errorf("binding policyName: got %q, want the renamed policy", p)
+			}
+		}
+	}
+	again, err := prepare(j, objs, newKinds(fakeMapper()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ds {
+		if ds[i].digest != again[i].digest {
+			t.Errorf("%s: digest %s then %s, want it stable", ds[i].gvk.Kind, ds[i].digest, again[i].digest)
+		}
+	}
+}
+
+func TestUpToDate(t *testing.T) {
+	d := &desired{obj: &unstructured.Unstructured{}, gvk: prometheusRule, digest: "d1"}
+	d.obj.SetNamespace("shop")
+	d.obj.SetName("emac-checkout")
+	d.obj.SetLabels(map[string]string{LabelJourney: "checkout"})
+	live := func(digest, uid string, gen int64, label string) *metav1.PartialObjectMetadata {
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+			Annotations: map[string]string{AnnotationDigest: digest}, UID: types.UID(uid), Generation: gen,
+			Labels: map[string]string{LabelJourney: label}}}
+	}
+	jk := types.NamespacedName{Namespace: "shop", Name: "checkout"}
+	tests := []struct {
+		name   string
+		record *appliedState
+		live   *metav1.PartialObjectMetadata
+		want   bool
+	}{
+		{name: "missing", live: nil, want: false},
+		{name: "ours, applied before a restart", live: live("d1", "u", 1, "checkout"), want: true},
+		{name: "another digest, before a restart", live: live("d0", "u", 1, "checkout"), want: false},
+		{name: "as applied", record: &appliedState{"d1", "u", 2}, live: live("d1", "u", 2, "checkout"), want: true},
+		{name: "cache behind the last apply", record: &appliedState{"d1", "u", 2}, live: live("d0", "u", 1, "checkout"), want: true},
+		{name: "edited by someone", record: &appliedState{"d1", "u", 2}, live: live("d1", "u", 3, "checkout"), want: false},
+		{name: "labels stripped", record: &appliedState{"d1", "u", 2}, live: live("d1", "u", 2, ""), want: false},
+		{name: "replaced", record: &appliedState{"d1", "u", 2}, live: live("d1", "v", 2, "checkout"), want: false},
+		{name: "journey changed", record: &appliedState{"d0", "u", 2}, live: live("d0", "u", 2, "checkout"), want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newApplied()
+			if tt.record != nil {
+				a.set(jk, d.key(), *tt.record)
+			}
+			if got := a.upToDate(jk, d, tt.live); got != tt.want {
+				t.Errorf("upToDate: got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSameStatus(t *testing.T) {
+	now := metav1.Now()
+	one := 1.0
+	tests := []struct {
+		name string
+		a, b kubev1.JourneyStatus
+		want bool
+	}{
+		{name: "empty", want: true},
+		{name: "lastEvaluated aside", a: kubev1.JourneyStatus{Decision: "PASS", LastEvaluated: &now}, b: kubev1.JourneyStatus{Decision: "PASS"}, want: true},
+		{name: "nil and empty lists", a: kubev1.JourneyStatus{Reasons: []string{}}, b: kubev1.JourneyStatus{}, want: true},
+		{name: "equal pointers' values", a: kubev1.JourneyStatus{Confidence: &one}, b: kubev1.JourneyStatus{Confidence: new(float64)}, want: false},
+		{name: "decision", a: kubev1.JourneyStatus{Decision: "PASS"}, b: kubev1.JourneyStatus{Decision: "FAIL"}, want: false},
+	}
+	for _, tt := range tests {
+		if got := sameStatus(&tt.a, &tt.b); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	tests := []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{strings.Repeat("a", 40), 30, strings.Repeat("a", 30-len("\n… (truncated)")) + "\n… (truncated)"},
+		{strings.Repeat("é", 20), 21, "éé\n… (truncated)"}, // 16 bytes of marker, never half an é
+	}
+	for _, tt := range tests {
+		got := truncate(tt.s, tt.n)
+		if got != tt.want || len(got) > tt.n {
+			t.Errorf("truncate(%q, %d): got %q, want %q", tt.s, tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestOwnerJourney(t *testing.T) {
+	r := &JourneyReconciler{applied: newApplied()}
+	obj := func(labels map[string]string, owner string) *metav1.PartialObjectMetadata {
+		o := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "emac-checkout", Labels: labels, UID: "u", Generation: 1,
+			Annotations: map[string]string{AnnotationDigest: "d1"}}}
+		o.SetGroupVersionKind(prometheusRule)
+		if owner != "" {
+			yes := true
+			o.OwnerReferences = []metav1.OwnerReference{{APIVersion: "emac.dev/v1alpha1", Kind: "Journey", Name: owner, Controller: &yes}}
+		}
+		return o
+	}
+	ours := map[string]string{LabelManagedBy: "emac", LabelJourney: "checkout", LabelJourneyNamespace: "shop"}
+	tests := []struct {
+		name string
+		o    *metav1.PartialObjectMetadata
+		own  bool // recorded as the controller's last apply
+		want string
+	}{
+		{name: "labelled", o: obj(ours, ""), want: "shop/checkout"},
+		{name: "the controller's own write", o: obj(ours, ""), own: true, want: ""},
+		{name: "compiled by hand", o: obj(map[string]string{LabelManagedBy: "emac", LabelJourney: "checkout"}, ""), want: ""},
+		{name: "labels stripped, owner kept", o: obj(nil, "checkout"), want: "shop/checkout"},
+		{name: "unrelated", o: obj(nil, ""), want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			jk := types.NamespacedName{Namespace: "shop", Name: "checkout"}
+			r.applied.forgetJourney(jk)
+			if tt.own {
+				r.applied.set(jk, objectKey{gvk: prometheusRule, namespace: "shop", name: "emac-checkout"}, appliedState{digest: "d1", uid: "u", generation: 1})
+			}
+			var got []string
+			for _, req := range r.ownerJourney(context.Background(), tt.o) {
+				got = append(got, req.String())
+			}
+			if strings.Join(got, ",") != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestJourneyMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := registerMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := registerMetrics(reg)
+	if err != nil || again != m {
+		t.Fatalf("registering twice: got %p, %v; want the first collector", again, err)
+	}
+	jk := types.NamespacedName{Namespace: "shop", Name: "checkout"}
+	m.set(jk, &wire.JourneyResult{Decision: wire.DecisionFail, Availability: wire.AvailabilityResult{Target: 0.995, Optimistic: 0.9975, Pessimistic: 0.9925, Floor: 0.99}})
+	want := []string{
+		`emac_journey_availability{bound="floor",journey="checkout",namespace="shop"} 0.99`,
+		`emac_journey_availability{bound="optimistic",journey="checkout",namespace="shop"} 0.9975`,
+		`emac_journey_availability{bound="pessimistic",journey="checkout",namespace="shop"} 0.9925`,
+		`emac_journey_decision{decision="FAIL",journey="checkout",namespace="shop"} 1`,
+		`emac_journey_decision{decision="PASS",journey="checkout",namespace="shop"} 0`,
+		`emac_journey_decision{decision="REVIEW",journey="checkout",namespace="shop"} 0`,
+		`emac_journey_objective{journey="checkout",namespace="shop"} 0.995`,
+	}
+	if got := series(t, reg); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("series:\ngot  %q\nwant %q", got, want)
+	}
+	m.forget(jk)
+	if got := series(t, reg); len(got) != 0 {
+		t.Errorf("after forget: got %q, want no series", got)
+	}
+}
+
+// series gathers reg as sorted `name{labels} value` lines.
+func series(t *testing.T, reg *prometheus.Registry) []string {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			out = append(out, fmt.Sprintf("%s{%s} %v", f.GetName(), strings.Join(ls, ","), m.GetGauge().GetValue()))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
