@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,7 +36,7 @@ type applyResult struct {
 // skipping kinds the cluster does not serve and objects that are already
 // as they would be applied, then deletes the journey's objects it no
 // longer produces.
-func (r *JourneyReconciler) apply(ctx context.Context, j *kubev1.Journey, c *compiled) applyResult {
+func (r *JourneyReconciler) apply(ctx context.Context, j *journey, c *compiled) applyResult {
 	var ar applyResult
 	fail := func(err error, permanent bool) {
 		if ar.err == nil {
@@ -56,7 +57,7 @@ func (r *JourneyReconciler) apply(ctx context.Context, j *kubev1.Journey, c *com
 	for i := range ds {
 		cluster = cluster || (!ds[i].skipped && !ds[i].namespaced)
 	}
-	if cluster && !controllerutil.ContainsFinalizer(j, Finalizer) {
+	if cluster && !slices.Contains(j.Finalizers, Finalizer) {
 		// Before the objects exist: a journey deleted in between must
 		// still have them cleaned up.
 		if err := r.setFinalizer(ctx, j, true); err != nil {
@@ -92,7 +93,7 @@ func (r *JourneyReconciler) apply(ctx context.Context, j *kubev1.Journey, c *com
 		fail(err, false)
 		return ar
 	}
-	if !cluster && remaining == 0 && controllerutil.ContainsFinalizer(j, Finalizer) {
+	if !cluster && remaining == 0 && slices.Contains(j.Finalizers, Finalizer) {
 		if err := r.setFinalizer(ctx, j, false); err != nil {
 			fail(fmt.Errorf("removing finalizer %s: %w", Finalizer, err), false)
 		}
@@ -101,18 +102,22 @@ func (r *JourneyReconciler) apply(ctx context.Context, j *kubev1.Journey, c *com
 }
 
 // setFinalizer adds or removes the controller's finalizer with a patch of
-// the finalizers alone: an update would send the whole spec back as the
-// controller decoded it (99.5% as 0.995), changing the user's object and
-// taking its fields from their field manager.
-func (r *JourneyReconciler) setFinalizer(ctx context.Context, j *kubev1.Journey, on bool) error {
-	base := j.DeepCopy()
+// the metadata alone: an update would send the spec back, taking its
+// fields from the user's field manager.
+func (r *JourneyReconciler) setFinalizer(ctx context.Context, j *journey, on bool) error {
+	m := j.ref()
+	base := m.DeepCopy()
 	if on {
-		controllerutil.AddFinalizer(j, Finalizer)
+		controllerutil.AddFinalizer(m, Finalizer)
 	} else {
-		controllerutil.RemoveFinalizer(j, Finalizer)
+		controllerutil.RemoveFinalizer(m, Finalizer)
 	}
 	// the optimistic lock keeps another writer's finalizers
-	return r.client.Patch(ctx, j, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	if err := r.client.Patch(ctx, m, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	j.ObjectMeta = m.ObjectMeta
+	return nil
 }
 
 func appendUnique(xs []string, x string) []string {
@@ -179,7 +184,7 @@ func (r *JourneyReconciler) live(ctx context.Context, gvk schema.GroupVersionKin
 // index holds the labels), and,
 // when namespaced, controlled by it (its uid), so that objects applied by
 // hand with the same labels are left alone.
-func (r *JourneyReconciler) owned(ctx context.Context, j *kubev1.Journey, gvk schema.GroupVersionKind, namespaced bool) ([]metav1.PartialObjectMetadata, error) {
+func (r *JourneyReconciler) owned(ctx context.Context, j *journey, gvk schema.GroupVersionKind, namespaced bool) ([]metav1.PartialObjectMetadata, error) {
 	l := &metav1.PartialObjectMetadataList{}
 	l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 	opts := []client.ListOption{client.MatchingFields{indexJourney: j.Namespace + "/" + j.Name}}
@@ -205,7 +210,7 @@ func (r *JourneyReconciler) owned(ctx context.Context, j *kubev1.Journey, gvk sc
 // prune deletes the journey's objects of every served managed kind that
 // are not in keep, and returns how many cluster-scoped objects of the
 // journey remain.
-func (r *JourneyReconciler) prune(ctx context.Context, j *kubev1.Journey, ds []desired, keep map[objectKey]bool) (int, error) {
+func (r *JourneyReconciler) prune(ctx context.Context, j *journey, ds []desired, keep map[objectKey]bool) (int, error) {
 	gvks := map[schema.GroupVersionKind]bool{}
 	for _, k := range managedKinds {
 		gvks[k.gvk] = true
@@ -282,10 +287,10 @@ func (r *JourneyReconciler) delete(ctx context.Context, gvk schema.GroupVersionK
 // finalize cleans up after a deleted journey: its cluster-scoped objects,
 // which the garbage collector cannot tie to it (namespaced ones go with
 // their owner reference), then the finalizer.
-func (r *JourneyReconciler) finalize(ctx context.Context, j *kubev1.Journey) error {
+func (r *JourneyReconciler) finalize(ctx context.Context, j *journey) error {
 	jk := types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
 	r.metrics.forget(jk)
-	if !controllerutil.ContainsFinalizer(j, Finalizer) {
+	if !slices.Contains(j.Finalizers, Finalizer) {
 		return nil
 	}
 	var errs []error

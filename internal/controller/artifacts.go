@@ -178,7 +178,7 @@ type desired struct {
 // controller; cluster-scoped ones (admission policies) get the namespace
 // in their names, as two namespaces may hold journeys of one name. Every
 // object is labelled with its journey and carries a digest of itself.
-func prepare(j *kubev1.Journey, objs []*unstructured.Unstructured, ks *kinds) ([]desired, error) {
+func prepare(j metav1.Object, objs []*unstructured.Unstructured, ks *kinds) ([]desired, error) {
 	out := make([]desired, 0, len(objs))
 	renamed := map[string]string{} // cluster-scoped policy names
 	for _, o := range objs {
@@ -198,19 +198,19 @@ func prepare(j *kubev1.Journey, objs []*unstructured.Unstructured, ks *kinds) ([
 			labels = map[string]string{}
 		}
 		labels[LabelManagedBy] = ManagedByValue
-		labels[LabelJourney] = j.Name
-		labels[LabelJourneyNamespace] = j.Namespace
+		labels[LabelJourney] = j.GetName()
+		labels[LabelJourneyNamespace] = j.GetNamespace()
 		u.SetLabels(labels)
 		if st.namespaced {
-			u.SetNamespace(j.Namespace)
+			u.SetNamespace(j.GetNamespace())
 			yes := true
 			u.SetOwnerReferences([]metav1.OwnerReference{{
-				APIVersion: kubev1.GroupVersion.String(), Kind: "Journey", Name: j.Name, UID: j.UID,
+				APIVersion: kubev1.GroupVersion.String(), Kind: "Journey", Name: j.GetName(), UID: j.GetUID(),
 				Controller: &yes, BlockOwnerDeletion: &yes,
 			}})
 		} else {
 			u.SetNamespace("")
-			name := clusterName(j.Namespace, u.GetName())
+			name := clusterName(j.GetNamespace(), u.GetName())
 			if gvk.Kind == "ValidatingAdmissionPolicy" {
 				renamed[u.GetName()] = name
 			}

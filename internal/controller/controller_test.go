@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -292,6 +293,124 @@ func TestSpecError(t *testing.T) {
 			e.waitJourney("checkout", ready)
 		})
 	}
+}
+
+// TestUndecodableSpec: the CRD's schema cannot type a ratio (a number or
+// a percent string) or a flow, so the API server stores values emac's
+// types cannot decode. Such a journey is a spec error with the loader's
+// positioned diagnostic, like any other, and the other journeys of its
+// namespace go on reconciling; so does a broken catalog, and a delta.
+func TestUndecodableSpec(t *testing.T) {
+	e := start(t, Options{})
+	good := checkout("payment-network", false)
+	e.apply(good)
+	named := func(doc string) string {
+		return strings.Replace(doc, "metadata: {name: checkout}", "metadata: {name: broken}", 1)
+	}
+	flow := "flow:\n    seq:\n      - front\n      - all: [cart, pricing]\n      - race: [paya, payb]\n"
+	if !strings.Contains(good, flow) {
+		t.Fatal("checkout's flow changed: fix the test")
+	}
+	tests := []struct {
+		name     string
+		from, to string // replaced in checkout's spec
+		want     string // a regexp of the Compiled message
+	}{
+		{name: "target a word", from: "target: 99.5%", to: `target: "high"`,
+			want: `journeys/broken\.yaml:\d+:\d+: error: "high" is not a number or a percentage`},
+		{name: "target a list", from: "target: 99.5%", to: "target: [99.5]",
+			want: `journeys/broken\.yaml:\d+:\d+: error: expected a probability such as 0\.995 or "99\.5%", got a list`},
+		{name: "flow a number", from: flow, to: "flow: 5\n",
+			want: `journeys/broken\.yaml:\d+:\d+: error: unknown component "5"`},
+		{name: "SLO a word", from: "paya: {slo: {availability: 99.5%}", to: "paya: {slo: {availability: most}",
+			want: `journeys/broken\.yaml:\d+:\d+: error: "most" is not a number or a percentage`},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.t = t
+			bad := named(strings.Replace(good, tt.from, tt.to, 1))
+			if bad == named(good) {
+				t.Fatal("the replacement changed nothing")
+			}
+			e.apply(bad)
+			j := e.waitJourney("broken", func(j *kubev1.Journey) string {
+				return conditionIs(j, kubev1.ConditionCompiled, metav1.ConditionFalse, ReasonSpecInvalid)
+			})
+			msg := meta.FindStatusCondition(j.Status.Conditions, kubev1.ConditionCompiled).Message
+			t.Logf("Compiled=False: %s", msg)
+			if !regexp.MustCompile(tt.want).MatchString(msg) {
+				t.Errorf("Compiled message: got %q, want it to match %s", msg, tt.want)
+			}
+			if why := conditionIs(j, kubev1.ConditionReady, metav1.ConditionFalse, ReasonSpecInvalid); why != "" {
+				t.Error(why)
+			}
+			// The valid journey of the namespace still follows its changes.
+			decision := []string{wire.DecisionPass, wire.DecisionFail}[i%2]
+			e.apply(checkout([]string{"payment-network-b", "payment-network"}[i%2], false))
+			e.waitJourney("checkout", func(j *kubev1.Journey) string {
+				if j.Status.Decision != decision {
+					return "decision " + j.Status.Decision
+				}
+				return ready(j)
+			})
+		})
+	}
+	e.t = t
+	e.waitEvent("broken", `Warning SpecInvalid: journeys/broken.yaml:`)
+	e.apply(named(good))
+	e.waitJourney("broken", ready)
+
+	// A catalog the wire types cannot decode: every journey of the
+	// namespace loads it, and says where the problem is.
+	e.apply(`apiVersion: emac.dev/v1alpha1
+kind: ComponentCatalog
+metadata: {name: payments}
+spec:
+  components:
+    paya: {slo: {availability: [most]}, domains: [payment-network]}
+`)
+	for _, name := range []string{"checkout", "broken"} {
+		j := e.waitJourney(name, func(j *kubev1.Journey) string {
+			return conditionIs(j, kubev1.ConditionCompiled, metav1.ConditionFalse, ReasonSpecInvalid)
+		})
+		msg := meta.FindStatusCondition(j.Status.Conditions, kubev1.ConditionCompiled).Message
+		if want := `catalogs/payments\.yaml:\d+:\d+: error: expected a probability`; !regexp.MustCompile(want).MatchString(msg) {
+			t.Errorf("%s: Compiled message: got %q, want it to match %s", name, msg, want)
+		}
+	}
+	cat := newObject(catalogGVK)
+	cat.SetNamespace(e.ns)
+	cat.SetName("payments")
+	if err := e.c.Delete(context.Background(), cat); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"checkout", "broken"} {
+		e.waitJourney(name, ready)
+	}
+
+	// A delta whose flow the wire types cannot decode is still marked
+	// Pending.
+	e.apply(`apiVersion: emac.dev/v1alpha1
+kind: ModelDelta
+metadata: {name: checkout-flow}
+spec:
+  spec: specs/checkout.yaml
+  specDigest: 0f0f
+  journey: checkout
+  confidence: 0.9
+  before: {optimistic: 0.99747706, pessimistic: 0.99747706, decision: PASS, flow: "Series(front, Race(paya, payb))"}
+  after: {optimistic: 0.99747706, pessimistic: 0.99251449, decision: FAIL, flow: "Series(front, Race(paya, payb))"}
+  changes:
+    - {kind: flow, summary: a number for a flow, applied: true, basis: traces, confidence: 0.9, edits: [{flow: 5}]}
+`)
+	e.waitFor(30*time.Second, "the delta Pending", func() (bool, string) {
+		md, err := e.get(modelDeltaGVK, e.ns, "checkout-flow")
+		if err != nil {
+			return false, err.Error()
+		}
+		phase, _, _ := unstructured.NestedString(md.Object, "status", "phase")
+		return phase == kubev1.PhasePending, fmt.Sprintf("status %v", md.Object["status"])
+	})
 }
 
 // TestIdempotent: once a journey has converged, reconciling it again,

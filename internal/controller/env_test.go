@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
@@ -233,10 +234,15 @@ func decode(t testing.TB, doc string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: m}
 }
 
-// journey reads a Journey.
+// journey reads a Journey's metadata and status. Its spec is left out:
+// the tests' spec errors include values the wire types cannot decode.
 func (e *env) journey(name string) (*kubev1.Journey, error) {
+	u := newObject(journeyGVK)
+	if err := e.c.Get(context.Background(), client.ObjectKey{Namespace: e.ns, Name: name}, u); err != nil {
+		return nil, err
+	}
 	j := &kubev1.Journey{}
-	err := e.c.Get(context.Background(), client.ObjectKey{Namespace: e.ns, Name: name}, j)
+	err := runtime.DefaultUnstructuredConverter.FromUnstructured(map[string]any{"metadata": u.Object["metadata"], "status": u.Object["status"]}, j)
 	return j, err
 }
 

@@ -117,8 +117,9 @@ func (r *JourneyReconciler) setup(mgr manager.Manager) error {
 	}
 	c, err := builder.ControllerManagedBy(mgr).
 		Named("journey").
-		For(&kubev1.Journey{}, builder.WithPredicates(journeyChanged())).
-		Watches(&kubev1.ComponentCatalog{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		// unstructured: see object.go
+		For(newObject(journeyGVK), builder.WithPredicates(journeyChanged())).
+		Watches(newObject(catalogGVK), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.journeys(ctx, o.GetNamespace())
 		})).
 		WatchesMetadata(&apiextensionsv1.CustomResourceDefinition{}, handler.Funcs{
@@ -168,14 +169,14 @@ func equalMaps(a, b map[string]string) bool {
 
 // journeys lists the requests of the journeys in namespace ("": all).
 func (r *JourneyReconciler) journeys(ctx context.Context, namespace string) []reconcile.Request {
-	var l kubev1.JourneyList
-	if err := r.client.List(ctx, &l, client.InNamespace(namespace)); err != nil {
+	l := newList(journeyListGVK)
+	if err := r.cache.List(ctx, l, client.InNamespace(namespace)); err != nil {
 		logr.FromContextOrDiscard(ctx).Error(err, "listing journeys")
 		return nil
 	}
 	out := make([]reconcile.Request, 0, len(l.Items))
 	for _, j := range l.Items {
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: j.Namespace, Name: j.Name}})
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: j.GetNamespace(), Name: j.GetName()}})
 	}
 	return out
 }
@@ -281,8 +282,8 @@ func (r *JourneyReconciler) ownerJourney(_ context.Context, o client.Object) []r
 // Reconcile brings one journey's artifacts and status up to date.
 func (r *JourneyReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	log := logr.FromContextOrDiscard(ctx)
-	j := &kubev1.Journey{}
-	if err := r.client.Get(ctx, req.NamespacedName, j); err != nil {
+	u := newObject(journeyGVK)
+	if err := r.cache.Get(ctx, req.NamespacedName, u); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.applied.forgetJourney(req.NamespacedName)
 			r.written.forget(req.NamespacedName)
@@ -291,14 +292,18 @@ func (r *JourneyReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		}
 		return reconcile.Result{}, err
 	}
+	j, err := journeyFrom(u)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	if j.DeletionTimestamp != nil {
 		return reconcile.Result{}, r.finalize(ctx, j)
 	}
-	var cats kubev1.ComponentCatalogList
-	if err := r.client.List(ctx, &cats, client.InNamespace(j.Namespace)); err != nil {
+	cats := newList(catalogListGVK)
+	if err := r.cache.List(ctx, cats, client.InNamespace(j.Namespace)); err != nil {
 		return reconcile.Result{}, err
 	}
-	c, err := compileJourney(ctx, j, cats.Items)
+	c, err := compileJourney(ctx, j.doc(), catalogDocs(cats.Items))
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -307,7 +312,7 @@ func (r *JourneyReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		r.metrics.forget(req.NamespacedName)
 		st := r.invalidStatus(j, c.Invalid)
 		if prev := meta.FindStatusCondition(old.Conditions, kubev1.ConditionCompiled); prev == nil || prev.Status != metav1.ConditionFalse || prev.Message != c.Invalid {
-			r.recorder.Event(j, "Warning", ReasonSpecInvalid, firstLine(c.Invalid))
+			r.recorder.Event(j.ref(), "Warning", ReasonSpecInvalid, firstLine(c.Invalid))
 		}
 		// No requeue and no error: only a change of the journey or of a
 		// catalog can fix the spec, and those are watched.
@@ -328,11 +333,11 @@ func (r *JourneyReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		if was == "" {
 			was = "none"
 		}
-		r.recorder.Eventf(j, typ, ReasonDecisionChanged, "decision %s (was %s): %s", st.Decision, was, firstLine(strings.Join(st.Reasons, "; ")))
+		r.recorder.Eventf(j.ref(), typ, ReasonDecisionChanged, "decision %s (was %s): %s", st.Decision, was, firstLine(strings.Join(st.Reasons, "; ")))
 	}
 	if ar.err != nil {
 		if prev := meta.FindStatusCondition(old.Conditions, kubev1.ConditionArtifactsApplied); prev == nil || prev.Status != metav1.ConditionFalse {
-			r.recorder.Event(j, "Warning", ReasonApplyFailed, firstLine(ar.err.Error()))
+			r.recorder.Event(j.ref(), "Warning", ReasonApplyFailed, firstLine(ar.err.Error()))
 		}
 	}
 	if requeue, err := r.writeStatus(ctx, j, st); err != nil || requeue {
@@ -355,35 +360,49 @@ func (r *JourneyReconciler) Reconcile(ctx context.Context, req reconcile.Request
 // aside): reconciling an unchanged journey writes nothing. requeue is set
 // when another write won; the status is computed again from the newer
 // object.
-func (r *JourneyReconciler) writeStatus(ctx context.Context, j *kubev1.Journey, st kubev1.JourneyStatus) (requeue bool, err error) {
+func (r *JourneyReconciler) writeStatus(ctx context.Context, j *journey, st kubev1.JourneyStatus) (requeue bool, err error) {
 	if sameStatus(&j.Status, &st) {
 		return false, nil
 	}
 	jk := types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
 	sj := statusJSON(&st)
-	if w, ok := r.written.get(jk); ok && w.base == j.ResourceVersion && w.status == sj {
-		// The cache has not seen this status, written from this very
-		// version, yet: writing again would only conflict.
-		return false, nil
+	if w, ok := r.written.get(jk); ok && w.base == j.ResourceVersion {
+		if w.status == sj {
+			// The cache has not seen this status, written from this very
+			// version, yet: writing again would only conflict.
+			return false, nil
+		}
+		if w.rv != w.base {
+			// Nor has it seen that write, so any other status computed
+			// from this version (its conditions' times, say) could only
+			// conflict: compute it again once the cache has caught up.
+			return true, nil
+		}
 	}
 
 	now := metav1.NewTime(r.now())
 	st.LastEvaluated = &now
 	base := j.ResourceVersion
-	j.Status = st
-	err = r.client.Status().Update(ctx, j)
+	u, err := j.withStatus(&st)
+	if err != nil {
+		return false, err
+	}
+	err = r.client.Status().Update(ctx, u)
 	if apierrors.IsConflict(err) {
 		return true, nil
 	}
-	if err == nil {
-		r.written.set(jk, writtenStatus{base: base, status: sj})
+	if err != nil {
+		return false, err
 	}
-	return false, err
+	r.written.set(jk, writtenStatus{base: base, status: sj, rv: u.GetResourceVersion()})
+	j.Status = st
+	return false, j.setMeta(u)
 }
 
-// writtenStatus is the last status written for a journey, and the
-// resourceVersion it was written over.
-type writtenStatus struct{ base, status string }
+// writtenStatus is the last status written for a journey, the
+// resourceVersion it was written over, and the one it made (the same when
+// the API server found nothing to change).
+type writtenStatus struct{ base, status, rv string }
 
 // written remembers the last status written per journey.
 type written struct {

@@ -31,7 +31,7 @@ const (
 
 // status computes a compiled journey's status from the stored one:
 // conditions keep their lastTransitionTime unless their status changes.
-func (r *JourneyReconciler) status(j *kubev1.Journey, c *compiled, ar applyResult, ev evaluation) kubev1.JourneyStatus {
+func (r *JourneyReconciler) status(j *journey, c *compiled, ar applyResult, ev evaluation) kubev1.JourneyStatus {
 	old := j.Status.DeepCopy()
 	res := ev.result
 	st := kubev1.JourneyStatus{
@@ -86,7 +86,7 @@ func (r *JourneyReconciler) status(j *kubev1.Journey, c *compiled, ar applyResul
 // invalidStatus is the status of a journey whose spec does not compile:
 // no decision (the last one was for another spec), the objects of the last
 // valid spec kept and listed, and the diagnostics in Compiled's message.
-func (r *JourneyReconciler) invalidStatus(j *kubev1.Journey, diagnostics string) kubev1.JourneyStatus {
+func (r *JourneyReconciler) invalidStatus(j *journey, diagnostics string) kubev1.JourneyStatus {
 	old := j.Status.DeepCopy()
 	st := kubev1.JourneyStatus{
 		ObservedGeneration: j.Generation,

@@ -3,38 +3,56 @@ package controller
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	kubev1 "github.com/emac-dev/emac/api/kube/v1alpha1"
 	wire "github.com/emac-dev/emac/api/v1alpha1"
 )
 
-// journeyObject decodes a Journey manifest as the API server would hand
-// it to the controller.
-func journeyObject(t *testing.T, doc string) *kubev1.Journey {
+// journeyObject reads a Journey manifest as the controller reads the
+// object the API server hands it: unstructured.
+func journeyObject(t *testing.T, doc string) *journey {
 	t.Helper()
-	j := &kubev1.Journey{}
-	if err := yaml.Unmarshal([]byte(doc), j); err != nil {
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
 		t.Fatal(err)
 	}
-	j.Namespace, j.UID, j.Generation = "shop", "uid-1", 1
+	u.SetNamespace("shop")
+	u.SetUID("uid-1")
+	u.SetGeneration(1)
+	j, err := journeyFrom(u)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return j
 }
 
-func TestCompileJourney(t *testing.T) {
-	catalog := kubev1.ComponentCatalog{ObjectMeta: metav1.ObjectMeta{Name: "payments", Namespace: "shop"}}
-	if err := yaml.Unmarshal([]byte(`spec: {components: {paya: {slo: {availability: 99.5%}, domains: [net]}, payb: {slo: {availability: 99.5%}, domains: [net]}}}`), &catalog); err != nil {
+// jsonOf is a YAML value as the API server stores it (JSON values).
+func jsonOf(t *testing.T, doc string) any {
+	t.Helper()
+	var v any
+	if err := yaml.Unmarshal([]byte(doc), &v); err != nil {
 		t.Fatal(err)
 	}
+	return v
+}
+
+func TestCompileJourney(t *testing.T) {
+	catalog := specDoc{Name: "payments", Namespace: "shop",
+		Spec: jsonOf(t, `{components: {paya: {slo: {availability: 99.5%}, domains: [net]}, payb: {slo: {availability: 99.5%}, domains: [net]}}}`)}
+	base := checkout("payment-network", false)
 	usesCatalog := strings.NewReplacer(
 		"    paya: {slo: {availability: 99.5%}, domains: [payment-network]}\n", "",
 		"    payb: {slo: {availability: 99.5%}, domains: [payment-network]}\n", "",
@@ -43,7 +61,7 @@ func TestCompileJourney(t *testing.T) {
 	tests := []struct {
 		name     string
 		doc      string
-		catalogs []kubev1.ComponentCatalog
+		catalogs []specDoc
 		// want: the decision, or with "invalid: " substrings of the
 		// diagnostics, separated by "|"
 		want  string
@@ -55,16 +73,32 @@ func TestCompileJourney(t *testing.T) {
 			files: []string{"argo/analysistemplate.yaml", "prometheus/prometheusrule.yaml"}},
 		{name: "flagger", doc: strings.Replace(checkout("payment-network", false), "argo-rollouts", "flagger", 1), want: "FAIL",
 			files: []string{"flagger/metrictemplate.yaml", "prometheus/prometheusrule.yaml"}},
-		{name: "catalog", doc: usesCatalog, catalogs: []kubev1.ComponentCatalog{catalog}, want: "FAIL"},
+		{name: "catalog", doc: usesCatalog, catalogs: []specDoc{catalog}, want: "FAIL"},
 		{name: "catalog missing", doc: usesCatalog, want: `invalid: journeys/checkout.yaml:|unknown catalog "payments"`},
 		{name: "unknown component", doc: strings.Replace(checkout("payment-network", false), "- front\n", "- frnot\n", 1),
 			want: `invalid: journeys/checkout.yaml:|"frnot"|did you mean "front"`},
 		{name: "sloRef", doc: strings.Replace(checkout("payment-network", false), "cart: {slo: {availability: 99.9%}", "cart: {sloRef: slo/cart.yaml", 1),
 			want: "invalid: slo/cart.yaml"},
+		// Values the wire types cannot decode, which the CRD's schema lets
+		// through: the loader's positioned diagnostics, not a failure.
+		{name: "target a word", doc: strings.Replace(base, "target: 99.5%", `target: "high"`, 1),
+			want: `invalid: journeys/checkout.yaml:|: error: "high" is not a number or a percentage|target: high`},
+		{name: "target a list", doc: strings.Replace(base, "target: 99.5%", "target: [99.5]", 1),
+			want: `invalid: journeys/checkout.yaml:|expected a probability such as 0.995 or "99.5%", got a list`},
+		{name: "flow a number", doc: strings.Replace(base, "flow:\n    seq:\n      - front\n      - all: [cart, pricing]\n      - race: [paya, payb]\n", "flow: 5\n", 1),
+			want: `invalid: journeys/checkout.yaml:|unknown component "5"`},
+		{name: "window a fraction of days", doc: strings.Replace(base, "window: 30d", "window: 1.5d", 1),
+			want: `invalid: journeys/checkout.yaml:|"1.5d" is not a duration`},
+		{name: "catalog SLO a word", doc: usesCatalog, catalogs: []specDoc{{Name: "payments", Namespace: "shop",
+			Spec: jsonOf(t, `{components: {paya: {slo: {availability: most}, domains: [net]}, payb: {slo: {availability: 99.5%}, domains: [net]}}}`)}},
+			want: `invalid: catalogs/payments.yaml:|"most" is not a number or a percentage`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := compileJourney(context.Background(), journeyObject(t, tt.doc), tt.catalogs)
+			if tt.doc == base {
+				t.Fatal("the replacement changed nothing")
+			}
+			c, err := compileJourney(context.Background(), journeyObject(t, tt.doc).doc(), tt.catalogs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,13 +134,25 @@ func TestCompileJourney(t *testing.T) {
 func TestToYAML(t *testing.T) {
 	tests := []struct {
 		in   any
+		spec reflect.Type
 		want string
 	}{
-		{map[string]any{"a": []any{"x", map[string]any{"race": []any{"p", "q"}}}}, "a:\n  - x\n  - race:\n      - p\n      - q\n"},
-		{map[string]any{"target": "99.5%", "n": 0.995, "yes": "true"}, "n: 0.995\ntarget: 99.5%\nyes: \"true\"\n"},
+		{in: map[string]any{"a": []any{"x", map[string]any{"race": []any{"p", "q"}}}}, want: "a:\n  - x\n  - race:\n      - p\n      - q\n"},
+		{in: map[string]any{"target": "99.5%", "n": 0.995, "yes": "true"}, want: "n: 0.995\ntarget: 99.5%\nyes: \"true\"\n"},
+		// a spec's fields in the wire type's order, unknown ones last; a
+		// flow as written
+		{in: map[string]any{"kind": "Journey", "spec": map[string]any{
+			"components": map[string]any{"a": map[string]any{"slo": map[string]any{"window": "1d", "availability": "high"}, "domains": []any{"z"}}},
+			"flow":       map[string]any{"seq": []any{"a"}},
+			"objectives": map[string]any{"availability": map[string]any{"window": "30d", "target": 0.9}},
+			"extra":      1,
+			"catalogs":   []any{"c"},
+		}}, spec: reflect.TypeFor[wire.JourneySpec](),
+			want: "kind: Journey\nspec:\n  objectives:\n    availability:\n      target: 0.9\n      window: 30d\n  flow:\n    seq:\n      - a\n" +
+				"  components:\n    a:\n      slo:\n        availability: high\n        window: 1d\n      domains:\n        - z\n  catalogs:\n    - c\n  extra: 1\n"},
 	}
 	for _, tt := range tests {
-		got, err := toYAML(tt.in)
+		got, err := toYAML(tt.in, tt.spec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +198,7 @@ func fakeMapper() meta.RESTMapper {
 
 func TestPrepare(t *testing.T) {
 	j := journeyObject(t, checkout("payment-network", true))
-	c, err := compileJourney(context.Background(), j, nil)
+	c, err := compileJourney(context.Background(), j.doc(), nil)
 	if err != nil || c.Invalid != "" {
 		t.Fatalf("compile: %v %s", err, c.Invalid)
 	}
@@ -262,6 +308,36 @@ func TestSameStatus(t *testing.T) {
 	for _, tt := range tests {
 		if got := sameStatus(&tt.a, &tt.b); got != tt.want {
 			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// noWrites is a client that fails the test on a status write.
+type noWrites struct {
+	client.Client
+	t *testing.T
+}
+
+func (c noWrites) Status() client.SubResourceWriter {
+	c.t.Fatal("a status write")
+	return nil
+}
+
+// TestWriteStatusCacheBehind: while the cache has not seen the status last
+// written from the journey's version, nothing is written from that
+// version: the same status is done, another is computed again later.
+func TestWriteStatusCacheBehind(t *testing.T) {
+	r := &JourneyReconciler{client: noWrites{t: t}, now: time.Now}
+	j := &journey{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "checkout", ResourceVersion: "5"}}
+	pass := kubev1.JourneyStatus{Decision: wire.DecisionPass}
+	r.written.set(types.NamespacedName{Namespace: "shop", Name: "checkout"}, writtenStatus{base: "5", status: statusJSON(&pass), rv: "7"})
+	for _, tt := range []struct {
+		st      kubev1.JourneyStatus
+		requeue bool
+	}{{pass, false}, {kubev1.JourneyStatus{Decision: wire.DecisionFail}, true}} {
+		requeue, err := r.writeStatus(context.Background(), j, tt.st)
+		if err != nil || requeue != tt.requeue {
+			t.Errorf("status %s: got requeue %v, %v; want %v, no error", tt.st.Decision, requeue, err, tt.requeue)
 		}
 	}
 }
