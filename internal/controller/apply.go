@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,11 +33,12 @@ type applyResult struct {
 	permanent bool
 }
 
-// apply applies a compiled journey's objects with server-side apply,
-// skipping kinds the cluster does not serve and objects that are already
-// as they would be applied, then deletes the journey's objects it no
-// longer produces.
-func (r *JourneyReconciler) apply(ctx context.Context, j *journey, c *compiled) applyResult {
+// apply applies a compiled journey's objects, and live (its live
+// ConfigMap, nil when it has none), with server-side apply, skipping
+// kinds the cluster does not serve and objects that are already as they
+// would be applied, then deletes the journey's objects it no longer
+// produces.
+func (r *JourneyReconciler) apply(ctx context.Context, j *journey, c *compiled, live *unstructured.Unstructured) applyResult {
 	var ar applyResult
 	fail := func(err error, permanent bool) {
 		if ar.err == nil {
@@ -47,6 +49,9 @@ func (r *JourneyReconciler) apply(ctx context.Context, j *journey, c *compiled) 
 	if err != nil {
 		fail(err, true)
 		return ar
+	}
+	if live != nil {
+		objs = append(objs, live)
 	}
 	ds, err := prepare(j, objs, r.kinds)
 	if err != nil {
@@ -75,8 +80,13 @@ func (r *JourneyReconciler) apply(ctx context.Context, j *journey, c *compiled) 
 				keep[d.key()] = true // never delete what failed to apply
 			} else if !d.skipped {
 				keep[d.key()] = true
-				ar.applied++
+				if d.gvk != configMapGVK {
+					ar.applied++
+				}
 			}
+		}
+		if d.gvk == configMapGVK {
+			continue // state, not an artifact: not in status.artifacts
 		}
 		if d.skipped {
 			ar.skipped = appendUnique(ar.skipped, fmt.Sprintf("%s (%s)", d.gvk.Kind, d.gvk.GroupVersion()))
@@ -154,7 +164,7 @@ func (r *JourneyReconciler) applyOne(ctx context.Context, jk types.NamespacedNam
 	if err != nil {
 		return err
 	}
-	r.applied.set(jk, d.key(), appliedState{digest: d.digest, uid: obj.GetUID(), generation: obj.GetGeneration()})
+	r.applied.set(jk, d.key(), appliedState{digest: d.digest, uid: obj.GetUID(), generation: obj.GetGeneration(), rv: obj.GetResourceVersion()})
 	return nil
 }
 

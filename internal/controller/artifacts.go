@@ -65,6 +65,8 @@ var managedKinds = []managedKind{
 	{schema.GroupVersionKind{Group: "flagger.app", Version: "v1beta1", Kind: "MetricTemplate"}, "metrictemplates.flagger.app"},
 	{schema.GroupVersionKind{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "ValidatingAdmissionPolicy"}, ""},
 	{schema.GroupVersionKind{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "ValidatingAdmissionPolicyBinding"}, ""},
+	// not an artifact: the live variables the policies read (live.go)
+	{configMapGVK, ""},
 }
 
 // isObjectFile says whether an artifact is applied.
@@ -268,11 +270,14 @@ func (d *desired) key() objectKey {
 
 // appliedState is what the controller last applied to an object and what
 // the API server made of it: when the live object still has that uid and
-// generation, nobody changed it since.
+// generation, nobody changed it since. Kinds without a generation
+// (ConfigMaps: it stays 0) are compared by resourceVersion instead, so
+// that an edit of the live values is put back.
 type appliedState struct {
 	digest     string
 	uid        types.UID
 	generation int64
+	rv         string
 }
 
 // applied remembers, per journey and object, the last apply, so that an
@@ -332,10 +337,14 @@ func (a *applied) upToDate(j types.NamespacedName, d *desired, live *metav1.Part
 		}
 		// Applied before this process started: the digest says it is ours
 		// and current; from now on, its generation tells edits.
-		a.set(j, k, appliedState{digest: d.digest, uid: live.UID, generation: live.Generation})
+		a.set(j, k, appliedState{digest: d.digest, uid: live.UID, generation: live.Generation, rv: live.ResourceVersion})
 		return true
 	case s.digest != d.digest || s.uid != live.UID:
 		return false // the journey changed, or the object was replaced
+	case s.generation == 0:
+		// no generation: any other version is someone's edit, or the
+		// cache lagging, which costs one apply that changes nothing
+		return live.ResourceVersion == s.rv && ours
 	case live.Generation < s.generation:
 		return true // the cache has not seen the last apply yet
 	}

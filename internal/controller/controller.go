@@ -7,9 +7,10 @@
 // spec files in memory and compiles them; it applies the artifacts that are
 // Kubernetes objects (PrometheusRule, AnalysisTemplate, MetricTemplate,
 // ValidatingAdmissionPolicy and binding) with server-side apply, skipping
-// kinds whose APIs are not installed; it deletes the objects the journey no
-// longer produces; and it writes the decision, the bounds and conditions to
-// the status, only when they change. With a Prometheus URL it decides in
+// kinds whose APIs are not installed, and, for a journey with actions, the
+// ConfigMap of live variables its admission policies read (live.go); it
+// deletes the objects the journey no longer produces; and it writes the
+// decision, the bounds and conditions to the status, only when they change. With a Prometheus URL it decides in
 // observed mode, re-evaluating every Options.Interval.
 //
 // controller-runtime is large (about 600 packages), so only this package

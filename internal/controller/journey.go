@@ -39,7 +39,8 @@ import (
 // RBAC of everything the controller touches. controller-gen reads these
 // (make generate) into config/rbac/role.yaml. ConfigMaps: the API server
 // lets only who may get the ConfigMaps an admission policy reads its
-// parameters from (paramKind, paramRef) create the policy and its binding.
+// parameters from (paramKind, paramRef) create the policy and its binding;
+// and the controller writes those ConfigMaps (live.go).
 // The leader election Lease is granted in the controller's namespace only
 // (config/rbac/leader_election_role.yaml), not by this cluster-wide role.
 //
@@ -53,7 +54,7 @@ import (
 // +kubebuilder:rbac:groups=argoproj.io,resources=analysistemplates,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=flagger.app,resources=metrictemplates,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
 
@@ -272,7 +273,8 @@ func (r *JourneyReconciler) ownerJourney(_ context.Context, o client.Object) []r
 	}
 	if o.GetDeletionTimestamp() == nil {
 		k := objectKey{gvk: o.GetObjectKind().GroupVersionKind(), namespace: o.GetNamespace(), name: o.GetName()}
-		if s, ok := r.applied.get(jk, k); ok && s.uid == o.GetUID() && s.generation == o.GetGeneration() && s.digest == o.GetAnnotations()[AnnotationDigest] {
+		if s, ok := r.applied.get(jk, k); ok && s.uid == o.GetUID() && s.generation == o.GetGeneration() && s.digest == o.GetAnnotations()[AnnotationDigest] &&
+			(s.generation != 0 || s.rv == o.GetResourceVersion()) {
 			return nil
 		}
 	}
@@ -320,8 +322,10 @@ func (r *JourneyReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		return reconcile.Result{Requeue: requeue}, err
 	}
 
-	ar := r.apply(ctx, j, c)
+	// Evaluated first: the live ConfigMap holding its values is applied
+	// with the artifacts.
 	ev := r.evaluate(ctx, c)
+	ar := r.apply(ctx, j, c, liveConfigMap(c, ev))
 	st := r.status(j, c, ar, ev)
 	r.metrics.set(req.NamespacedName, ev.result)
 	if old.Decision != st.Decision && st.Decision != "" && (old.Decision != "" || st.Decision != wire.DecisionPass) {

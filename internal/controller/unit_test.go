@@ -271,12 +271,15 @@ func TestUpToDate(t *testing.T) {
 		{name: "missing", live: nil, want: false},
 		{name: "ours, applied before a restart", live: live("d1", "u", 1, "checkout"), want: true},
 		{name: "another digest, before a restart", live: live("d0", "u", 1, "checkout"), want: false},
-		{name: "as applied", record: &appliedState{"d1", "u", 2}, live: live("d1", "u", 2, "checkout"), want: true},
-		{name: "cache behind the last apply", record: &appliedState{"d1", "u", 2}, live: live("d0", "u", 1, "checkout"), want: true},
-		{name: "edited by someone", record: &appliedState{"d1", "u", 2}, live: live("d1", "u", 3, "checkout"), want: false},
-		{name: "labels stripped", record: &appliedState{"d1", "u", 2}, live: live("d1", "u", 2, ""), want: false},
-		{name: "replaced", record: &appliedState{"d1", "u", 2}, live: live("d1", "v", 2, "checkout"), want: false},
-		{name: "journey changed", record: &appliedState{"d0", "u", 2}, live: live("d0", "u", 2, "checkout"), want: false},
+		{name: "as applied", record: &appliedState{"d1", "u", 2, ""}, live: live("d1", "u", 2, "checkout"), want: true},
+		{name: "cache behind the last apply", record: &appliedState{"d1", "u", 2, ""}, live: live("d0", "u", 1, "checkout"), want: true},
+		{name: "edited by someone", record: &appliedState{"d1", "u", 2, ""}, live: live("d1", "u", 3, "checkout"), want: false},
+		{name: "labels stripped", record: &appliedState{"d1", "u", 2, ""}, live: live("d1", "u", 2, ""), want: false},
+		{name: "replaced", record: &appliedState{"d1", "u", 2, ""}, live: live("d1", "v", 2, "checkout"), want: false},
+		{name: "journey changed", record: &appliedState{"d0", "u", 2, ""}, live: live("d0", "u", 2, "checkout"), want: false},
+		// kinds without a generation (ConfigMaps) compare resourceVersions
+		{name: "no generation, as applied", record: &appliedState{"d1", "u", 0, "7"}, live: withRV(live("d1", "u", 0, "checkout"), "7"), want: true},
+		{name: "no generation, edited by someone", record: &appliedState{"d1", "u", 0, "7"}, live: withRV(live("d1", "u", 0, "checkout"), "9"), want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,6 +292,11 @@ func TestUpToDate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withRV(m *metav1.PartialObjectMetadata, rv string) *metav1.PartialObjectMetadata {
+	m.ResourceVersion = rv
+	return m
 }
 
 func TestSameStatus(t *testing.T) {

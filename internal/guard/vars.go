@@ -2,6 +2,8 @@ package guard
 
 import (
 	"maps"
+	"strconv"
+	"strings"
 
 	"cel.dev/cel-go/cel"
 )
@@ -100,6 +102,35 @@ type Vars struct {
 
 // Map returns the known variables by name, as a guard reads them.
 func (v *Vars) Map() map[string]any { return v.activation() }
+
+// Text returns the known live variables as text, by name: the encoding
+// of the ConfigMap an admission policy reads them from (numbers in
+// decimal, booleans true or false, binding as comma-separated names).
+// Unknown variables have no key, so that a policy reading one denies.
+func (v *Vars) Text() map[string]string {
+	out := map[string]string{}
+	num := func(name string, f *float64) {
+		if f != nil {
+			out[name] = strconv.FormatFloat(*f, 'f', -1, 64)
+		}
+	}
+	num(VarAPlus, v.APlus)
+	num(VarAMinus, v.AMinus)
+	num(VarAFloor, v.AFloor)
+	num(VarPUpper, v.PUpper)
+	num(VarPIndependent, v.PIndependent)
+	num(VarConfidence, v.Confidence)
+	if v.DomainConflict != nil {
+		out[VarDomainConflict] = strconv.FormatBool(*v.DomainConflict)
+	}
+	if v.Decision != nil {
+		out[VarDecision] = *v.Decision
+	}
+	if v.Binding != nil {
+		out[VarBinding] = strings.Join(*v.Binding, ",")
+	}
+	return out
+}
 
 // activation is the CEL activation of v: the known variables only, so
 // that reading an unknown one is an evaluation error.

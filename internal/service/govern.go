@@ -403,7 +403,7 @@ func (g *Governor) Guard(ctx context.Context, journey, action string, params map
 		return nil, err
 	}
 	out.Decision = res.Decision
-	vars := varsOf(j, res, params)
+	vars := VarsOf(j, res, params)
 	out.Variables = vars.Map()
 	ok := true
 	if act.Guard != "" {
@@ -482,9 +482,11 @@ func (g *Governor) compiled(journey string, act *model.Action) (*guard.Guard, er
 	return gd, nil
 }
 
-// varsOf are the guard variables of a result. The availability bounds
-// are unknown when the observation could not measure every component.
-func varsOf(j *model.Journey, res *v1alpha1.JourneyResult, params map[string]any) *guard.Vars {
+// VarsOf are the guard variables of a result, for `emac guard` and for
+// the live values the Kubernetes controller writes for admission
+// policies. The availability and latency bounds are unknown when the
+// observation could not measure every component.
+func VarsOf(j *model.Journey, res *v1alpha1.JourneyResult, params map[string]any) *guard.Vars {
 	v := &guard.Vars{Params: params, Objective: map[string]float64{guard.ObjectiveAvailability: j.Objective.Availability}}
 	if params == nil {
 		v.Params = map[string]any{}
