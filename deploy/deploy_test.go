@@ -98,11 +98,15 @@ func TestRole(t *testing.T) {
 	}
 }
 
-// render runs a manifest tool, skipping t when it is not installed (neither
-// kubectl nor helm is needed to build or test emac).
+// render runs a manifest tool. Without it the test is skipped locally
+// (neither kubectl nor helm is needed to build emac); CI installs helm
+// (.ci/run) and so fails rather than skip when it is missing.
 func render(t *testing.T, name string, args ...string) []byte {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
+		if name == "helm" && os.Getenv("CI") != "" {
+			t.Fatal("helm is not installed: .ci/run installs it with go install helm.sh/helm/v3/cmd/helm@v3.16.4")
+		}
 		t.Skipf("%s is not installed", name)
 	}
 	cmd := exec.Command(name, args...)
