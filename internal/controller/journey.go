@@ -72,6 +72,8 @@ type JourneyReconciler struct {
 	written  written
 	metrics  *journeyMetrics
 	now      func() time.Time
+	// badDeltas are the deltas reported as not weighable (evidence.go).
+	badDeltas badDeltas
 
 	ctrl    controller.Controller
 	watchMu sync.Mutex
@@ -116,7 +118,7 @@ func (r *JourneyReconciler) setup(mgr manager.Manager) error {
 			crds[k.crd] = true
 		}
 	}
-	c, err := builder.ControllerManagedBy(mgr).
+	b := builder.ControllerManagedBy(mgr).
 		Named("journey").
 		// unstructured: see object.go
 		For(newObject(journeyGVK), builder.WithPredicates(journeyChanged())).
@@ -133,8 +135,13 @@ func (r *JourneyReconciler) setup(mgr manager.Manager) error {
 			DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 				r.crdChanged(ctx, e.Object.GetName(), true, q)
 			},
-		}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return crds[o.GetName()] }))).
-		Build(r)
+		}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return crds[o.GetName()] })))
+	if r.obs != nil {
+		// Only observed mode weighs deltas: in contract mode their events
+		// would reconcile journeys for nothing.
+		b = b.Watches(newObject(modelDeltaGVK), handler.EnqueueRequestsFromMapFunc(deltaJourney))
+	}
+	c, err := b.Build(r)
 	if err != nil {
 		return err
 	}
@@ -324,7 +331,7 @@ func (r *JourneyReconciler) Reconcile(ctx context.Context, req reconcile.Request
 
 	// Evaluated first: the live ConfigMap holding its values is applied
 	// with the artifacts.
-	ev := r.evaluate(ctx, c)
+	ev := r.evaluate(ctx, j, c)
 	ar := r.apply(ctx, j, c, liveConfigMap(c, ev))
 	st := r.status(j, c, ar, ev)
 	r.metrics.set(req.NamespacedName, ev.result)
@@ -452,9 +459,10 @@ type evaluation struct {
 	fresh metav1.Condition
 }
 
-// evaluate decides: the compilation's contract result, or without
-// Prometheus a Governor's observed one.
-func (r *JourneyReconciler) evaluate(ctx context.Context, c *compiled) evaluation {
+// evaluate decides: without Prometheus the compilation's contract result,
+// with it a Governor's observed one, weighing the journey's ModelDeltas as
+// `emac gate --evidence` does.
+func (r *JourneyReconciler) evaluate(ctx context.Context, j *journey, c *compiled) evaluation {
 	contract := c.Journey.Input.Result
 	if r.obs == nil {
 		return evaluation{mode: wire.ModeContract, result: contract, fresh: metav1.Condition{
@@ -463,8 +471,14 @@ func (r *JourneyReconciler) evaluate(ctx context.Context, c *compiled) evaluatio
 		}}
 	}
 	mj := c.Journey.Input.Journey
-	gov := service.NewGovernor([]*model.Journey{mj}, r.obs, service.GovernorOptions{Options: service.Options{Histograms: r.hist}})
-	res, err := gov.Gate(ctx, mj.Name, nil)
+	mds, names, err := r.evidence(ctx, j.Namespace, mj.Name)
+	var res *wire.JourneyResult
+	if err == nil {
+		gov := service.NewGovernor([]*model.Journey{mj}, r.obs, service.GovernorOptions{
+			Options: service.Options{Histograms: r.hist}, Evidence: mds, EvidenceFiles: names,
+		})
+		res, err = gov.Gate(ctx, mj.Name, nil)
+	}
 	if err != nil {
 		review := *contract
 		review.Mode = wire.ModeObserved

@@ -21,11 +21,12 @@ import (
 // stored, the spec goes to emac's loader as it was written, and a value it
 // cannot read is a spec error with its position, like any other.
 var (
-	journeyGVK     = kubev1.GroupVersion.WithKind(wire.KindJourney)
-	journeyListGVK = kubev1.GroupVersion.WithKind(wire.KindJourney + "List")
-	catalogGVK     = kubev1.GroupVersion.WithKind(wire.KindComponentCatalog)
-	catalogListGVK = kubev1.GroupVersion.WithKind(wire.KindComponentCatalog + "List")
-	modelDeltaGVK  = kubev1.GroupVersion.WithKind("ModelDelta")
+	journeyGVK        = kubev1.GroupVersion.WithKind(wire.KindJourney)
+	journeyListGVK    = kubev1.GroupVersion.WithKind(wire.KindJourney + "List")
+	catalogGVK        = kubev1.GroupVersion.WithKind(wire.KindComponentCatalog)
+	catalogListGVK    = kubev1.GroupVersion.WithKind(wire.KindComponentCatalog + "List")
+	modelDeltaGVK     = kubev1.GroupVersion.WithKind(wire.KindModelDelta)
+	modelDeltaListGVK = kubev1.GroupVersion.WithKind(wire.KindModelDelta + "List")
 )
 
 // newObject is an empty unstructured object of kind gvk, to read into.
