@@ -16,25 +16,11 @@ import (
 	"github.com/emac-dev/emac/internal/service"
 )
 
-// shopAvailability is what the backfilled telemetry measures, each
-// component's SLO target exactly, as internal/service's gate tests have it:
-// the shop journey passes.
-var shopAvailability = map[string]float64{"front": 0.9995, "cart": 0.999, "pricing": 0.999, "paya": 0.995, "payb": 0.995}
-
 // shopTelemetry is the shop journey's counters at 10 calls/s from from to
-// to, as its telemetry queries read them (internal/service/gate_test.go's
-// telemetry without the canaries).
+// to, each component exactly at its SLO target (promtest.Checkout): the
+// shop journey passes.
 func shopTelemetry(from, to time.Time) string {
-	const step = 15 * time.Second
-	var ss []promtest.Series
-	for _, c := range []string{"front", "cart", "pricing", "paya", "payb"} {
-		name, key, good, bad := "http_requests_total", "service", map[string]string{"code": "200"}, map[string]string{"code": "503"}
-		if c == "paya" || c == "payb" {
-			name, key, good, bad = "payment_requests_total", "provider", map[string]string{"result": "success"}, map[string]string{"result": "declined"}
-		}
-		ss = append(ss, promtest.Requests(name, map[string]string{key: c}, good, bad, from, to, step, 10, shopAvailability[c])...)
-	}
-	return promtest.OpenMetrics(ss...)
+	return promtest.OpenMetrics(promtest.Checkout(from, to, 15*time.Second, 10)...)
 }
 
 // governor is the real backend, service.Governor, over a real prometheus

@@ -23,14 +23,8 @@ func TestGate(t *testing.T) {
 	}
 	end := time.Now().UTC().Truncate(time.Minute).Add(-2 * time.Minute)
 	start := end.Add(-2 * time.Hour)
-	var ss []promtest.Series
-	for c, a := range map[string]float64{"front": 0.9995, "cart": 0.999, "pricing": 0.999} {
-		ss = append(ss, promtest.Requests("http_requests_total", map[string]string{"service": c}, map[string]string{"code": "200"}, map[string]string{"code": "503"}, start, end, 15*time.Second, 10, a)...)
-	}
-	for c := range map[string]bool{"paya": true, "payb": true} {
-		ss = append(ss, promtest.Requests("payment_requests_total", map[string]string{"provider": c}, map[string]string{"result": "success"}, map[string]string{"result": "declined"}, start, end, 15*time.Second, 10, 0.995)...)
-	}
-	ss = append(ss, promtest.Requests("http_requests_total", map[string]string{"service": "front", "pod": "front-canary-1"}, map[string]string{"code": "200"}, map[string]string{"code": "503"}, start, end, 15*time.Second, 0.01, 0)...)
+	ss := promtest.Checkout(start, end, 15*time.Second, 10)
+	ss = append(ss, promtest.HTTPRequests("front", "front-canary-1", start, end, 15*time.Second, 0.01, 0)...)
 	srv := promtest.Start(t, promtest.Options{Backfill: promtest.OpenMetrics(ss...)})
 	at := end.Format(time.RFC3339)
 	state := filepath.Join(t.TempDir(), "actions.log")

@@ -22,16 +22,7 @@ import (
 // queries, at 10 calls/s meeting each component's SLO target exactly,
 // from start to end (internal/service/gate_test.go's, without canaries).
 func shopTelemetry(start, end time.Time) string {
-	targets := map[string]float64{"front": 0.9995, "cart": 0.999, "pricing": 0.999, "paya": 0.995, "payb": 0.995}
-	var ss []promtest.Series
-	for _, c := range []string{"front", "cart", "pricing", "paya", "payb"} {
-		name, key, good, bad := "http_requests_total", "service", map[string]string{"code": "200"}, map[string]string{"code": "503"}
-		if c == "paya" || c == "payb" {
-			name, key, good, bad = "payment_requests_total", "provider", map[string]string{"result": "success"}, map[string]string{"result": "declined"}
-		}
-		ss = append(ss, promtest.Requests(name, map[string]string{key: c}, good, bad, start, end, 15*time.Second, 10, targets[c])...)
-	}
-	return promtest.OpenMetrics(ss...)
+	return promtest.OpenMetrics(promtest.Checkout(start, end, 15*time.Second, 10)...)
 }
 
 // observedShop starts a Prometheus holding shopTelemetry and a controller

@@ -202,3 +202,40 @@ func Requests(name string, labels, good, bad map[string]string, from, to time.Ti
 		Counter(name, with(bad), from, to, step, perSecond*(1-availability)),
 	}
 }
+
+// CheckoutTargets returns the SLO targets of the paper's checkout
+// components (shared/data/emac-paper/REPLAY.md), which Checkout's
+// telemetry meets exactly.
+func CheckoutTargets() map[string]float64 {
+	return map[string]float64{"front": 0.9995, "cart": 0.999, "pricing": 0.999, "paya": 0.995, "payb": 0.995}
+}
+
+// Checkout returns the counters the checkout's telemetry queries read
+// (the replay's OpenSLO SLIs and internal/service/testdata/gate/shop.yaml):
+// http_requests_total{service,code} for front, cart and pricing and
+// payment_requests_total{provider,result} for paya and payb, each served
+// at perSecond from from to to with exactly its CheckoutTargets share of
+// good calls.
+func Checkout(from, to time.Time, step time.Duration, perSecond float64) []Series {
+	var out []Series
+	for c, a := range CheckoutTargets() {
+		if c == "paya" || c == "payb" {
+			out = append(out, Requests("payment_requests_total", map[string]string{"provider": c}, map[string]string{"result": "success"}, map[string]string{"result": "declined"}, from, to, step, perSecond, a)...)
+			continue
+		}
+		out = append(out, HTTPRequests(c, "", from, to, step, perSecond, a)...)
+	}
+	return out
+}
+
+// HTTPRequests returns a checkout service's requests (http_requests_total
+// with code 200 or 503) at perSecond with the given share of good calls,
+// labelled pod when pod is not empty: a canary's own series beside the
+// service's.
+func HTTPRequests(service, pod string, from, to time.Time, step time.Duration, perSecond, availability float64) []Series {
+	labels := map[string]string{"service": service}
+	if pod != "" {
+		labels["pod"] = pod
+	}
+	return Requests("http_requests_total", labels, map[string]string{"code": "200"}, map[string]string{"code": "503"}, from, to, step, perSecond, availability)
+}

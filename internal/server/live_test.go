@@ -28,15 +28,9 @@ func TestLive(t *testing.T) {
 	end := time.Now().UTC().Truncate(time.Minute).Add(-2 * time.Minute)
 	start := end.Add(-2 * time.Hour)
 	const step = 15 * time.Second
-	var ss []promtest.Series
-	for c, a := range map[string]float64{"front": 0.9995, "cart": 0.999, "pricing": 0.999} {
-		ss = append(ss, promtest.Requests("http_requests_total", map[string]string{"service": c}, map[string]string{"code": "200"}, map[string]string{"code": "503"}, start, end, step, 10, a)...)
-	}
-	for _, c := range []string{"paya", "payb"} {
-		ss = append(ss, promtest.Requests("payment_requests_total", map[string]string{"provider": c}, map[string]string{"result": "success"}, map[string]string{"result": "declined"}, start, end, step, 10, 0.995)...)
-	}
+	ss := promtest.Checkout(start, end, step, 10)
 	for pod, a := range map[string]float64{"front-bad-1": 0, "front-good-1": 1} {
-		ss = append(ss, promtest.Requests("http_requests_total", map[string]string{"service": "front", "pod": pod}, map[string]string{"code": "200"}, map[string]string{"code": "503"}, start, end, step, 0.01, a)...)
+		ss = append(ss, promtest.HTTPRequests("front", pod, start, end, step, 0.01, a)...)
 	}
 	prom := promtest.Start(t, promtest.Options{Backfill: promtest.OpenMetrics(ss...)})
 

@@ -18,7 +18,7 @@ import (
 
 // targets are the replay's atomic SLO targets, which the backfilled
 // telemetry meets exactly (testdata/replay/README.md).
-var targets = map[string]float64{"front": 0.9995, "cart": 0.999, "pricing": 0.999, "paya": 0.995, "payb": 0.995}
+var targets = promtest.CheckoutTargets()
 
 // gateTimes: the backfill ends at end (before Prometheus starts, as
 // promtest requires); the scenarios are evaluated at mid, and canaries run
@@ -35,17 +35,9 @@ func newGateTimes() gateTimes {
 // front canaries from mid on: one failing 10% of its calls, one healthy.
 func telemetry(ts gateTimes) string {
 	const step = 15 * time.Second
-	var ss []promtest.Series
-	for _, c := range []string{"front", "cart", "pricing", "paya", "payb"} {
-		name, key, good, bad := "http_requests_total", "service", map[string]string{"code": "200"}, map[string]string{"code": "503"}
-		if c == "paya" || c == "payb" {
-			name, key, good, bad = "payment_requests_total", "provider", map[string]string{"result": "success"}, map[string]string{"result": "declined"}
-		}
-		ss = append(ss, promtest.Requests(name, map[string]string{key: c}, good, bad, ts.start, ts.end, step, 10, targets[c])...)
-	}
+	ss := promtest.Checkout(ts.start, ts.end, step, 10)
 	for pod, a := range map[string]float64{"front-canary-bad-1": 0.9, "front-canary-good-1": 0.9999} {
-		ss = append(ss, promtest.Requests("http_requests_total", map[string]string{"service": "front", "pod": pod},
-			map[string]string{"code": "200"}, map[string]string{"code": "503"}, ts.mid, ts.end, step, 2, a)...)
+		ss = append(ss, promtest.HTTPRequests("front", pod, ts.mid, ts.end, step, 2, a)...)
 	}
 	return promtest.OpenMetrics(ss...)
 }
