@@ -134,6 +134,10 @@ func TestGateReplay(t *testing.T) {
 		if o == nil || !o.Sufficient || res.Mode != v1alpha1.ModeObserved {
 			t.Fatalf("%s: observation %+v, mode %s: want sufficient, observed", sc.name, o, res.Mode)
 		}
+		// the objective window holds the same ratios: the same bounds
+		if ob := o.Objective; ob == nil || math.Abs(ob.Pessimistic-w.aMinus) > 5e-9 || math.Abs(ob.Optimistic-w.aPlus) > 5e-9 {
+			t.Errorf("%s: objective-window bounds %+v, want A+ %.8f A- %.8f", sc.name, ob, w.aPlus, w.aMinus)
+		}
 		for _, c := range o.Components {
 			if c.Status != v1alpha1.ObservedOK || c.Measured == nil || math.Abs(*c.Measured-targets[c.Name]) > 1e-9 {
 				t.Errorf("%s: %s: %s measured %v, want ok at %v", sc.name, c.Name, c.Status, c.Measured, targets[c.Name])

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
+	"github.com/emac-dev/emac/internal/bounds"
 	"github.com/emac-dev/emac/internal/diag"
 	"github.com/emac-dev/emac/internal/guard"
 	"github.com/emac-dev/emac/internal/model"
@@ -64,6 +65,11 @@ type Governor struct {
 	obs      *observe.Observer
 	opts     GovernorOptions
 
+	// stale holds the deltas made from another version of their spec
+	// file than the one on disk when the Governor was made (the journeys
+	// are loaded then too)
+	stale map[*v1alpha1.ModelDelta]bool
+
 	mu     sync.Mutex
 	cache  map[string]cached
 	group  singleflight.Group
@@ -87,6 +93,17 @@ func NewGovernor(js []*model.Journey, obs *observe.Observer, opts GovernorOption
 		g.names = append(g.names, j.Name)
 	}
 	sort.Strings(g.names)
+	g.stale = map[*v1alpha1.ModelDelta]bool{}
+	for _, md := range opts.Evidence {
+		if md.SpecDigest == "" || md.Spec == "" {
+			continue
+		}
+		if b, err := os.ReadFile(md.Spec); err == nil {
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != md.SpecDigest {
+				g.stale[md] = true
+			}
+		}
+	}
 	return g
 }
 
@@ -199,13 +216,14 @@ func (g *Governor) evaluate(ctx context.Context, j *model.Journey, canaries []ob
 	obs := &v1alpha1.Observation{Prometheus: g.obs.URL(), At: m.At.Format(time.RFC3339), Window: fmtDuration(g.obs.Window()),
 		ObjectiveWindow: fmtWindow(j), Sufficient: m.Sufficient, Components: m.Components}
 	if len(m.Objective) == len(measuredNames(m)) && len(m.Objective) > 0 {
-		oj := j.Clone()
+		// the same model (evidence applied) at the objective window: its
+		// bounds only, not the latency composition Assess would add
+		oj := jj.Clone()
 		for n, v := range m.Objective {
 			oj.Components[n].Availability = v
 		}
-		g.evidence(oj, nil)
-		if oa, err := Assess(ctx, oj, Options{Bounds: opts.Bounds}); err == nil {
-			obs.Objective = &v1alpha1.ObservedBounds{Optimistic: oa.Result.Availability.Optimistic, Pessimistic: oa.Result.Availability.Pessimistic, Floor: oa.Result.Availability.Floor}
+		if or, err := bounds.Analyze(ctx, oj, bounds.Options{MaxWork: opts.Bounds.MaxWork, SkipDerived: true}); err == nil {
+			obs.Objective = &v1alpha1.ObservedBounds{Optimistic: round(or.Optimistic), Pessimistic: round(or.Pessimistic), Floor: round(or.Floor)}
 		}
 	}
 	res.Observation = obs
@@ -279,13 +297,9 @@ func (g *Governor) evidence(j *model.Journey, review *[]string) *v1alpha1.Eviden
 	ev := &v1alpha1.EvidenceResult{Deltas: g.opts.EvidenceFiles, Confidence: 1}
 	for _, md := range mds {
 		ev.Confidence = min(ev.Confidence, md.Confidence)
-		if md.SpecDigest != "" && md.Spec != "" {
-			if b, err := os.ReadFile(md.Spec); err == nil {
-				if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != md.SpecDigest {
-					ev.Stale = append(ev.Stale, md.Spec)
-					note(fmt.Sprintf("the evidence was discovered against another version of %s: discover again", md.Spec))
-				}
-			}
+		if g.stale[md] {
+			ev.Stale = append(ev.Stale, md.Spec)
+			note(fmt.Sprintf("the evidence was discovered against another version of %s: discover again", md.Spec))
 		}
 		domains := false
 		for _, c := range md.Changes {
