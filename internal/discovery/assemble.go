@@ -29,6 +29,10 @@ type Options struct {
 	// Examples is the number of trace ids kept as provenance per
 	// element, the lowest (0 means 3).
 	Examples int
+	// Idle is how long a Recorder keeps a trace open after its latest
+	// span arrived (0 means 10s): a collector sees a trace's spans over a
+	// while. Readers of files close traces by MaxSpans alone.
+	Idle time.Duration
 }
 
 func (o Options) maxSpans() int { return cmpOr(o.MaxSpans, 1<<16) }
@@ -36,6 +40,9 @@ func (o Options) skew() int64   { return int64(cmpOr(o.Skew, time.Millisecond)) 
 func (o Options) sample() int   { return cmpOr(o.Sample, 5000) }
 func (o Options) window() int64 { return int64(cmpOr(o.Window, time.Minute)) }
 func (o Options) examples() int { return cmpOr(o.Examples, 3) }
+func (o Options) idle() time.Duration {
+	return cmpOr(o.Idle, 10*time.Second)
+}
 func cmpOr[T int | time.Duration](v, d T) T {
 	if v > 0 {
 		return v
@@ -58,6 +65,9 @@ type Assembler struct {
 	closed     map[string]struct{}
 	closedRing []string
 	closedNext int
+	// now is the arrival time given to spans, set by a Recorder (the
+	// files' readers leave it 0: there traces close by count alone)
+	now int64
 	// last caches the numbers of the latest span's service and placement
 	last struct {
 		service   string
@@ -72,6 +82,8 @@ type otrace struct {
 	id         string
 	spans      []rec
 	prev, next *otrace
+	// touched is when a span of it last arrived (Assembler.now)
+	touched int64
 }
 
 // rec is a span held in an open trace: strings interned, placement
@@ -122,6 +134,7 @@ func (a *Assembler) Span(s *Span) error {
 		t.prev.next, t.next.prev = t.next, t.prev // unlink: it goes last
 	}
 	t.prev, t.next = a.head.prev, &a.head
+	t.touched = a.now
 	a.head.prev.next = t
 	a.head.prev = t
 	// consecutive spans mostly share their service and placement: the last
@@ -162,6 +175,14 @@ func (a *Assembler) Span(s *Span) error {
 
 // Problem implements Sink.
 func (a *Assembler) Problem(p Problem) { a.ev.problem(p) }
+
+// expire folds in the traces no span of which arrived since before: the
+// open traces are in the order they were touched.
+func (a *Assembler) expire(before int64) {
+	for a.head.next != &a.head && a.head.next.touched < before {
+		a.close(a.head.next)
+	}
+}
 
 // close folds t in and forgets it.
 func (a *Assembler) close(t *otrace) {

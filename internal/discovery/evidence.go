@@ -40,6 +40,13 @@ type Evidence struct {
 	peerLabels map[int32]map[string]int
 	// first and last are the earliest start and latest end seen.
 	first, last int64
+	// lim, when set (a Recorder's), bounds the operations, edges and call
+	// targets held; dropped counts what it turned away, by reason.
+	lim     *Limits
+	dropped map[string]int
+	// noWindows: a Recorder's evidence keeps no time windows, for
+	// Prometheus keeps its counts over time.
+	noWindows bool
 }
 
 func newEvidence(opts Options) *Evidence {
@@ -200,6 +207,8 @@ func (l *lowest) add(s string, k int) {
 type hist struct {
 	n       int
 	buckets map[int32]int
+	// sum is the observations' sum (ns), for the exported histograms
+	sum int64
 }
 
 const histBase = 0.00995033085316809 // ln(1.01)
@@ -214,6 +223,7 @@ func (h *hist) add(d int64) {
 	}
 	h.buckets[b]++
 	h.n++
+	h.sum += d
 }
 
 func (h *hist) merge(o hist) {
@@ -224,6 +234,7 @@ func (h *hist) merge(o hist) {
 		h.buckets[b] += c
 	}
 	h.n += o.n
+	h.sum += o.sum
 }
 
 // quantile is the q-quantile in nanoseconds (the upper edge of its
@@ -452,6 +463,10 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	key := opKey{sp[v].svc, sp[v].op}
 	op := ev.ops[key]
 	if op == nil {
+		if ev.lim != nil && len(ev.ops) >= ev.lim.maxOperations() {
+			ev.dropped[dropOperations]++
+			return
+		}
 		op = &opStats{targets: map[opKey]*targetStats{}}
 		ev.ops[key] = op
 	}
@@ -460,19 +475,25 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	s := ev.service(sp[v].svc)
 	s.invocations++
 	w := sp[v].start / ev.opts.window()
-	ev.windows[w]++
+	if !ev.noWindows {
+		ev.windows[w]++
+	}
 	if failed {
 		op.errors++
 		s.errors++
-		f := ev.fails[sp[v].svc]
-		if f == nil {
-			f = map[int64]int{}
-			ev.fails[sp[v].svc] = f
+		if !ev.noWindows {
+			f := ev.fails[sp[v].svc]
+			if f == nil {
+				f = map[int64]int{}
+				ev.fails[sp[v].svc] = f
+			}
+			f[w]++
 		}
-		f[w]++
 	} else {
 		op.ok.add(sp[v].end - sp[v].start)
-		windowed(ev.durations, sp[v].svc, w).add(sp[v].end - sp[v].start)
+		if !ev.noWindows {
+			windowed(ev.durations, sp[v].svc, w).add(sp[v].end - sp[v].start)
+		}
 	}
 	if root {
 		op.roots++
@@ -506,6 +527,9 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		}
 	}
 	walk(v)
+	if ev.lim != nil {
+		calls = ev.limitTargets(op, calls)
+	}
 	ev.scratch.calls = calls
 	if len(calls) > 1 {
 		slices.SortStableFunc(calls, func(a, b call) int { return cmp.Compare(a.start, b.start) })
@@ -522,7 +546,9 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		switch c.outcome {
 		case OK:
 			ts.ok.add(c.end - c.start)
-			windowed(ev.callDurations, c.target.svc, c.start/ev.opts.window()).add(c.end - c.start)
+			if !ev.noWindows {
+				windowed(ev.callDurations, c.target.svc, c.start/ev.opts.window()).add(c.end - c.start)
+			}
 		case Cancelled:
 			// abandoned by its caller: neither a success nor its failure
 			ts.cancelled++
@@ -625,6 +651,10 @@ func (ev *Evidence) edge(trace string, from int32, c call) {
 	k := edgeKey{from, c.target.svc}
 	e := ev.edges[k]
 	if e == nil {
+		if ev.lim != nil && len(ev.edges) >= ev.lim.maxEdges() {
+			ev.dropped[dropEdges]++
+			return
+		}
 		e = &edgeStats{}
 		ev.edges[k] = e
 	}
@@ -687,4 +717,22 @@ func (ev *Evidence) AddPlacement(service string, p Placement) {
 		s.places = map[int32]int{}
 	}
 	s.places[ev.places.id(p)]++
+}
+
+// limitTargets drops the calls to targets op has no room for.
+func (ev *Evidence) limitTargets(op *opStats, calls []call) []call {
+	n, limit := len(op.targets), ev.lim.maxTargets()
+	var added []opKey
+	return slices.DeleteFunc(calls, func(c call) bool {
+		if op.targets[c.target] != nil || slices.Contains(added, c.target) {
+			return false
+		}
+		if n >= limit {
+			ev.dropped[dropTargets]++
+			return true
+		}
+		n++
+		added = append(added, c.target)
+		return false
+	})
 }

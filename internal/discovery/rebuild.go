@@ -1,0 +1,313 @@
+package discovery
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Rebuild makes Evidence of families as Families writes them, summed over
+// the collectors that wrote them (the reader adds their series up), so
+// that Model infers from a collector's evidence as from files. windows,
+// keyed by window (Unix ns / Options.Window), hold the increase of the
+// invocation, error and duration families in each window: what
+// co-failure and degraded windows are judged on. Families and series it
+// does not know are ignored; a flow sample it cannot decode is counted
+// as a corrupt record.
+//
+// What does not come back as it was: latency histograms are the exported
+// buckets (quantiles within 19%, not 1%), the spans' first and last times
+// are to the microsecond, and windows are the collector's arrival times
+// (Prometheus's), not the spans' own.
+func Rebuild(opts Options, totals []Family, windows map[int64][]Family) *Evidence {
+	ev := newEvidence(opts)
+	for _, f := range totals {
+		for _, s := range f.Series {
+			ev.rebuild(f.Name, s)
+		}
+	}
+	for w, fs := range windows {
+		for _, f := range fs {
+			for _, s := range f.Series {
+				ev.rebuildWindow(w, f.Name, s)
+			}
+		}
+	}
+	for svc, s := range ev.services {
+		s.invocations, s.errors = 0, 0
+		for k, op := range ev.ops {
+			if k.svc == svc {
+				s.invocations += op.invocations
+				s.errors += op.errors
+			}
+		}
+	}
+	return ev
+}
+
+func label(s Series, name string) string {
+	for _, l := range s.Labels {
+		if l.Name == name {
+			return l.Value
+		}
+	}
+	return ""
+}
+
+// count is a counter's value as a count (a sum over collectors of
+// integers, or an increase Prometheus extrapolated: rounded).
+func count(v float64) int {
+	if math.IsNaN(v) || v < 0 {
+		return 0
+	}
+	return int(math.Round(v))
+}
+
+func (ev *Evidence) opOf(s Series) (opKey, *opStats) {
+	k := opKey{ev.names.id(label(s, LService)), ev.names.id(label(s, LOperation))}
+	ev.service(k.svc)
+	op := ev.ops[k]
+	if op == nil {
+		op = &opStats{targets: map[opKey]*targetStats{}}
+		ev.ops[k] = op
+	}
+	return k, op
+}
+
+func (ev *Evidence) targetOf(s Series) *targetStats {
+	_, op := ev.opOf(s)
+	t := opKey{ev.names.id(label(s, LTargetService)), ev.names.id(label(s, LTargetOperation))}
+	ts := op.targets[t]
+	if ts == nil {
+		ts = &targetStats{}
+		op.targets[t] = ts
+	}
+	return ts
+}
+
+func (ev *Evidence) edgeOf(s Series) *edgeStats {
+	k := edgeKey{ev.names.id(label(s, LClient)), ev.names.id(label(s, LServer))}
+	e := ev.edges[k]
+	if e == nil {
+		e = &edgeStats{}
+		ev.edges[k] = e
+	}
+	return e
+}
+
+func (ev *Evidence) rebuild(name string, s Series) {
+	n := count(s.Value)
+	switch name {
+	case FamTraces:
+		ev.Traces += n
+	case FamSpans:
+		ev.service(ev.names.id(label(s, LService))).spans += n
+		ev.Spans += n
+	case FamPlacement:
+		var p Placement
+		for i, f := range []*string{&p.Cluster, &p.Domain, &p.Host, &p.Node, &p.Pod, &p.Region, &p.Zone} {
+			*f = label(s, placementLabels[i])
+		}
+		sv := ev.service(ev.names.id(label(s, LService)))
+		if sv.places == nil {
+			sv.places = map[int32]int{}
+		}
+		sv.places[ev.places.id(p)] += n
+	case FamPeerDomain:
+		svc := ev.names.id(label(s, LService))
+		if ev.peerLabels[svc] == nil {
+			ev.peerLabels[svc] = map[string]int{}
+		}
+		ev.peerLabels[svc][label(s, LDomain)] += n
+	case FamInvocations:
+		_, op := ev.opOf(s)
+		op.invocations += n
+	case FamRootInvocations:
+		_, op := ev.opOf(s)
+		op.roots += n
+	case FamInvocationErrors:
+		_, op := ev.opOf(s)
+		op.errors += n
+	case FamInvocationDur:
+		_, op := ev.opOf(s)
+		op.ok.merge(histOf(s))
+	case FamInvocationEx:
+		_, op := ev.opOf(s)
+		op.examples.add(label(s, LTraceID), ev.opts.examples())
+	case FamTargetCalls:
+		ev.targetOf(s).calls += n
+	case FamTargetErrors:
+		ev.targetOf(s).errors += n
+	case FamTargetCancelled:
+		ev.targetOf(s).cancelled += n
+	case FamTargetPresent:
+		ev.targetOf(s).present += n
+	case FamTargetDur:
+		ts := ev.targetOf(s)
+		ts.ok.merge(histOf(s))
+	case FamTargetService:
+		_, op := ev.opOf(s)
+		if op.calls == nil {
+			op.calls = map[int32]int{}
+		}
+		op.calls[ev.names.id(label(s, LTargetService))] += n
+	case FamFlowSample:
+		_, op := ev.opOf(s)
+		inv, err := ev.decodeSample(s)
+		if err != nil {
+			ev.problem(Problem{Kind: Corrupt, Pos: Pos{File: FamFlowSample, Record: label(s, LService) + " " + label(s, LOperation) + " " + label(s, LTraceID)}, Detail: err.Error()})
+			return
+		}
+		// the same invocation from two scrapes or collectors counts once
+		for _, have := range op.sample {
+			if have.hash == inv.hash && have.trace == inv.trace {
+				return
+			}
+		}
+		op.sample.offer(inv, ev.opts.sample())
+	case FamCalls:
+		ev.edgeOf(s).calls += n
+	case FamCallErrors:
+		ev.edgeOf(s).errors += n
+	case FamCallsAsync:
+		ev.edgeOf(s).async += n
+	case FamCallsCancelled:
+		ev.edgeOf(s).cancelled += n
+	case FamCallDur:
+		e := ev.edgeOf(s)
+		e.ok.merge(histOf(s))
+	case FamCallEx:
+		ev.edgeOf(s).examples.add(label(s, LTraceID), ev.opts.examples())
+	case FamProblems:
+		for k, kn := range problemNames {
+			if kn == label(s, LKind) {
+				ev.problems[k] += n
+			}
+		}
+	case FamFirst:
+		ev.first = min(ev.first, int64(math.Round(s.Value*1e6))*1e3)
+	case FamLast:
+		ev.last = max(ev.last, int64(math.Round(s.Value*1e6))*1e3)
+	}
+}
+
+func (ev *Evidence) rebuildWindow(w int64, name string, s Series) {
+	switch name {
+	case FamInvocations:
+		ev.windows[w] += count(s.Value)
+	case FamInvocationErrors:
+		if n := count(s.Value); n > 0 {
+			svc := ev.names.id(label(s, LService))
+			if ev.fails[svc] == nil {
+				ev.fails[svc] = map[int64]int{}
+			}
+			ev.fails[svc][w] += n
+		}
+	case FamInvocationDur:
+		winHistOf(s, windowed(ev.durations, ev.names.id(label(s, LService)), w))
+	case FamCallDur:
+		winHistOf(s, windowed(ev.callDurations, ev.names.id(label(s, LServer)), w))
+	}
+}
+
+// middle is a bucket's geometric middle in ns: where its observations are
+// taken to be.
+func middle(bounds []float64, i int) float64 {
+	switch {
+	case len(bounds) == 0:
+		return 0
+	case i == 0:
+		return bounds[0] / math.Sqrt2 * 1e9
+	case i >= len(bounds):
+		return bounds[len(bounds)-1] * math.Sqrt2 * 1e9
+	}
+	return math.Sqrt(bounds[i-1]*bounds[i]) * 1e9
+}
+
+// histOf is a histogram series as a hist, each bucket's observations at
+// its middle.
+func histOf(s Series) hist {
+	var h hist
+	for i, c := range s.Counts {
+		if c == 0 {
+			continue
+		}
+		d := int64(middle(s.Bounds, i))
+		if h.buckets == nil {
+			h.buckets = map[int32]int{}
+		}
+		b := int32(math.MinInt32)
+		if d > 0 {
+			b = int32(math.Floor(math.Log(float64(d)) / histBase))
+		}
+		h.buckets[b] += int(c)
+		h.n += int(c)
+	}
+	h.sum = int64(math.Round(s.Sum * 1e9))
+	return h
+}
+
+// winHistOf adds a histogram series' observations to h.
+func winHistOf(s Series, h *winHist) {
+	for i, c := range s.Counts {
+		if c == 0 {
+			continue
+		}
+		d := middle(s.Bounds, i)
+		b := 0
+		if d > 0 {
+			b = int(8*math.Log2(d)) - winLow
+		}
+		h.buckets[min(max(b, 0), len(h.buckets)-1)] += uint32(c)
+		h.n += uint32(c)
+	}
+}
+
+// decodeSample reads a flow sample series back (encodeCalls).
+func (ev *Evidence) decodeSample(s Series) (*invocation, error) {
+	hash, err := strconv.ParseUint(label(s, LHash), 16, 64)
+	if err != nil {
+		return nil, fmt.Errorf("hash %q is not a hex number", label(s, LHash))
+	}
+	inv := &invocation{trace: label(s, LTraceID), hash: hash, ok: label(s, LOK) == "true", dur: int64(math.Round(s.Value * 1e9))}
+	var targets []opKey
+	if t := label(s, LTargets); t != "" {
+		for _, f := range strings.Split(t, " ") {
+			svc, op, ok := strings.Cut(f, ",")
+			if !ok {
+				return nil, fmt.Errorf("target %q is not service,operation", f)
+			}
+			sn, err1 := url.QueryUnescape(svc)
+			on, err2 := url.QueryUnescape(op)
+			if err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("target %q is not query-escaped", f)
+			}
+			targets = append(targets, opKey{ev.names.id(sn), ev.names.id(on)})
+		}
+	}
+	if c := label(s, LCalls); c != "" {
+		for _, f := range strings.Split(c, " ") {
+			parts := strings.Split(f, ",")
+			if len(parts) != 6 {
+				return nil, fmt.Errorf("call %q has %d fields, not 6", f, len(parts))
+			}
+			var v [6]int64
+			for i, p := range parts {
+				if v[i], err = strconv.ParseInt(p, 10, 64); err != nil {
+					return nil, fmt.Errorf("call %q: %q is not an integer", f, p)
+				}
+			}
+			if v[0] < 0 || int(v[0]) >= len(targets) || v[3] < 0 || v[3] > math.MaxUint8 || v[4] < 0 || v[4] > math.MaxInt32 || v[2] < v[1] {
+				return nil, fmt.Errorf("call %q is out of range", f)
+			}
+			inv.calls = append(inv.calls, call{target: targets[v[0]], start: v[1], end: v[2], outcome: Outcome(v[3]), resend: int32(v[4]), async: v[5] != 0})
+		}
+	}
+	if !slices.IsSortedFunc(inv.calls, func(a, b call) int { return int(min(max(a.start-b.start, -1), 1)) }) {
+		return nil, fmt.Errorf("calls are not in the order they started")
+	}
+	return inv, nil
+}
