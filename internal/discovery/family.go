@@ -36,4 +36,3 @@ type Family struct {
 	Type       MetricType
 	Series     []Series
 }
-
