@@ -61,6 +61,7 @@ fuzz:
 	$(GO) test ./internal/patch -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./internal/cli -run '^$$' -fuzz '^FuzzReadDeltas$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./internal/discovery -run '^$$' -fuzz '^FuzzDiscover$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./internal/discovery -run '^$$' -fuzz '^FuzzRebuild$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./internal/actionlog -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./internal/observe -run '^$$' -fuzz '^FuzzParseCanary$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 

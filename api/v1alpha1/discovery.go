@@ -16,6 +16,9 @@ type DiscoveredModel struct {
 	// Confidence is the least confidence of the flows of entry
 	// operations (1 when there is none).
 	Confidence float64 `json:"confidence"`
+	// ConfidenceBasis, when set, says why the confidence is what it is
+	// where the flows do not tell (evidence that cannot show flows).
+	ConfidenceBasis string `json:"confidenceBasis,omitempty"`
 	// Components are the called operations: each a leaf a flow names.
 	Components []DiscoveredComponent `json:"components"`
 	// Edges are the calls between services.

@@ -3,11 +3,13 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/emac-dev/emac/internal/discovery"
 	"github.com/emac-dev/emac/internal/discovery/input"
+	"github.com/emac-dev/emac/internal/discovery/prom"
 	"github.com/emac-dev/emac/internal/service"
 )
 
@@ -19,6 +21,9 @@ func (a *app) discoverCmd() *cobra.Command {
 		sample   int
 		progress bool
 		specs    []string
+		promURL  string
+		since    time.Duration
+		lookback time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "discover [flags] INPUT...",
@@ -45,9 +50,24 @@ its confidence and evidence; the decision before and after; the
 conservative (shared) assignment while a domain conflict is unresolved; and
 the patch "emac accept" would make to the spec.
 
+With --prometheus URL, the evidence is read from a Prometheus server (or
+Mimir, Thanos: any server of its query API) instead of trace files: what
+emac's OpenTelemetry Collector connector exported there, summed over the
+collectors, gives the same model as the same traces read from files
+(latency summaries to the exported buckets; docs/collector.md). When only
+the collector's servicegraph and spanmetrics connectors' metrics exist,
+they give services, edges and their counts and latencies, but no flows, and
+the model says so (confidence 0, with its basis). INPUTs may then still name
+mesh configuration, topology and fault labels, but not traces.
+
 Exit status: 0 fine, 1 when an input cannot be opened or read or a spec
 has errors.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if promURL == "" {
+				return cobra.MinimumNArgs(1)(cmd, args)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch output {
 			case "json", "yaml":
@@ -55,8 +75,10 @@ has errors.`,
 				return &exitError{code: ExitError, msg: fmt.Sprintf("unknown output format %q (use json or yaml)", output)}
 			}
 			opts := service.DiscoverOptions{
-				Discovery: discovery.Options{MaxSpans: window, Sample: sample},
-				Input:     input.Options{Format: format, Stdin: a.stdin},
+				Discovery:      discovery.Options{MaxSpans: window, Sample: sample},
+				Input:          input.Options{Format: format, Stdin: a.stdin},
+				Prometheus:     promURL,
+				PrometheusRead: prom.Options{Since: since, Lookback: lookback},
 			}
 			if progress || input.IsTerminal(a.stderr) {
 				opts.Input.Progress = a.stderr
@@ -102,5 +124,8 @@ has errors.`,
 	f.IntVar(&sample, "sample", 0, "invocations per operation kept to infer its flow (default 5000)")
 	f.StringArrayVar(&specs, "spec", nil, "compare with this accepted spec (file or directory; repeatable) and print a ModelDelta per journey instead")
 	f.BoolVar(&progress, "progress", false, "show progress on standard error even when it is not a terminal")
+	f.StringVar(&promURL, "prometheus", "", "read the evidence from this Prometheus server's query API (e.g. http://prometheus:9090), as emac's collector connector exported it, instead of trace files")
+	f.DurationVar(&since, "since", 0, "with --prometheus: counts are the increase over this last while (default: the counters' latest values, since each collector started)")
+	f.DurationVar(&lookback, "lookback", 0, "with --prometheus: how far back series are looked for, and the range co-failure windows are read over (default 1h)")
 	return cmd
 }

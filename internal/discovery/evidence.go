@@ -86,6 +86,10 @@ func (ev *Evidence) report(k ProblemKind, pos Pos, detail func() string) {
 	ev.problems[k]++
 }
 
+// Problem counts a problem of an input other than traces (configuration,
+// topology, labels), as the traces' own are.
+func (ev *Evidence) Problem(p Problem) { ev.problem(p) }
+
 func (ev *Evidence) problem(p Problem) {
 	if int(p.Kind) >= len(ev.problems) {
 		return

@@ -2,6 +2,7 @@ package discovery_test
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/emac-dev/emac/internal/discovery"
@@ -54,5 +55,29 @@ func FuzzDiscover(f *testing.F) {
 				t.Fatalf("confidence %v", fl.Confidence)
 			}
 		}
+	})
+}
+
+// FuzzRebuild reads flow samples (the label values a Prometheus server
+// returns, which anyone can write) and histograms back: never a panic, a
+// sample that does not decode is counted as corrupt, and the model is
+// made of what does.
+func FuzzRebuild(f *testing.F) {
+	f.Add("a,op b%2Fx,GET+%2F", "0,0,10,0,0,0 1,5,20,1,2,0 0,30,40,0,0,1", "1f", 0.5, 3.0)
+	f.Add("", "", "zz", -1.0, math.NaN())
+	f.Add("a,op", "0,10,5,0,0,0", "ffffffffffffffff", math.Inf(1), 1e300)
+	f.Fuzz(func(t *testing.T, targets, calls, hash string, v, count float64) {
+		fams := []discovery.Family{
+			{Name: discovery.FamFlowSample, Type: discovery.Gauge, Series: []discovery.Series{{Labels: []discovery.Label{
+				{Name: discovery.LCalls, Value: calls}, {Name: discovery.LHash, Value: hash}, {Name: discovery.LOK, Value: "true"},
+				{Name: discovery.LOperation, Value: "op"}, {Name: discovery.LService, Value: "svc"}, {Name: discovery.LTargets, Value: targets},
+				{Name: discovery.LTraceID, Value: "t"}}, Value: v}}},
+			{Name: discovery.FamInvocations, Type: discovery.Counter, Series: []discovery.Series{{Labels: []discovery.Label{
+				{Name: discovery.LOperation, Value: "op"}, {Name: discovery.LService, Value: "svc"}}, Value: count}}},
+			{Name: discovery.FamInvocationDur, Type: discovery.Histogram, Series: []discovery.Series{{Labels: []discovery.Label{
+				{Name: discovery.LOperation, Value: "op"}, {Name: discovery.LService, Value: "svc"}}, Value: count, Bounds: []float64{v, count}, Counts: []uint64{1, uint64(len(calls)), 2}, Sum: v}}},
+		}
+		ev := discovery.Rebuild(discovery.Options{}, fams, map[int64][]discovery.Family{7: fams[1:]})
+		ev.Model(nil)
 	})
 }

@@ -24,9 +24,10 @@ import (
 // (Prometheus's), not the spans' own.
 func Rebuild(opts Options, totals []Family, windows map[int64][]Family) *Evidence {
 	ev := newEvidence(opts)
+	seen := map[sampleKey]bool{}
 	for _, f := range totals {
 		for _, s := range f.Series {
-			ev.rebuild(f.Name, s)
+			ev.rebuild(f.Name, s, seen)
 		}
 	}
 	for w, fs := range windows {
@@ -63,7 +64,8 @@ func count(v float64) int {
 	if math.IsNaN(v) || v < 0 {
 		return 0
 	}
-	return int(math.Round(v))
+	// beyond 2^53 a float64 no longer holds every integer anyway
+	return int(math.Round(min(v, 1<<53)))
 }
 
 func (ev *Evidence) opOf(s Series) (opKey, *opStats) {
@@ -98,7 +100,14 @@ func (ev *Evidence) edgeOf(s Series) *edgeStats {
 	return e
 }
 
-func (ev *Evidence) rebuild(name string, s Series) {
+// sampleKey names a sampled invocation.
+type sampleKey struct {
+	op    opKey
+	hash  uint64
+	trace string
+}
+
+func (ev *Evidence) rebuild(name string, s Series, seen map[sampleKey]bool) {
 	n := count(s.Value)
 	switch name {
 	case FamTraces:
@@ -155,18 +164,19 @@ func (ev *Evidence) rebuild(name string, s Series) {
 		}
 		op.calls[ev.names.id(label(s, LTargetService))] += n
 	case FamFlowSample:
-		_, op := ev.opOf(s)
+		k, op := ev.opOf(s)
 		inv, err := ev.decodeSample(s)
 		if err != nil {
 			ev.problem(Problem{Kind: Corrupt, Pos: Pos{File: FamFlowSample, Record: label(s, LService) + " " + label(s, LOperation) + " " + label(s, LTraceID)}, Detail: err.Error()})
 			return
 		}
-		// the same invocation from two scrapes or collectors counts once
-		for _, have := range op.sample {
-			if have.hash == inv.hash && have.trace == inv.trace {
-				return
-			}
+		// the same invocation from two collectors (a trace routed to both)
+		// counts once
+		sk := sampleKey{k, inv.hash, inv.trace}
+		if seen[sk] {
+			return
 		}
+		seen[sk] = true
 		op.sample.offer(inv, ev.opts.sample())
 	case FamCalls:
 		ev.edgeOf(s).calls += n
@@ -235,7 +245,9 @@ func histOf(s Series) hist {
 		if c == 0 {
 			continue
 		}
-		d := int64(middle(s.Bounds, i))
+		// a bound Prometheus wrote may be anything: durations past
+		// 2^62 ns (146 years) are the last one's
+		d := int64(min(max(middle(s.Bounds, i), 0), 1<<62))
 		if h.buckets == nil {
 			h.buckets = map[int32]int{}
 		}
@@ -243,10 +255,11 @@ func histOf(s Series) hist {
 		if d > 0 {
 			b = int32(math.Floor(math.Log(float64(d)) / histBase))
 		}
-		h.buckets[b] += int(c)
-		h.n += int(c)
+		n := int(min(c, 1<<53))
+		h.buckets[b] += n
+		h.n += n
 	}
-	h.sum = int64(math.Round(s.Sum * 1e9))
+	h.sum = int64(math.Round(min(max(s.Sum, 0), 1<<53/1e9) * 1e9))
 	return h
 }
 
@@ -256,13 +269,14 @@ func winHistOf(s Series, h *winHist) {
 		if c == 0 {
 			continue
 		}
-		d := middle(s.Bounds, i)
+		d := min(middle(s.Bounds, i), 1<<62)
 		b := 0
 		if d > 0 {
 			b = int(8*math.Log2(d)) - winLow
 		}
-		h.buckets[min(max(b, 0), len(h.buckets)-1)] += uint32(c)
-		h.n += uint32(c)
+		n := uint32(min(c, math.MaxUint32/2))
+		h.buckets[min(max(b, 0), len(h.buckets)-1)] += n
+		h.n += n
 	}
 }
 
@@ -271,6 +285,9 @@ func (ev *Evidence) decodeSample(s Series) (*invocation, error) {
 	hash, err := strconv.ParseUint(label(s, LHash), 16, 64)
 	if err != nil {
 		return nil, fmt.Errorf("hash %q is not a hex number", label(s, LHash))
+	}
+	if math.IsNaN(s.Value) || s.Value < 0 || s.Value > 1e9 {
+		return nil, fmt.Errorf("duration %v s is out of range", s.Value)
 	}
 	inv := &invocation{trace: label(s, LTraceID), hash: hash, ok: label(s, LOK) == "true", dur: int64(math.Round(s.Value * 1e9))}
 	var targets []opKey

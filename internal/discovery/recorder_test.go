@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/discovery"
@@ -188,5 +189,44 @@ func TestRecorderIdle(t *testing.T) {
 	}
 	if n := traces(r.Families(time.Now().Add(2 * time.Minute).UnixNano())); n != 10 {
 		t.Errorf("%v traces folded in once idle, want 10", n)
+	}
+}
+
+// TestSchema: every family Families writes is in Schema, with its type
+// and exactly its labels.
+func TestSchema(t *testing.T) {
+	j, err := model.Build("j", roundTrips[4], map[string]float64{"a": 0.9, "b": 0.9, "c": 0.9}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	timed(j)
+	td, err := trace.Generate(context.Background(), j, trace.Options{Count: 200, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fams := recorded(t, td, discovery.Options{}, discovery.Limits{MaxTargets: 1})
+	schema := map[string]discovery.FamilySchema{}
+	for _, s := range discovery.Schema {
+		schema[s.Name] = s
+	}
+	for _, f := range fams {
+		s, ok := schema[f.Name]
+		if !ok {
+			t.Errorf("family %s is not in Schema", f.Name)
+			continue
+		}
+		if f.Type != s.Type {
+			t.Errorf("%s: type %v, Schema says %v", f.Name, f.Type, s.Type)
+		}
+		for _, se := range f.Series {
+			var names []string
+			for _, l := range se.Labels {
+				names = append(names, l.Name)
+			}
+			if d := cmp.Diff(s.Labels, names, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("%s: labels differ from Schema (-schema +series):\n%s", f.Name, d)
+				break
+			}
+		}
 	}
 }

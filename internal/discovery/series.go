@@ -262,3 +262,47 @@ func encodeCalls(ev *Evidence, inv *invocation) (targets, calls string) {
 	}
 	return tb.String(), cb.String()
 }
+
+// FamilySchema is a family's type and labels: what a reader asks
+// Prometheus for (summing over the other labels a scrape adds, such as
+// the collectors' instance).
+type FamilySchema struct {
+	Name   string
+	Type   MetricType
+	Labels []string
+}
+
+// Schema lists the families Families writes.
+var Schema = func() []FamilySchema {
+	op := []string{LOperation, LService}
+	target := []string{LOperation, LService, LTargetOperation, LTargetService}
+	edge := []string{LClient, LServer}
+	return []FamilySchema{
+		{FamTraces, Counter, nil},
+		{FamSpans, Counter, []string{LService}},
+		{FamPlacement, Counter, slices.Sorted(slices.Values(append(placementLabels[:], LService)))},
+		{FamPeerDomain, Counter, []string{LDomain, LService}},
+		{FamInvocations, Counter, op},
+		{FamRootInvocations, Counter, op},
+		{FamInvocationErrors, Counter, op},
+		{FamInvocationDur, Histogram, op},
+		{FamInvocationEx, Gauge, []string{LOperation, LService, LTraceID}},
+		{FamTargetCalls, Counter, target},
+		{FamTargetErrors, Counter, target},
+		{FamTargetCancelled, Counter, target},
+		{FamTargetPresent, Counter, target},
+		{FamTargetDur, Histogram, target},
+		{FamTargetService, Counter, []string{LOperation, LService, LTargetService}},
+		{FamFlowSample, Gauge, []string{LCalls, LHash, LOK, LOperation, LService, LTargets, LTraceID}},
+		{FamCalls, Counter, edge},
+		{FamCallErrors, Counter, edge},
+		{FamCallsAsync, Counter, edge},
+		{FamCallsCancelled, Counter, edge},
+		{FamCallDur, Histogram, edge},
+		{FamCallEx, Gauge, []string{LClient, LServer, LTraceID}},
+		{FamProblems, Counter, []string{LKind}},
+		{FamFirst, Gauge, nil},
+		{FamLast, Gauge, nil},
+		{FamDropped, Counter, []string{LReason}},
+	}
+}()

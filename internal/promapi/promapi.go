@@ -50,26 +50,47 @@ func (c *Client) Vector(ctx context.Context, q string, at time.Time, from string
 	defer cancel()
 	val, warns, err := c.api.Query(ctx, q, at, v1.WithTimeout(c.timeout))
 	if err != nil {
-		var pe *v1.Error
-		var ue *url.Error
-		switch {
-		case errors.As(err, &pe):
-			msg := fmt.Sprintf("%s: %s: %s", from, pe.Type, pe.Msg)
-			if pe.Detail != "" && pe.Detail != pe.Msg {
-				msg += " (" + pe.Detail + ")"
-			}
-			return nil, nil, errors.New(msg)
-		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
-			return nil, nil, fmt.Errorf("%s: no answer within %v", from, c.timeout)
-		case errors.As(err, &ue):
-			// the URL repeats the query: the cause is what matters
-			return nil, nil, fmt.Errorf("%s: %w", from, ue.Err)
-		}
-		return nil, nil, fmt.Errorf("%s: %w", from, err)
+		return nil, nil, c.queryErr(ctx, err, from)
 	}
 	vec, ok := val.(model.Vector)
 	if !ok {
 		return nil, nil, fmt.Errorf("%s: the answer is a %s, not an instant vector", from, val.Type())
 	}
 	return vec, warns, nil
+}
+
+// Matrix runs a range query from start to end at step, which must answer
+// a range vector. Errors begin with from.
+func (c *Client) Matrix(ctx context.Context, q string, start, end time.Time, step time.Duration, from string) (model.Matrix, v1.Warnings, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	val, warns, err := c.api.QueryRange(ctx, q, v1.Range{Start: start, End: end, Step: step}, v1.WithTimeout(c.timeout))
+	if err != nil {
+		return nil, nil, c.queryErr(ctx, err, from)
+	}
+	m, ok := val.(model.Matrix)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: the answer is a %s, not a range vector", from, val.Type())
+	}
+	return m, warns, nil
+}
+
+// queryErr says what went wrong with a query, naming from.
+func (c *Client) queryErr(ctx context.Context, err error, from string) error {
+	var pe *v1.Error
+	var ue *url.Error
+	switch {
+	case errors.As(err, &pe):
+		msg := fmt.Sprintf("%s: %s: %s", from, pe.Type, pe.Msg)
+		if pe.Detail != "" && pe.Detail != pe.Msg {
+			msg += " (" + pe.Detail + ")"
+		}
+		return errors.New(msg)
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		return fmt.Errorf("%s: no answer within %v", from, c.timeout)
+	case errors.As(err, &ue):
+		// the URL repeats the query: the cause is what matters
+		return fmt.Errorf("%s: %w", from, ue.Err)
+	}
+	return fmt.Errorf("%s: %w", from, err)
 }

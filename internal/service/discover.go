@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"time"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/discovery"
@@ -14,12 +15,21 @@ import (
 	"github.com/emac-dev/emac/internal/discovery/kube"
 	"github.com/emac-dev/emac/internal/discovery/mesh"
 	"github.com/emac-dev/emac/internal/discovery/nezha"
+	"github.com/emac-dev/emac/internal/discovery/prom"
+	"github.com/emac-dev/emac/internal/promapi"
 )
 
 // DiscoverOptions configure Discover; the zero value is the default.
 type DiscoverOptions struct {
 	Discovery discovery.Options
 	Input     input.Options
+	// Prometheus, when set, is the base URL of a Prometheus server (or
+	// any server of its query API) to read the evidence from, as emac's
+	// collector connector exported it, instead of trace files; the paths
+	// may still name mesh configuration, topology and fault labels.
+	Prometheus string
+	// PrometheusRead configures the reading from Prometheus.
+	PrometheusRead prom.Options
 }
 
 // Discovery is the outcome of reading evidence: the model, and the
@@ -67,17 +77,40 @@ func Discover(ctx context.Context, paths []string, opts DiscoverOptions) (*Disco
 			traces = append(traces, f)
 		}
 	}
-	asm := discovery.NewAssembler(opts.Discovery)
-	for _, p := range problems {
-		asm.Problem(p)
-	}
-	ins, err := input.Read(ctx, traces, opts.Input, asm)
-	if err != nil {
-		return nil, err
-	}
-	ev := asm.Close()
-	for _, in := range ins {
-		inputs = append(inputs, v1alpha1.DiscoveryInput{Name: in.Name, Format: in.Format, Spans: in.Spans})
+	var ev *discovery.Evidence
+	var basis string
+	if opts.Prometheus != "" {
+		if len(traces) > 0 {
+			return nil, fmt.Errorf("%s: traces cannot be read with evidence from Prometheus (%s): give one or the other", traces[0], opts.Prometheus)
+		}
+		c, err := promapi.New(opts.Prometheus, nil, 30*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		ro := opts.PrometheusRead
+		ro.Discovery = opts.Discovery
+		res, err := prom.Read(ctx, c, ro)
+		if err != nil {
+			return nil, err
+		}
+		ev, basis = res.Evidence, res.Basis
+		for _, p := range problems {
+			ev.Problem(p)
+		}
+		inputs = append(inputs, res.Input)
+	} else {
+		asm := discovery.NewAssembler(opts.Discovery)
+		for _, p := range problems {
+			asm.Problem(p)
+		}
+		ins, err := input.Read(ctx, traces, opts.Input, asm)
+		if err != nil {
+			return nil, err
+		}
+		ev = asm.Close()
+		for _, in := range ins {
+			inputs = append(inputs, v1alpha1.DiscoveryInput{Name: in.Name, Format: in.Format, Spans: in.Spans})
+		}
 	}
 	for _, topo := range topologies {
 		for _, p := range topo.Pods {
@@ -91,7 +124,7 @@ func Discover(ctx context.Context, paths []string, opts DiscoverOptions) (*Disco
 			return nil, err
 		}
 		for _, p := range problems {
-			asm.Problem(p)
+			ev.Problem(p)
 		}
 		for _, f := range meshFiles {
 			inputs = append(inputs, v1alpha1.DiscoveryInput{Name: f, Format: "mesh-config"})
@@ -99,6 +132,9 @@ func Discover(ctx context.Context, paths []string, opts DiscoverOptions) (*Disco
 		rs = routes(cfg)
 	}
 	m := ev.Model(inputs)
+	if basis != "" {
+		m.Confidence, m.ConfidenceBasis = 0, basis
+	}
 	m.Routes = rs
 	if len(faults) > 0 {
 		m.Faults = ev.Faults(faults)
