@@ -131,6 +131,10 @@ func (ev *Evidence) Families() []Family {
 			fs.add(FamTargetService, "Invocations of the operation that called the target service.", Counter,
 				series(float64(op.calls[t]), LOperation, name, LService, svc, LTargetService, ev.name(t)))
 		}
+		if len(op.targets) == 0 {
+			// a flow is inferred only of operations that call others
+			continue
+		}
 		sample := slices.Clone(op.sample)
 		slices.SortFunc(sample, func(a, b *invocation) int { return cmp.Or(cmp.Compare(a.hash, b.hash), cmp.Compare(a.trace, b.trace)) })
 		for _, inv := range sample {
