@@ -1,7 +1,7 @@
 # emac — developer tasks. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: build test vet demo fuzz bench generate
+.PHONY: build test vet demo fuzz bench generate otelcol
 
 # controller-gen, pinned; `go run` fetches it through the module proxy, so it
 # is not a dependency in go.mod.
@@ -13,10 +13,20 @@ build:
 
 vet:
 	$(GO) vet ./...
+	cd collector && $(GO) vet ./...
 
-# All tests: vet, then every package's tests (fuzz seed corpora included).
-test: vet
+# All tests: vet, then every package's tests (fuzz seed corpora included), in
+# the main module and the collector module (collector/). The collector's end-to-end
+# test runs bin/otelcol-emac, which `otelcol` builds (minutes the first time,
+# seconds after).
+test: vet otelcol
 	$(GO) test -count=1 ./...
+	cd collector && $(GO) test -count=1 ./...
+
+# An OpenTelemetry Collector with emac's connector, by the Collector Builder from
+# the module proxy (docs/collector.md).
+otelcol:
+	bash hack/otelcol.sh >/dev/null
 
 # Generated code and manifests: deepcopy, the CRDs (config/crd/bases, copied
 # into the Helm chart), and the controller's ClusterRole from its

@@ -70,6 +70,10 @@ func main() {
 		fmt.Printf("%-58s  %.2f× (target ≤ %g×: %s): %.1f ms, %s %.1f ms\n", what, v/b, target, verdict, v/1e6, baseline, b/1e6)
 	}
 	ratio("discover OTLP JSON vs decoding it with pdata", "DiscoverOTLP", "DecodeOTLPPdata", 1.5)
+	if e, g := ns["Connectors/emac"], ns["Connectors/service_graph"]; e > 0 && g > 0 {
+		fmt.Printf("%-58s  %.2f× its time per batch (no target): %.2f ms, service_graph %.2f ms (spans/s and memory: the lines above)\n",
+			"collector connector vs servicegraph (every call paired)", e/g, e/1e6, g/1e6)
+	}
 	ratio("discover the Nezha CSV vs decoding it with encoding/csv", "DiscoverNezha", "DecodeNezhaCSV", 1.5)
 	exact, mc := ns["CheckoutExact"], ns["CheckoutMonteCarlo1e5"]
 	if exact > 0 && mc > 0 {
