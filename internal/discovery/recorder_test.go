@@ -11,6 +11,7 @@ import (
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/discovery"
+	"github.com/emac-dev/emac/internal/gen"
 	"github.com/emac-dev/emac/internal/model"
 	"github.com/emac-dev/emac/internal/sim/trace"
 )
@@ -34,20 +35,10 @@ func recorded(t testing.TB, td *trace.TracesData, opts discovery.Options, lim di
 // window may differ.
 func TestRecorderRoundTrip(t *testing.T) {
 	for i, flow := range roundTrips {
-		avail := map[string]float64{}
-		for k, c := range "abcdefg" {
-			avail[string(c)] = 0.85 + 0.01*float64(k%6)
-		}
-		j, err := model.Build("j", flow, avail, nil)
+		j, err := gen.Traceable(flow)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for n := range avail {
-			if _, used := j.Flow.Calls()[n]; !used {
-				delete(j.Components, n)
-			}
-		}
-		timed(j)
 		td, err := trace.Generate(context.Background(), j, trace.Options{Count: 2000, Seed: uint64(i + 1)})
 		if err != nil {
 			t.Fatal(err)

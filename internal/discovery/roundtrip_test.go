@@ -5,6 +5,7 @@ import (
 
 	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/discovery"
+	"github.com/emac-dev/emac/internal/gen"
 	"github.com/emac-dev/emac/internal/model"
 )
 
@@ -34,20 +35,10 @@ var roundTrips = []string{
 // weight lies in the 95% interval discovery gives it.
 func TestRoundTrip(t *testing.T) {
 	for i, flow := range roundTrips {
-		avail := map[string]float64{}
-		for k, c := range "abcdefg" {
-			avail[string(c)] = 0.85 + 0.01*float64(k%6)
-		}
-		j, err := model.Build("j", flow, avail, nil)
+		j, err := gen.Traceable(flow)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for n := range avail {
-			if _, used := j.Flow.Calls()[n]; !used {
-				delete(j.Components, n)
-			}
-		}
-		timed(j)
 		m := discover(t, j, 3000, uint64(i+1)).Model(nil)
 		var got *model.Node
 		for _, f := range m.Flows {

@@ -20,6 +20,7 @@ import (
 	"github.com/emac-dev/emac/internal/discovery"
 	"github.com/emac-dev/emac/internal/discovery/otlp"
 	"github.com/emac-dev/emac/internal/discovery/prom"
+	"github.com/emac-dev/emac/internal/gen"
 	"github.com/emac-dev/emac/internal/model"
 	"github.com/emac-dev/emac/internal/promapi"
 	"github.com/emac-dev/emac/internal/promtest"
@@ -78,22 +79,9 @@ func (r router) Problem(p discovery.Problem) { r[0].Problem(p) }
 
 func journey(t *testing.T, flow string) (*model.Journey, *trace.TracesData) {
 	t.Helper()
-	avail := map[string]float64{}
-	for k, c := range "abcdefg" {
-		avail[string(c)] = 0.85 + 0.01*float64(k%6)
-	}
-	j, err := model.Build("j", flow, avail, nil)
+	j, err := gen.Traceable(flow)
 	if err != nil {
 		t.Fatal(err)
-	}
-	for n := range avail {
-		if _, used := j.Flow.Calls()[n]; !used {
-			delete(j.Components, n)
-		}
-	}
-	for i, n := range j.ComponentNames() {
-		p50 := time.Duration(20+(i*17)%60) * time.Millisecond
-		j.Components[n].Latency = []model.LatencyPoint{{Quantile: 0.5, Value: p50}, {Quantile: 0.99, Value: 3 * p50}}
 	}
 	td, err := trace.Generate(context.Background(), j, trace.Options{Count: 2000, Seed: 7})
 	if err != nil {
