@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # otelcol.sh: build bin/otelcol-emac, an OpenTelemetry Collector with emac's
 # connector (collector/emacconnector), the contrib servicegraph connector, the OTLP
-# receiver, the batch processor and the Prometheus and debug exporters.
+# receiver, the batch processor and the load-balancing, OTLP (gRPC and HTTP),
+# Prometheus and debug exporters.
 #
 #   bash hack/otelcol.sh              # prints the binary's path on stdout
 #
