@@ -117,6 +117,10 @@ type opKey struct{ svc, op int32 }
 
 type opStats struct {
 	invocations, errors, roots int
+	// patterns counts what every invocation's calls showed (patterns.go):
+	// indicators over all traffic, where the flow is inferred from the
+	// sample
+	patterns [numPatterns]int
 	// calls counts the invocations that called each service
 	calls    map[int32]int
 	ok       hist
@@ -578,6 +582,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		}
 	}
 	ev.scratch.seen, ev.scratch.seenSvc = seen, seenSvc
+	countPatterns(&op.patterns, calls, ev.opts.skew())
 	// the sample keeps the lowest hashes: most invocations need no record
 	h := hashOf(t.id, sp[v].id)
 	if op.sample.wants(h, t.id, ev.opts.sample()) {

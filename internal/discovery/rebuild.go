@@ -143,6 +143,13 @@ func (ev *Evidence) rebuild(name string, s Series, seen map[sampleKey]bool) {
 	case FamInvocationDur:
 		_, op := ev.opOf(s)
 		op.ok.merge(histOf(s))
+	case FamPatterns:
+		_, op := ev.opOf(s)
+		for p, pn := range patternNames {
+			if pn == label(s, LPattern) {
+				op.patterns[p] += n
+			}
+		}
 	case FamInvocationEx:
 		_, op := ev.opOf(s)
 		op.examples.add(label(s, LTraceID), ev.opts.examples())

@@ -221,3 +221,47 @@ func TestSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestPatterns: the operators' behaviours show in the pattern counts of
+// the entry operation, over every invocation.
+func TestPatterns(t *testing.T) {
+	for _, tc := range []struct {
+		flow       string
+		want, none []string
+	}{
+		{"Series(a, b, c)", []string{"sequence"}, []string{"overlap", "retry", "cancelled"}},
+		{"Series(a, All(b, c), Race(d, e))", []string{"overlap", "cancelled"}, []string{"retry"}},
+		{"Series(a, Fallback(b, c), Retry[attempts=3, perTryTimeout=200ms](d))", []string{"after-failure", "retry", "timeout"}, []string{"overlap"}},
+	} {
+		j, err := gen.Traceable(tc.flow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		td, err := trace.Generate(context.Background(), j, trace.Options{Count: 1000, Seed: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, fams := recorded(t, td, discovery.Options{}, discovery.Limits{})
+		got := map[string]float64{}
+		for _, f := range fams {
+			if f.Name != discovery.FamPatterns {
+				continue
+			}
+			for _, s := range f.Series {
+				if s.Labels[0].Value == "j" { // the entry operation
+					got[s.Labels[1].Value] = s.Value
+				}
+			}
+		}
+		for _, p := range tc.want {
+			if got[p] == 0 {
+				t.Errorf("%s: no %s counted: %v", tc.flow, p, got)
+			}
+		}
+		for _, p := range tc.none {
+			if got[p] != 0 {
+				t.Errorf("%s: %v %s counted: %v", tc.flow, got[p], p, got)
+			}
+		}
+	}
+}

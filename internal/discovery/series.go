@@ -39,6 +39,7 @@ const (
 	FamFirst            = "emac_discovery_first_span_start_seconds"
 	FamLast             = "emac_discovery_last_span_end_seconds"
 	FamDropped          = "emac_discovery_dropped_total"
+	FamPatterns         = "emac_discovery_call_patterns_total"
 )
 
 // The labels of the families.
@@ -57,6 +58,7 @@ const (
 	LDomain          = "domain"
 	LKind            = "kind"
 	LReason          = "reason"
+	LPattern         = "pattern"
 )
 
 // placementLabels name a Placement's fields as labels, in label order.
@@ -113,6 +115,12 @@ func (ev *Evidence) Families() []Family {
 		fs.add(FamRootInvocations, "Invocations of the operation that are the roots of their traces.", Counter, series(float64(op.roots), LOperation, name, LService, svc))
 		fs.add(FamInvocationErrors, "Failed invocations of the operation.", Counter, series(float64(op.errors), LOperation, name, LService, svc))
 		fs.add(FamInvocationDur, "Durations of the operation's successful invocations.", Histogram, histSeries(op.ok, LOperation, name, LService, svc))
+		for p, c := range op.patterns {
+			if c > 0 {
+				fs.add(FamPatterns, "Successive calls of the operation's invocations by how they related: overlap, sequence, retry, after-failure (a fallback's), and calls that timed out or were cancelled.", Counter,
+					series(float64(c), LOperation, name, LPattern, patternNames[p], LService, svc))
+			}
+		}
 		for _, t := range op.examples {
 			fs.add(FamInvocationEx, "Trace ids of invocations (the lowest few): provenance.", Gauge, series(1, LOperation, name, LService, svc, LTraceID, t))
 		}
@@ -291,6 +299,7 @@ var Schema = func() []FamilySchema {
 		{FamInvocationErrors, Counter, op},
 		{FamInvocationDur, Histogram, op},
 		{FamInvocationEx, Gauge, []string{LOperation, LService, LTraceID}},
+		{FamPatterns, Counter, []string{LOperation, LPattern, LService}},
 		{FamTargetCalls, Counter, target},
 		{FamTargetErrors, Counter, target},
 		{FamTargetCancelled, Counter, target},
