@@ -106,8 +106,9 @@ func run(t *testing.T, args ...string) []byte {
 // model `emac discover` gives of the same traces as a file: components,
 // edges and counts, every flow and operator, branch weights and their
 // intervals, confidence and provenance (latency summaries, which come back
-// to the exported buckets, and the window aside). The discovered flow is
-// the journey's own, each weight within its interval.
+// to the exported buckets, and the window aside), and the same ModelDelta
+// against the journey's spec, byte for byte. The discovered flow is the
+// journey's own, each weight within its interval.
 func TestCollectorEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds nothing, but runs a collector and prometheus")
@@ -182,6 +183,11 @@ func TestCollectorEndToEnd(t *testing.T) {
 	}
 	if in := got.Inputs; len(in) != 1 || in[0].Format != "prometheus-emac-connector" || in[0].Spans != sent {
 		t.Errorf("inputs %+v, want the connector's %d spans", in, sent)
+	}
+
+	// and so is the ModelDelta against the journey's spec
+	if file, coll := run(t, "discover", "--spec", "testdata/shop.yaml", "-o", "json", traces), run(t, "discover", "--spec", "testdata/shop.yaml", "-o", "json", "--prometheus", s.URL); !bytes.Equal(file, coll) {
+		t.Errorf("the ModelDelta from the collector differs from the one from the file:\n%s\n%s", file, coll)
 	}
 
 	// and the flow is the journey's
