@@ -34,6 +34,27 @@ func TestDiscover(t *testing.T) {
 	}
 }
 
+// TestDiscoverPrometheusErrors: --prometheus says what is wrong with the
+// server or the arguments, and exits 1 (the reading itself is tested
+// against a real Prometheus in internal/discovery/prom).
+func TestDiscoverPrometheusErrors(t *testing.T) {
+	traces := filepath.Join(replay, "baseline_separate_domains", "traces.json")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"discover", "--prometheus", "http://127.0.0.1:1"}, "connection refused"},
+		{[]string{"discover", "--prometheus", "prometheus:9090"}, "want an http(s) URL"},
+		{[]string{"discover", "--prometheus", "http://127.0.0.1:1", traces}, "traces cannot be read with evidence from Prometheus"},
+		{[]string{"discover"}, "requires at least 1 arg"},
+	} {
+		_, errOut, code := run(t, "", tc.args...)
+		if code != ExitError || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, %q; want %d and %q", tc.args, code, errOut, ExitError, tc.want)
+		}
+	}
+}
+
 // TestAccept: discover --spec prints a delta; accept --dry-run prints its
 // diff; accept edits the spec, keeping the rest byte for byte; a second
 // accept of the same delta is refused, the spec having changed.
