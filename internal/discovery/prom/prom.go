@@ -107,7 +107,7 @@ type reader struct {
 // exists says whether the family name has series in the lookback.
 func (r *reader) exists(ctx context.Context, name string) (bool, error) {
 	q := fmt.Sprintf("count(last_over_time(%s[%s]))", name, promDuration(r.opts.lookback()))
-	v, _, err := r.c.Vector(ctx, q, r.at, "looking for "+name)
+	v, _, err := r.c.Vector(ctx, q, r.at, "prometheus "+r.c.URL()+": looking for "+name)
 	if err != nil {
 		return false, err
 	}
@@ -122,7 +122,7 @@ func promDuration(d time.Duration) string {
 // instant runs one query and turns its answer into series with the
 // labels in by (sorted).
 func (r *reader) instant(ctx context.Context, q string, by []string) ([]discovery.Series, error) {
-	v, _, err := r.c.Vector(ctx, q, r.at, "reading evidence")
+	v, _, err := r.c.Vector(ctx, q, r.at, "prometheus "+r.c.URL()+": reading evidence")
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func (r *reader) family(ctx context.Context, fs discovery.FamilySchema) (discove
 // when sum is not empty, its sum. scale converts its unit to seconds.
 func (r *reader) histogram(ctx context.Context, query func(by []string) string, sum string, by []string, scale float64) ([]discovery.Series, error) {
 	withLe := append(slices.Clone(by), "le")
-	v, _, err := r.c.Vector(ctx, query(withLe), r.at, "reading evidence")
+	v, _, err := r.c.Vector(ctx, query(withLe), r.at, "prometheus "+r.c.URL()+": reading evidence")
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +275,7 @@ func (r *reader) windows(ctx context.Context) (map[int64][]discovery.Family, err
 			name += "_bucket"
 		}
 		q := fmt.Sprintf("sum by (%s) (increase(%s[%s]))", strings.Join(by, ","), name, promDuration(win))
-		m, _, err := r.c.Matrix(ctx, q, start, end, win, "reading windows")
+		m, _, err := r.c.Matrix(ctx, q, start, end, win, "prometheus "+r.c.URL()+": reading windows")
 		if err != nil {
 			return nil, err
 		}
