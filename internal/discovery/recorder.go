@@ -28,6 +28,7 @@ const (
 	dropOperations = "operations"
 	dropEdges      = "edges"
 	dropTargets    = "targets"
+	dropPlacements = "placements"
 )
 
 // Recorder folds the spans a collector receives into Evidence and
@@ -39,7 +40,7 @@ type Recorder struct {
 	lim      Limits
 	services map[string]bool
 	last     string
-	// clock is the arrival time of spans (time.Now; tests set it)
+	// clock is the arrival time of spans (time.Now)
 	clock func() time.Time
 }
 
@@ -55,18 +56,50 @@ func NewRecorder(opts Options, lim Limits) *Recorder {
 
 // Span implements Sink.
 func (r *Recorder) Span(s *Span) error {
+	ev := r.a.ev
 	if s.Service != r.last && s.Service != "" {
 		if !r.services[s.Service] {
 			if len(r.services) >= r.lim.maxServices() {
-				r.a.ev.dropped[dropServices]++
+				ev.dropped[dropServices]++
 				return nil
 			}
 			r.services[s.Service] = true
 		}
 		r.last = s.Service
 	}
+	// Names and placements are numbered for good; a collector runs for
+	// months, while span names with ids in them and pods come and go.
+	// Past the room the limits leave, a span of a new name is dropped
+	// (its operation could not be kept anyway), and a new placement is
+	// not recorded.
+	if len(ev.names.list) >= r.maxNames() {
+		for _, n := range [...]string{s.Operation, s.Peer, s.PeerDomain} {
+			if _, ok := ev.names.ids[n]; !ok && n != "" {
+				ev.dropped[dropOperations]++
+				return nil
+			}
+		}
+	}
+	if len(ev.places.list) >= maxPlacements && s.Placement != (Placement{}) {
+		if _, ok := ev.places.ids[s.Placement]; !ok {
+			ev.dropped[dropPlacements]++
+			c := *s // the reader's: not to be changed
+			c.Placement = Placement{}
+			s = &c
+		}
+	}
 	r.a.now = r.clock().UnixNano()
 	return r.a.Span(s)
+}
+
+// maxPlacements bounds the distinct placements (pods, nodes, zones) a
+// Recorder numbers.
+const maxPlacements = 10000
+
+// maxNames is the room for names: services, operations, peers and
+// domains, twice what the limits keep.
+func (r *Recorder) maxNames() int {
+	return 2 * (r.lim.maxServices() + r.lim.maxOperations() + r.lim.maxEdges())
 }
 
 // Problem implements Sink.
@@ -79,7 +112,3 @@ func (r *Recorder) Families(now int64) []Family {
 	r.a.expire(now - int64(r.a.opts.idle()))
 	return r.a.ev.Families()
 }
-
-// Evidence folds in every open trace and returns the evidence: the
-// Recorder is done.
-func (r *Recorder) Evidence() *Evidence { return r.a.Close() }

@@ -2,6 +2,7 @@ package discovery_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -263,5 +264,34 @@ func TestPatterns(t *testing.T) {
 				t.Errorf("%s: %v %s counted: %v", tc.flow, got[p], p, got)
 			}
 		}
+	}
+}
+
+// TestRecorderNames: span names with ids in them (a name per request)
+// do not grow a Recorder without bound: past the room the limits leave,
+// spans of new names are dropped and counted.
+func TestRecorderNames(t *testing.T) {
+	r := discovery.NewRecorder(discovery.Options{}, discovery.Limits{MaxServices: 2, MaxOperations: 2, MaxEdges: 2})
+	for i := range 1000 {
+		s := discovery.Span{TraceID: fmt.Sprint("t", i), SpanID: "s", Service: "api", Operation: fmt.Sprint("GET /users/", i), Start: 1, End: 2,
+			Placement: discovery.Placement{Pod: fmt.Sprint("api-", i)}}
+		if err := r.Span(&s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fams := r.Families(time.Now().Add(time.Hour).UnixNano())
+	var ops, dropped float64
+	for _, f := range fams {
+		switch f.Name {
+		case discovery.FamInvocations:
+			ops = float64(len(f.Series))
+		case discovery.FamDropped:
+			for _, s := range f.Series {
+				dropped += s.Value
+			}
+		}
+	}
+	if ops > 2 || dropped < 900 {
+		t.Errorf("%v operations kept, %v spans dropped; want at most 2 kept and the rest dropped", ops, dropped)
 	}
 }
