@@ -142,6 +142,10 @@ type invocation struct {
 	ok    bool
 	dur   int64
 	calls []call
+	// targets and encoded are its calls as a flow sample's labels
+	// (encodeCalls), made at its first export: a sampled invocation
+	// does not change, and a Recorder exports it at every flush
+	targets, encoded string
 }
 
 type call struct {

@@ -242,10 +242,15 @@ func (ev *Evidence) sortedOps() []opKey {
 // targets (service and operation, query-escaped, a space between
 // targets), and the calls, a space between them, each
 // "target,start,end,outcome,resend,async" with times in ns from the
-// invocation's start and target the index into targets.
+// invocation's start and target the index into targets. The values are
+// kept in inv for the next export.
 func encodeCalls(ev *Evidence, inv *invocation) (targets, calls string) {
+	if inv.encoded != "" || len(inv.calls) == 0 {
+		return inv.targets, inv.encoded
+	}
 	var ts []opKey
-	var tb, cb strings.Builder
+	var tb strings.Builder
+	cb := make([]byte, 0, 32*len(inv.calls))
 	for i, c := range inv.calls {
 		t := slices.Index(ts, c.target)
 		if t < 0 {
@@ -259,7 +264,7 @@ func encodeCalls(ev *Evidence, inv *invocation) (targets, calls string) {
 			tb.WriteString(url.QueryEscape(ev.name(c.target.op)))
 		}
 		if i > 0 {
-			cb.WriteByte(' ')
+			cb = append(cb, ' ')
 		}
 		async := 0
 		if c.async {
@@ -267,12 +272,13 @@ func encodeCalls(ev *Evidence, inv *invocation) (targets, calls string) {
 		}
 		for j, v := range [...]int64{int64(t), c.start, c.end, int64(c.outcome), int64(c.resend), int64(async)} {
 			if j > 0 {
-				cb.WriteByte(',')
+				cb = append(cb, ',')
 			}
-			cb.WriteString(strconv.FormatInt(v, 10))
+			cb = strconv.AppendInt(cb, v, 10)
 		}
 	}
-	return tb.String(), cb.String()
+	inv.targets, inv.encoded = tb.String(), string(cb)
+	return inv.targets, inv.encoded
 }
 
 // FamilySchema is a family's type and labels: what a reader asks
