@@ -509,11 +509,15 @@ func (t *tree) minimise(ctx context.Context, budget int64, cutoff float64) (pess
 		cache := &boundCache{values: map[string]float64{}}
 		var groups [][]int
 		var ids []int
+		// each combination's scenario, reset from base (nothing keeps it:
+		// setScenario and bound read it only)
+		sc := base.clone()
 		for {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
-			sc := base.clone()
+			copy(sc.shared, base.shared)
+			copy(sc.persistent, base.persistent)
 			size := 0
 			var pers []byte
 			groups, ids = groups[:0], ids[:0]

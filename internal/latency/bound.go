@@ -46,7 +46,7 @@ type bnd struct {
 }
 
 func newBounder(l *lattice, c *composer) *bounder {
-	b := &bounder{l: l, c: c, ones: make([]float64, l.n)}
+	b := &bounder{l: l, c: c, ones: l.work().make(l.n)}
 	for i := range b.ones {
 		b.ones[i] = 1
 	}
@@ -62,9 +62,15 @@ func (b *bounder) cdfOf(m Marginal) []float64 {
 	if out, ok := b.cdfs[m]; ok {
 		return out
 	}
-	out := make([]float64, b.l.n)
-	for i := range out {
-		out[i] = m.CDF(float64(i) * b.l.h)
+	out := b.l.work().overwrite(b.l.n)
+	if g, ok := m.(gridCDF); ok && b.l.up {
+		// a lattice that rounds up reads marginals at i·h, as below
+		ts, ys := b.l.points(0, b.l.n)
+		g.cdfs(out, ts, ys)
+	} else {
+		for i := range out {
+			out[i] = m.CDF(float64(i) * b.l.h)
+		}
 	}
 	if b.cdfs == nil {
 		b.cdfs = map[Marginal][]float64{}
@@ -80,7 +86,7 @@ func (b *bounder) cdfOf(m Marginal) []float64 {
 // and y's 1s add a shifted copy of x.
 func (b *bounder) sum(x, y []float64) []float64 {
 	n := b.l.n
-	out := make([]float64, n)
+	out := b.l.work().make(n)
 	ix := firstOne(x)
 	jy := firstOne(y)
 	if jy < n {
@@ -136,7 +142,7 @@ func (b *bounder) sums(xs ...[]float64) []float64 {
 // bounds from below).
 func (b *bounder) shift(x []float64, d float64) []float64 {
 	k := b.l.index(d)
-	out := make([]float64, b.l.n)
+	out := b.l.work().make(b.l.n)
 	if k < b.l.n {
 		copy(out[k:], x)
 	}
@@ -145,7 +151,7 @@ func (b *bounder) shift(x []float64, d float64) []float64 {
 
 // mix is Σ w_i x_i.
 func (b *bounder) mix(ws []float64, xs [][]float64) []float64 {
-	out := make([]float64, b.l.n)
+	out := b.l.work().make(b.l.n)
 	for k, x := range xs {
 		for i, v := range x {
 			out[i] += ws[k] * v
@@ -238,7 +244,7 @@ func (b *bounder) boundOp(n *model.Node, needF bool) bnd {
 		}
 		out.s = b.frechet(ks, func(k bnd) []float64 { return k.s })
 		if needF {
-			out.f = b.frechet(ks, either)
+			out.f = b.frechet(ks, b.either)
 		}
 		return out
 	case model.Race:
@@ -339,7 +345,7 @@ func (b *bounder) boundOp(n *model.Node, needF bool) bnd {
 		panic("latency: a timeout in the bounder (Analyze bounds deadlines by robust.go)")
 	case model.Optional:
 		k := b.bound(n.Children[0], true)
-		s := either(k)
+		s := b.either(k)
 		return bnd{a: 1, s: s, f: s} // (it never fails: f weighs nothing)
 	case model.Async:
 		return bnd{a: 1, s: b.ones, f: b.ones}
@@ -348,8 +354,8 @@ func (b *bounder) boundOp(n *model.Node, needF bool) bnd {
 }
 
 // either bounds a node's duration whatever its outcome.
-func either(k bnd) []float64 {
-	out := make([]float64, len(k.s))
+func (b *bounder) either(k bnd) []float64 {
+	out := b.l.work().overwrite(len(k.s))
 	for i := range out {
 		out[i] = min(k.s[i], k.f[i])
 	}
@@ -366,7 +372,7 @@ func (b *bounder) frechet(ks []bnd, x func(bnd) []float64) []float64 {
 }
 
 func (b *bounder) frechetOf(xs [][]float64) []float64 {
-	out := make([]float64, b.l.n)
+	out := b.l.work().overwrite(b.l.n)
 	for i := range out {
 		v := 1 - float64(len(xs))
 		for _, x := range xs {
@@ -383,7 +389,7 @@ func (b *bounder) frechetOf(xs [][]float64) []float64 {
 // total − Σ p_i (1 − x_i(t)) (the node has the outcome and every operand
 // that has it has it by t), which reaches 1 when every x_i does.
 func (b *bounder) atLeast(ks []bnd, k int, total float64, of func(bnd) (float64, []float64)) []float64 {
-	out := make([]float64, b.l.n)
+	out := b.l.work().make(b.l.n)
 	if !(total > 0) {
 		return out
 	}

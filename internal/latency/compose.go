@@ -24,11 +24,74 @@ type composer struct {
 	state   map[string]float64
 	// units are the marginals discretised with mass 1, on first use
 	units map[Marginal]dist
+	// ws is the workspace of the lattices the composer is moved to (nil:
+	// each lattice its own)
+	ws *workspace
+	// reads has, per node, a bit for each conditioned component (one
+	// in closing) that its subtree calls, and fixed those of state (see
+	// reuse); reads is nil when not indexed.
+	reads map[*model.Node]uint64
+	fixed uint64
+	bits  map[string]uint64
+	// memo holds compositions made while some state is fixed, of nodes
+	// that read none of it: the same whatever it is fixed to
+	memo map[memoKey][2]dist
+}
+
+// memoKey is a composition's node and parameters.
+type memoKey struct {
+	n              *model.Node
+	deadline, need bool
 }
 
 // on moves the composer to lattice l.
 func (c *composer) on(l *lattice) {
 	c.l, c.units = l, nil
+	clear(c.memo)
+}
+
+// index finds which conditioned components each node under flow reads,
+// so that conditioning composes again only what depends on the state
+// (reuse). Without it, everything is composed in every state.
+func (c *composer) index(flow *model.Node) {
+	c.bits = map[string]uint64{}
+	for _, vs := range c.closing {
+		for _, v := range vs {
+			if len(c.bits) == 64 {
+				c.bits, c.reads = nil, nil
+				return
+			}
+			c.bits[v] = 1 << len(c.bits)
+		}
+	}
+	if len(c.bits) == 0 {
+		return
+	}
+	c.reads = map[*model.Node]uint64{}
+	var walk func(n *model.Node) uint64
+	walk = func(n *model.Node) uint64 {
+		m := c.bits[n.Component]
+		if n.Op != model.Call {
+			m = 0
+		}
+		for _, k := range n.Children {
+			m |= walk(k)
+		}
+		c.reads[n] = m
+		return m
+	}
+	walk(flow)
+}
+
+// reuse reports whether n's compositions may be memoised: some state is
+// fixed, and n reads none of it, so that every state composes it the same
+// (the arithmetic is the same, so is the result, to the bit).
+func (c *composer) reuse(n *model.Node) bool {
+	if c.fixed == 0 || c.reads == nil {
+		return false
+	}
+	m, ok := c.reads[n]
+	return ok && m&c.fixed == 0
 }
 
 // p is a call's success probability: its persistent state when fixed.
@@ -43,15 +106,32 @@ func (c *composer) p(comp string) float64 {
 // and when it fails; see composeOp. A persistent component closing at n
 // is conditioned on: up, then down, weighted by its availability.
 func (c *composer) compose(n *model.Node, deadline, needF bool) (s, f dist) {
+	if c.reuse(n) {
+		k := memoKey{n, deadline, needF}
+		if r, ok := c.memo[k]; ok {
+			return r[0], r[1]
+		}
+		s, f = c.conditioned(n, deadline, needF)
+		if c.memo == nil {
+			c.memo = map[memoKey][2]dist{}
+		}
+		c.memo[k] = [2]dist{s, f}
+		return s, f
+	}
+	return c.conditioned(n, deadline, needF)
+}
+
+// conditioned is compose without the memo.
+func (c *composer) conditioned(n *model.Node, deadline, needF bool) (s, f dist) {
 	vars := c.closing[n]
 	if len(vars) == 0 {
 		return c.composeOp(n, deadline, needF)
 	}
 	c.condition(vars, func(w float64) {
 		ks, kf := c.composeOp(n, deadline, needF)
-		s = add(s, scale(ks, w))
+		s = c.l.add(s, c.l.scale(ks, w))
 		if needF {
-			f = add(f, scale(kf, w))
+			f = c.l.add(f, c.l.scale(kf, w))
 		}
 	})
 	return s, f
@@ -62,6 +142,10 @@ func (c *composer) compose(n *model.Node, deadline, needF bool) (s, f dist) {
 func (c *composer) condition(vars []string, f func(w float64)) {
 	if c.state == nil {
 		c.state = map[string]float64{}
+	}
+	fixed := c.fixed
+	for _, v := range vars {
+		c.fixed |= c.bits[v]
 	}
 	for mask := range 1 << len(vars) {
 		w := 1.0
@@ -80,6 +164,7 @@ func (c *composer) condition(vars []string, f func(w float64)) {
 	for _, v := range vars {
 		delete(c.state, v)
 	}
+	c.fixed = fixed
 }
 
 // closings finds where each multiply-invoked persistent component is
@@ -181,14 +266,14 @@ func (c *composer) composeOp(n *model.Node, deadline, needF bool) (s, f dist) {
 			ss[i], fs[i] = c.compose(k, deadline, needF)
 		}
 		sc, st := c.product(ss, nil)
-		s = fromCDF(sc, st)
+		s = c.l.fromCDF(sc, st)
 		if needF {
 			// every branch done, not every one successful
 			dc, _ := c.product(ss, fs)
 			for i := range dc {
 				dc[i] -= sc[i]
 			}
-			f = fromCDF(dc, 1-st)
+			f = c.l.fromCDF(dc, 1-st)
 		}
 		return s, f
 	case model.Race:
@@ -200,7 +285,7 @@ func (c *composer) composeOp(n *model.Node, deadline, needF bool) (s, f dist) {
 			ss[i], fs[i] = l.shift(sk, off), l.shift(fk, off)
 		}
 		// P(some success by t) = 1 − Π(1 − S_i(t))
-		miss := make([]float64, l.n)
+		miss := l.work().overwrite(l.n)
 		for i := range miss {
 			miss[i] = 1
 		}
@@ -215,18 +300,18 @@ func (c *composer) composeOp(n *model.Node, deadline, needF bool) (s, f dist) {
 		for i := range miss {
 			miss[i] = 1 - miss[i]
 		}
-		s = fromCDF(miss, 1-missTotal)
+		s = c.l.fromCDF(miss, 1-missTotal)
 		if needF {
 			fc, ft := c.product(fs, nil)
-			f = fromCDF(fc, ft)
+			f = c.l.fromCDF(fc, ft)
 		}
 		return s, f
 	case model.Fallback:
-		g := point(0, 1)
+		g := c.l.point(0, 1)
 		last := len(n.Children) - 1
 		for i, k := range n.Children {
 			sk, fk := c.compose(k, deadline, i < last || needF)
-			s = add(s, l.conv(g, sk))
+			s = c.l.add(s, l.conv(g, sk))
 			if i < last || needF {
 				g = l.conv(g, fk)
 			}
@@ -249,9 +334,9 @@ func (c *composer) composeOp(n *model.Node, deadline, needF bool) (s, f dist) {
 	case model.Branch:
 		for i, k := range n.Children {
 			sk, fk := c.compose(k, deadline, needF)
-			s = add(s, scale(sk, n.Weights[i]))
+			s = c.l.add(s, c.l.scale(sk, n.Weights[i]))
 			if needF {
-				f = add(f, scale(fk, n.Weights[i]))
+				f = c.l.add(f, c.l.scale(fk, n.Weights[i]))
 			}
 		}
 		return s, f
@@ -263,9 +348,9 @@ func (c *composer) composeOp(n *model.Node, deadline, needF bool) (s, f dist) {
 			sk, fk = c.cut(n.Children[0], sk, fk, t, more || needF)
 		}
 		back := l.index(n.Backoff.Seconds())
-		g := point(0, 1)
+		g := c.l.point(0, 1)
 		for a := range n.Attempts {
-			s = add(s, l.conv(g, sk))
+			s = c.l.add(s, l.conv(g, sk))
 			switch {
 			case a < n.Attempts-1:
 				g = l.shift(l.conv(g, fk), back)
@@ -279,9 +364,9 @@ func (c *composer) composeOp(n *model.Node, deadline, needF bool) (s, f dist) {
 		return c.cut(n.Children[0], sk, fk, n.After.Seconds(), needF)
 	case model.Optional:
 		sk, fk := c.compose(n.Children[0], deadline, true)
-		return add(sk, fk), dist{}
+		return c.l.add(sk, fk), dist{}
 	case model.Async:
-		return point(0, 1), dist{}
+		return c.l.point(0, 1), dist{}
 	}
 	panic(fmt.Sprintf("latency: unknown operator %v", n.Op))
 }
@@ -293,7 +378,7 @@ func (c *composer) of(m Marginal, w float64) dist {
 		return dist{}
 	}
 	if m == nil {
-		return point(0, w)
+		return c.l.point(0, w)
 	}
 	u, ok := c.units[m]
 	if !ok {
@@ -303,7 +388,7 @@ func (c *composer) of(m Marginal, w float64) dist {
 		u = c.l.of(m, 1)
 		c.units[m] = u
 	}
-	return scale(u, w)
+	return c.l.scale(u, w)
 }
 
 // cut applies a deadline t to operand n's sub-distributions: successes
@@ -318,7 +403,7 @@ func (c *composer) cut(n *model.Node, s, f dist, t float64, needF bool) (dist, d
 			// knows how much of it lies below t
 			k := c.l.index(t)
 			if d := c.p(n.Component)*m.CDF(t) - ks.total(); k < c.l.n && d != 0 {
-				ks = add(ks, point(k, d))
+				ks = c.l.add(ks, c.l.point(k, d))
 				cs -= d
 			}
 		}
@@ -329,7 +414,7 @@ func (c *composer) cut(n *model.Node, s, f dist, t float64, needF bool) (dist, d
 	kf, cf := c.l.cut(f, t)
 	at := c.l.index(t)
 	if at < c.l.n {
-		return ks, add(kf, point(at, cs+cf))
+		return ks, c.l.add(kf, c.l.point(at, cs+cf))
 	}
 	return ks, dist{p: kf.p, over: kf.over + cs + cf}
 }
@@ -337,7 +422,7 @@ func (c *composer) cut(n *model.Node, s, f dist, t float64, needF bool) (dist, d
 // product is Π_i (A_i(t) + B_i(t)) over the lattice, A and B cumulative
 // (B may be nil), and the same for the totals.
 func (c *composer) product(a, b []dist) ([]float64, float64) {
-	out := make([]float64, c.l.n)
+	out := c.l.work().overwrite(c.l.n)
 	for i := range out {
 		out[i] = 1
 	}
@@ -367,7 +452,7 @@ func (c *composer) atLeast(ds []dist, k int) dist {
 	for i, d := range ds {
 		cds[i], tot[i] = c.l.cdf(d), d.total()
 	}
-	out := make([]float64, c.l.n)
+	out := c.l.work().overwrite(c.l.n)
 	ps := make([]float64, len(ds))
 	for t := range out {
 		for i := range ds {
@@ -375,7 +460,7 @@ func (c *composer) atLeast(ds []dist, k int) dist {
 		}
 		out[t] = tail(ps, k)
 	}
-	return fromCDF(out, tail(tot, k))
+	return c.l.fromCDF(out, tail(tot, k))
 }
 
 // tail is P(at least k of independent events with probabilities ps).

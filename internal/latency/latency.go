@@ -103,8 +103,13 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	if thr <= 0 && j.Objective.Latency != nil {
 		thr = j.Objective.Latency.Threshold
 	}
+	// every array of the compositions below is made in ws, and freed
+	// when the analysis returns: res holds copies only
+	ws := newWorkspace()
+	defer ws.release()
 	c := &composer{succ: map[string]Marginal{}, fail: map[string]Marginal{}, closing: closings(j),
-		prob: func(n string) float64 { return j.Components[n].Availability }}
+		prob: func(n string) float64 { return j.Components[n].Availability }, ws: ws}
+	c.index(j.Flow)
 	res := &Result{Threshold: thr}
 	for _, name := range j.ComponentNames() {
 		s, f, err := Of(j.Components[name])
@@ -134,7 +139,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	top1 := shape(j.Flow, c, false, 1-1e-5/terms).extent
 	if !res.Timed || top1 == 0 {
 		// nothing takes time: every duration is 0, no deadline fires
-		s, _ := (&composer{l: &lattice{h: 1, n: 1, up: true}, succ: map[string]Marginal{}, fail: map[string]Marginal{}, closing: c.closing, prob: c.prob}).compose(j.Flow, false, false)
+		s, _ := (&composer{l: &lattice{h: 1, n: 1, up: true, ws: ws}, succ: map[string]Marginal{}, fail: map[string]Marginal{}, closing: c.closing, prob: c.prob}).compose(j.Flow, false, false)
 		res.Availability = s.total()
 		for _, q := range levels {
 			res.Quantiles = append(res.Quantiles, Quantile{Level: q})
@@ -173,7 +178,7 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	h2 := max(qe(0.5), est.l.h) * resolution
 	n2 := int(math.Ceil(top2/h2)) + 1
 	n2 = min(max(n2, 1<<10), maxPoints)
-	c.on(&lattice{h: top2 / float64(n2-1), n: n2})
+	c.on(&lattice{h: top2 / float64(n2-1), n: n2, ws: ws})
 	s2, _ := c.compose(j.Flow, false, false)
 	res.Availability = s2.total()
 	if !(res.Availability > 0) {
@@ -196,14 +201,14 @@ func Analyze(j *model.Journey, opts Options) (*Result, error) {
 	// deadline beyond it caps nothing on it, and a far threshold would
 	// only coarsen it.
 	topB := max(shape(j.Flow, c, false, 1-(1-slices.Max(levels))/terms).extent, topQ)
-	b := newBounder(&lattice{h: topB / (boundPoints - 1), n: boundPoints, up: true}, c)
+	b := newBounder(&lattice{h: topB / (boundPoints - 1), n: boundPoints, up: true, ws: ws}, c)
 	var lower []float64 // the bound on P(L ≤ t | success) at the lattice points
 	if len(sh.deadlines) == 0 {
 		lower = b.bound(j.Flow, false).s
 	} else {
 		// what a deadline cuts depends on the coupling too: the bound that
 		// conditions on nothing (robust.go)
-		rb := robust{b: b}.bound(j.Flow, false)
+		rb := robust{b: b, memo: map[memoKey]rbnd{}}.bound(j.Flow, false, false)
 		lower = make([]float64, b.l.n)
 		if rb.lo > 0 {
 			for i, v := range rb.s.u {
@@ -241,7 +246,7 @@ const estimatePoints = 1 << 8
 func (c *composer) estimate(n *model.Node, top, limit float64) estimated {
 	top = min(max(top, 1e-9), max(limit, 1e-9))
 	for {
-		c.on(&lattice{h: top / (estimatePoints - 1), n: estimatePoints})
+		c.on(&lattice{h: top / (estimatePoints - 1), n: estimatePoints, ws: c.ws})
 		s, _ := c.compose(n, false, false)
 		a := s.total()
 		if !(a > 0) || s.over <= 1e-6*a || top >= limit {

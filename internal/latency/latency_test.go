@@ -137,7 +137,7 @@ func TestRobustWithoutDeadlines(t *testing.T) {
 		}
 		bd := newBounder(&lattice{h: 2e-3, n: 512, up: true}, comp)
 		old := bd.bound(flow, false).s
-		rb := robust{b: bd}.bound(flow, false)
+		rb := robust{b: bd}.bound(flow, false, true)
 		for i, v := range rb.s.u {
 			got := max(0, 1-v/rb.lo)
 			if math.Abs(got-old[i]) > 1e-9 && old[i] > 0 {

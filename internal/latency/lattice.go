@@ -2,9 +2,6 @@ package latency
 
 import (
 	"math"
-	"slices"
-
-	"gonum.org/v1/gonum/dsp/fourier"
 )
 
 // lattice is the shared discretisation: durations are multiples of h
@@ -17,13 +14,23 @@ type lattice struct {
 	// so that a deadline on the lattice truncates exactly; otherwise to
 	// the nearest point, which keeps sums unbiased.
 	up bool
-	// ffts are the transforms used, by size
-	ffts map[int]*fourier.FFT
+	// ws is where the lattice's arrays are made (nil: a workspace of its
+	// own, allocating on the heap; see work)
+	ws *workspace
 	// damp[i] is θ^i, series' damping
 	damp []float64
-	// x, ca and cb are fft's buffers
-	x      []float64
-	ca, cb []complex128
+	// ts[i] is the point marginals are read at for index i, ys[i] its
+	// logarithm, both known below known (see points)
+	ts, ys []float64
+	known  int
+}
+
+// work is the lattice's workspace.
+func (l *lattice) work() *workspace {
+	if l.ws == nil {
+		l.ws = &workspace{plain: true}
+	}
+	return l.ws
 }
 
 // dist is a sub-distribution on a lattice: p[i] is the mass at i·h (p may
@@ -34,8 +41,8 @@ type dist struct {
 }
 
 // point is the mass w at index i.
-func point(i int, w float64) dist {
-	p := make([]float64, i+1)
+func (l *lattice) point(i int, w float64) dist {
+	p := l.work().make(i + 1)
 	p[i] = w
 	return dist{p: p}
 }
@@ -70,19 +77,33 @@ func (l *lattice) of(m Marginal, w float64) dist {
 	}
 	if f, ok := m.(Fixed); ok {
 		if i := l.index(float64(f)); i < l.n {
-			return point(i, w)
+			return l.point(i, w)
 		}
 		return dist{over: w}
 	}
-	p := make([]float64, l.n)
+	p := l.work().make(l.n)
 	prev := 0.0
 	last := 0
+	// a marginal that evaluates many points at once does, a block ahead
+	g, grid := m.(gridCDF)
+	var block [128]float64
 	for i := range l.n {
-		edge := float64(i) * l.h
-		if !l.up {
-			edge += l.h / 2
+		var c float64
+		if grid {
+			j := i % len(block)
+			if j == 0 {
+				k := min(len(block), l.n-i)
+				ts, ys := l.points(i, k)
+				g.cdfs(block[:k], ts, ys)
+			}
+			c = block[j]
+		} else {
+			edge := float64(i) * l.h
+			if !l.up {
+				edge += l.h / 2
+			}
+			c = m.CDF(edge)
 		}
-		c := m.CDF(edge)
 		if v := w * (c - prev); v > 0 {
 			p[i] = v
 			last = i
@@ -95,12 +116,31 @@ func (l *lattice) of(m Marginal, w float64) dist {
 	return dist{p: p[:last+1], over: w * (1 - prev)}
 }
 
+// points returns the points of indices [i0, i0+n) that marginals are
+// read at (of's edges: i·h, plus h/2 on a lattice that rounds to the
+// nearest point) and their logarithms, which a marginal's CDF takes:
+// computed once for every marginal discretised on l.
+func (l *lattice) points(i0, n int) (ts, ys []float64) {
+	if l.ts == nil {
+		ws := l.work()
+		l.ts, l.ys = ws.overwrite(l.n), ws.overwrite(l.n)
+	}
+	for ; l.known < i0+n; l.known++ {
+		t := float64(l.known) * l.h
+		if !l.up {
+			t += l.h / 2
+		}
+		l.ts[l.known], l.ys[l.known] = t, math.Log(t)
+	}
+	return l.ts[i0 : i0+n], l.ys[i0 : i0+n]
+}
+
 // add returns a + b.
-func add(a, b dist) dist {
+func (l *lattice) add(a, b dist) dist {
 	if len(a.p) < len(b.p) {
 		a, b = b, a
 	}
-	p := make([]float64, len(a.p))
+	p := l.work().overwrite(len(a.p))
 	copy(p, a.p)
 	for i, v := range b.p {
 		p[i] += v
@@ -109,11 +149,11 @@ func add(a, b dist) dist {
 }
 
 // scale returns w·d.
-func scale(d dist, w float64) dist {
+func (l *lattice) scale(d dist, w float64) dist {
 	if w == 0 {
 		return dist{}
 	}
-	p := make([]float64, len(d.p))
+	p := l.work().overwrite(len(d.p))
 	for i, v := range d.p {
 		p[i] = v * w
 	}
@@ -131,7 +171,7 @@ func (l *lattice) shift(d dist, k int) dist {
 		return out
 	}
 	keep := min(len(d.p), l.n-k)
-	out.p = make([]float64, k+keep)
+	out.p = l.work().make(k + keep)
 	copy(out.p[k:], d.p[:keep])
 	for _, v := range d.p[keep:] {
 		out.over += v
@@ -149,7 +189,7 @@ func (l *lattice) conv(a, b dist) dist {
 	}
 	var p []float64
 	if len(a.p) < 64 || len(b.p) < 64 || len(a.p)*len(b.p) < 1<<16 {
-		p = direct(a.p, b.p)
+		p = direct(l.work(), a.p, b.p)
 	} else {
 		p = l.fft(a.p, b.p)
 	}
@@ -163,11 +203,11 @@ func (l *lattice) conv(a, b dist) dist {
 	return out
 }
 
-func direct(a, b []float64) []float64 {
+func direct(ws *workspace, a, b []float64) []float64 {
 	if len(a) < len(b) {
 		a, b = b, a
 	}
-	p := make([]float64, len(a)+len(b)-1)
+	p := ws.make(len(a) + len(b) - 1)
 	for j, w := range b {
 		if w == 0 {
 			continue
@@ -181,18 +221,18 @@ func direct(a, b []float64) []float64 {
 }
 
 // transform is the real FFT of length at least m, a power of 2.
-func (l *lattice) transform(m int) *fourier.FFT {
+func (w *workspace) transform(m int) *realFFT {
 	size := 1
 	for size < m {
 		size <<= 1
 	}
-	if l.ffts == nil {
-		l.ffts = map[int]*fourier.FFT{}
+	if w.ffts == nil {
+		w.ffts = map[int]*realFFT{}
 	}
-	f := l.ffts[size]
+	f := w.ffts[size]
 	if f == nil {
-		f = fourier.NewFFT(size)
-		l.ffts[size] = f
+		f = newRealFFT(size)
+		w.ffts[size] = f
 	}
 	return f
 }
@@ -200,32 +240,25 @@ func (l *lattice) transform(m int) *fourier.FFT {
 // fft convolves by the fast Fourier transform.
 func (l *lattice) fft(a, b []float64) []float64 {
 	m := len(a) + len(b) - 1
-	f := l.transform(m)
+	ws := l.work()
+	f := ws.transform(m)
 	size := f.Len()
-	// the transforms' buffers are the lattice's, reused: only the result
-	// is new
-	if len(l.x) < size {
-		l.x = make([]float64, size)
-		l.ca = make([]complex128, size/2+1)
-		l.cb = make([]complex128, size/2+1)
+	// the transforms' buffers are the workspace's, reused: only the
+	// result is new
+	if len(ws.x) < size {
+		ws.x = make([]float64, size)
+		ws.ca = make([]complex128, size/2+1)
+		ws.cb = make([]complex128, size/2+1)
 	}
-	x, ca, cb := l.x[:size], l.ca[:size/2+1], l.cb[:size/2+1]
-	clear(x)
-	copy(x, a)
-	ca = f.Coefficients(ca, x)
-	clear(x)
-	copy(x, b)
-	cb = f.Coefficients(cb, x)
+	x, ca, cb := ws.x[:size], ws.ca[:size/2+1], ws.cb[:size/2+1]
+	ca = f.padded(ca, a)
+	cb = f.padded(cb, b)
 	for i := range ca {
 		ca[i] *= cb[i]
 	}
 	f.Sequence(x, ca)
 	inv := 1 / float64(size)
-	peak := 0.0
-	for i := range x[:m] {
-		x[i] *= inv
-		peak = max(peak, x[i])
-	}
+	peak := scaledPeak(x[:m], inv)
 	// round-off is about 1e-16 of the peak everywhere: cleared, so that
 	// supports stay as short as the masses are
 	eps := 1e-15 * peak
@@ -237,7 +270,25 @@ func (l *lattice) fft(a, b []float64) []float64 {
 			last = i
 		}
 	}
-	return slices.Clone(x[:last+1])
+	return ws.clone(x[:last+1])
+}
+
+// scaledPeak multiplies x by inv and returns max(0, x...): max is the same
+// number in any order (NaN and signed zeros included), so four running
+// maxima keep four elements in flight instead of one.
+func scaledPeak(x []float64, inv float64) float64 {
+	p0, p1, p2, p3 := 0.0, 0.0, 0.0, 0.0
+	i := 0
+	for ; i+3 < len(x); i += 4 {
+		x0, x1, x2, x3 := x[i]*inv, x[i+1]*inv, x[i+2]*inv, x[i+3]*inv
+		x[i], x[i+1], x[i+2], x[i+3] = x0, x1, x2, x3
+		p0, p1, p2, p3 = max(p0, x0), max(p1, x1), max(p2, x2), max(p3, x3)
+	}
+	for ; i < len(x); i++ {
+		x[i] *= inv
+		p0 = max(p0, x[i])
+	}
+	return max(p0, p1, p2, p3)
 }
 
 // seriesMin is the lattice size from which series works in the Fourier
@@ -266,16 +317,17 @@ func (l *lattice) series(ss, fs []dist) (s, f dist) {
 		}
 	}
 	if l.n < seriesMin || long < 3 {
-		g := point(0, 1)
+		g := l.point(0, 1)
 		for i, sk := range ss {
 			if fs != nil {
-				f = add(f, l.conv(g, fs[i]))
+				f = l.add(f, l.conv(g, fs[i]))
 			}
 			g = l.conv(g, sk)
 		}
 		return g, f
 	}
-	tr := l.transform(2 * l.n)
+	ws := l.work()
+	tr := ws.transform(2 * l.n)
 	size := tr.Len()
 	if len(l.damp) != l.n {
 		theta := math.Exp(math.Log(1e-4) / float64(l.n))
@@ -286,8 +338,8 @@ func (l *lattice) series(ss, fs []dist) (s, f dist) {
 			v *= theta
 		}
 	}
-	x := make([]float64, size)
-	buf := make([]complex128, size/2+1)
+	x := ws.overwrite(size)
+	buf := ws.overwriteComplex(size/2 + 1)
 	hat := func(d dist) []complex128 {
 		clear(x)
 		for i, v := range d.p[:min(len(d.p), l.n)] {
@@ -296,7 +348,7 @@ func (l *lattice) series(ss, fs []dist) (s, f dist) {
 		buf = tr.Coefficients(buf, x)
 		return buf
 	}
-	g := make([]complex128, size/2+1)
+	g := ws.overwriteComplex(size/2 + 1)
 	for i := range g {
 		g[i] = 1
 	}
@@ -306,7 +358,7 @@ func (l *lattice) series(ss, fs []dist) (s, f dist) {
 		if fs != nil {
 			fk := hat(fs[i])
 			if fh == nil {
-				fh = make([]complex128, len(g))
+				fh = ws.makeComplex(len(g))
 			}
 			for k := range fh {
 				fh[k] += g[k] * fk[k]
@@ -325,12 +377,8 @@ func (l *lattice) series(ss, fs []dist) (s, f dist) {
 		}
 		tr.Sequence(x, h)
 		inv := 1 / float64(size)
-		peak := 0.0
-		for i := range x[:l.n] {
-			x[i] *= inv
-			peak = max(peak, x[i])
-		}
-		p := make([]float64, l.n)
+		peak := scaledPeak(x[:l.n], inv)
+		p := ws.make(l.n)
 		last, sum := -1, 0.0
 		for i, v := range x[:l.n] {
 			if v < 1e-14*peak {
@@ -347,7 +395,7 @@ func (l *lattice) series(ss, fs []dist) (s, f dist) {
 
 // cdf is the cumulative sub-distribution of d over the whole lattice.
 func (l *lattice) cdf(d dist) []float64 {
-	c := make([]float64, l.n)
+	c := l.work().overwrite(l.n)
 	s := 0.0
 	for i := range c {
 		if i < len(d.p) {
@@ -360,8 +408,8 @@ func (l *lattice) cdf(d dist) []float64 {
 
 // fromCDF turns a cumulative sub-distribution over the lattice back into a
 // dist whose total is total.
-func fromCDF(c []float64, total float64) dist {
-	p := make([]float64, len(c))
+func (l *lattice) fromCDF(c []float64, total float64) dist {
+	p := l.work().make(len(c))
 	prev := 0.0
 	last := -1
 	for i, v := range c {
@@ -399,7 +447,7 @@ func (l *lattice) cut(d dist, t float64) (kept dist, cutMass float64) {
 		cutMass += v
 	}
 	if frac < 1 && k < len(d.p) {
-		kept.p = slices.Clone(kept.p)
+		kept.p = l.work().clone(kept.p)
 		cutMass += kept.p[k] * (1 - frac)
 		kept.p[k] *= frac
 	}

@@ -115,6 +115,68 @@ func (d *Points) CDF(t float64) float64 {
 	return phi(d.z[k])
 }
 
+// gridCDF is a Marginal that evaluates its CDF on a lattice's points
+// faster than one call per point, to the same values: discretising the
+// marginals is a tenth of the analysis.
+type gridCDF interface {
+	// cdfs sets dst[j] to CDF(ts[j]), ys[j] being math.Log(ts[j]) (the
+	// lattice's points and their logarithms, which every marginal
+	// discretised on the lattice shares: see lattice.points).
+	cdfs(dst, ts, ys []float64)
+}
+
+// cdfs implements gridCDF: CDF's arithmetic, point by point, with the
+// stretch found by walking up the knots (the points ascend) instead of
+// by a search, and Φ taken over all the points at the end, where one
+// point's evaluation overlaps the next's.
+func (d *Points) cdfs(dst, ts, ys []float64) {
+	n := len(d.z)
+	k := 0 // the last knot at or below the point, once inside
+	ts, ys = ts[:len(dst)], ys[:len(dst)]
+	for j, t := range ts {
+		// z, or ±Inf where CDF is 0 or 1 without Φ: Φ(±Inf) is exactly
+		// 1 and 0
+		var z float64
+		switch y := ys[j]; {
+		case t <= 0:
+			z = math.Inf(-1)
+		case y >= d.y[n-1]:
+			if d.hi <= 0 {
+				z = math.Inf(1)
+			} else {
+				z = d.z[n-1] + (y-d.y[n-1])/d.hi
+			}
+		case y < d.y[0]:
+			if d.lo <= 0 {
+				z = math.Inf(-1)
+			} else {
+				z = d.z[0] + (y-d.y[0])/d.lo
+			}
+		default:
+			for k+1 < n && d.y[k+1] <= y {
+				k++
+			}
+			if k+1 < n && d.y[k+1] > d.y[k] {
+				z = d.z[k] + (y-d.y[k])/(d.y[k+1]-d.y[k])*(d.z[k+1]-d.z[k])
+			} else {
+				z = d.z[k]
+			}
+		}
+		dst[j] = z
+	}
+	for j, z := range dst {
+		// phi, written out so that it is inlined
+		switch {
+		case !(z > -normalEdge && z < normalEdge):
+			dst[j] = 0.5 * math.Erfc(-z/math.Sqrt2)
+		case z > 0:
+			dst[j] = 1 - lowerPhi(-z)
+		default:
+			dst[j] = lowerPhi(z)
+		}
+	}
+}
+
 // Buckets is the distribution of a Prometheus classic histogram: the
 // cumulative counts at each bucket's upper bound, linear within a bucket
 // and from 0 in the first one — what histogram_quantile assumes. What the

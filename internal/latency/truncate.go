@@ -36,8 +36,11 @@ func Truncations(j *model.Journey) (map[*model.Node]Truncation, error) {
 	if err := j.Validate(); err != nil {
 		return nil, err
 	}
+	ws := newWorkspace() // see Analyze
+	defer ws.release()
 	c := &composer{succ: map[string]Marginal{}, fail: map[string]Marginal{}, closing: closings(j),
-		prob: func(n string) float64 { return j.Components[n].Availability }}
+		prob: func(n string) float64 { return j.Components[n].Availability }, ws: ws}
+	c.index(j.Flow)
 	for _, name := range j.ComponentNames() {
 		s, f, err := Of(j.Components[name])
 		if err != nil {
@@ -74,7 +77,7 @@ func Truncations(j *model.Journey) (map[*model.Node]Truncation, error) {
 		for _, d := range shape(op, c, true, 0.5).deadlines {
 			top = max(top, d)
 		}
-		c.on(&lattice{h: top * (1 + 1e-9) / (truncationPoints - 1), n: truncationPoints})
+		c.on(&lattice{h: top * (1 + 1e-9) / (truncationPoints - 1), n: truncationPoints, ws: ws})
 		s, _ := c.compose(op, true, false)
 		kept, _ := c.cut(op, s, dist{}, t.Seconds(), false)
 		tr := Truncation{Factor: 1, Exact: !redundant(op)}

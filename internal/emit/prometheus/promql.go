@@ -1,6 +1,7 @@
 package prometheus
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"slices"
@@ -79,32 +80,50 @@ func selector(metric string, ms ...matcher) string {
 	if len(ms) == 0 {
 		return metric
 	}
-	texts := make([]string, len(ms))
-	size := len(metric) + 2
-	for i, m := range ms {
-		var b []byte
+	// the matchers' texts side by side in one buffer, then sorted: the
+	// selectors of every rule and test are written here, so it allocates
+	// only the result
+	var stack [256]byte
+	var spans [4][2]int
+	buf, at := stack[:0], spans[:0]
+	for _, m := range ms {
+		start := len(buf)
 		if quoteName(m.name) {
-			b = strconv.AppendQuote(b, m.name)
+			buf = appendQuote(buf, m.name)
 		} else {
-			b = append(b, m.name...)
+			buf = append(buf, m.name...)
 		}
-		b = append(b, m.typ.String()...)
-		texts[i] = string(strconv.AppendQuote(b, m.value))
-		size += len(texts[i]) + 1
+		buf = append(buf, m.typ.String()...)
+		buf = appendQuote(buf, m.value)
+		at = append(at, [2]int{start, len(buf)})
 	}
-	slices.Sort(texts)
+	text := func(s [2]int) []byte { return buf[s[0]:s[1]] }
+	slices.SortFunc(at, func(a, b [2]int) int { return bytes.Compare(text(a), text(b)) })
 	var b strings.Builder
-	b.Grow(size)
+	b.Grow(len(metric) + len(buf) + len(ms) + 1)
 	b.WriteString(metric)
 	b.WriteByte('{')
-	for i, t := range texts {
+	for i, s := range at {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(t)
+		b.Write(text(s))
 	}
 	b.WriteByte('}')
 	return b.String()
+}
+
+// appendQuote is strconv.AppendQuote, which leaves printable ASCII but
+// for the quote and the backslash as it is: such a string is copied.
+func appendQuote(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // quoteName reports whether the printer quotes a label name: when it is

@@ -148,18 +148,74 @@ func Emit(in *emit.Input) ([]emit.File, error) {
 	var js bytes.Buffer
 	enc := json.NewEncoder(&js)
 	enc.SetEscapeHTML(false) // the Mermaid source keeps its <br/>
-	enc.SetIndent("", "  ")
 	if err := enc.Encode(r); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	files := []emit.File{
 		{Path: MarkdownPath, Data: markdown(in.Journey, r)},
-		{Path: JSONPath, Data: js.Bytes()},
+		{Path: JSONPath, Data: indentJSON(make([]byte, 0, 2*js.Len()), js.Bytes(), "  ")},
 	}
 	if chart != nil {
 		files = append(files, emit.File{Path: ChartPath, Data: chart})
 	}
 	return files, nil
+}
+
+// indentJSON appends to dst what json.Indent(dst, src, "", indent) does
+// for src written by encoding/json (compact, valid): the Encoder's own
+// indentation runs json's scanner over every byte, most of the cost of
+// writing report.json. Outside strings each brace, bracket, comma and
+// colon is spaced as Indent spaces it, an empty object or array staying
+// {} or []; a string is copied as it is.
+func indentJSON(dst, src []byte, indent string) []byte {
+	newline := func(depth int) {
+		dst = append(dst, '\n')
+		for range depth {
+			dst = append(dst, indent...)
+		}
+	}
+	needIndent := false
+	depth := 0
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if needIndent && c != '}' && c != ']' {
+			needIndent = false
+			depth++
+			newline(depth)
+		}
+		switch c {
+		case '"':
+			// the string up to its closing quote, escapes skipped
+			j := i + 1
+			for ; j < len(src) && src[j] != '"'; j++ {
+				if src[j] == '\\' {
+					j++
+				}
+			}
+			dst = append(dst, src[i:min(j+1, len(src))]...)
+			i = j
+		case '{', '[':
+			// the indent waits, so that an empty one is written {} or []
+			needIndent = true
+			dst = append(dst, c)
+		case ',':
+			dst = append(dst, c)
+			newline(depth)
+		case ':':
+			dst = append(dst, c, ' ')
+		case '}', ']':
+			if needIndent {
+				needIndent = false
+			} else {
+				depth--
+				newline(depth)
+			}
+			dst = append(dst, c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // build assembles report.json's content.

@@ -9,7 +9,6 @@ package yamlw
 
 import (
 	"fmt"
-	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -21,30 +20,47 @@ import (
 
 // Marshal writes v as one YAML document.
 func Marshal(v any) ([]byte, error) {
-	bp := buffers.Get().(*[]byte)
-	w := writer{b: (*bp)[:0]}
+	w := writers.Get().(*writer)
+	w.b = w.b[:0]
 	err := w.value(0, reflect.ValueOf(v), false)
 	// the result is copied out at its size: growing a buffer by doubling
 	// for every file was most of what compiling allocated
 	out := slices.Clone(w.b)
-	if cap(w.b) <= maxPooled {
-		*bp = w.b
-		buffers.Put(bp)
+	if cap(w.b) > maxPooled {
+		w.b = nil
 	}
+	clear(w.stack) // no values held after
+	w.stack = w.stack[:0]
+	writers.Put(w)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// buffers are Marshal's scratch buffers, kept up to maxPooled bytes.
-var buffers = sync.Pool{New: func() any { return new([]byte) }}
+// writers are Marshal's writers, with their buffers (kept up to maxPooled
+// bytes) and struct layouts: a sync.Pool, so that concurrent Marshals each
+// take their own. A layout depends on its type only, so a writer's
+// layouts hold for every value it writes.
+var writers = sync.Pool{New: func() any { return &writer{} }}
 
 const maxPooled = 4 << 20
 
 type writer struct {
 	b      []byte
 	fields map[reflect.Type][]field // struct layouts met so far
+	// stack holds the mapping entries being written, the innermost
+	// mapping's last (see entries)
+	stack []entry
+}
+
+// entry is a mapping entry to write: a key and its value, a string (str,
+// when isStr) or any value.
+type entry struct {
+	key   string
+	val   reflect.Value
+	str   string
+	isStr bool
 }
 
 // field is a struct field written as a mapping entry.
@@ -99,10 +115,7 @@ func (w *writer) value(indent int, v reflect.Value, inline bool) error {
 	}
 	switch v.Kind() {
 	case reflect.String:
-		if !utf8.ValidString(v.String()) {
-			return fmt.Errorf("yamlw: %q is not UTF-8", v.String())
-		}
-		w.quoted(inline, v.String())
+		return w.str(inline, v.String())
 	case reflect.Bool:
 		w.scalar(inline, strconv.FormatBool(v.Bool()))
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -130,52 +143,47 @@ func (w *writer) value(indent int, v reflect.Value, inline bool) error {
 		if v.Type().Key().Kind() != reflect.String {
 			return fmt.Errorf("yamlw: map key type %s", v.Type().Key())
 		}
-		if m, ok := v.Interface().(map[string]string); ok {
-			// labels and annotations: most maps written
-			keys := slices.Sorted(maps.Keys(m))
-			for _, k := range keys {
-				if !utf8.ValidString(k) {
-					return fmt.Errorf("yamlw: key %q is not UTF-8", k)
-				}
-			}
-			if len(keys) == 0 {
-				w.scalar(inline, "{}")
-				return nil
-			}
-			return w.entries(indent, inline, len(keys), func(i int) (string, reflect.Value) {
-				return keys[i], reflect.ValueOf(m[keys[i]])
-			})
-		}
-		keys := make([]string, 0, v.Len())
-		for _, k := range v.MapKeys() {
-			if !utf8.ValidString(k.String()) {
-				return fmt.Errorf("yamlw: key %q is not UTF-8", k.String())
-			}
-			keys = append(keys, k.String())
-		}
-		slices.Sort(keys)
-		if len(keys) == 0 {
+		if v.Len() == 0 {
 			w.scalar(inline, "{}")
 			return nil
 		}
-		return w.entries(indent, inline, len(keys), func(i int) (string, reflect.Value) {
-			return keys[i], v.MapIndex(reflect.ValueOf(keys[i]).Convert(v.Type().Key()))
-		})
+		base := len(w.stack)
+		defer w.pop(base)
+		if m, ok := v.Interface().(map[string]string); ok {
+			// labels and annotations: most maps written
+			for k, s := range m {
+				if !utf8.ValidString(k) {
+					return fmt.Errorf("yamlw: key %q is not UTF-8", k)
+				}
+				w.stack = append(w.stack, entry{key: k, str: s, isStr: true})
+			}
+		} else {
+			for it := v.MapRange(); it.Next(); {
+				k := it.Key().String()
+				if !utf8.ValidString(k) {
+					return fmt.Errorf("yamlw: key %q is not UTF-8", k)
+				}
+				w.stack = append(w.stack, entry{key: k, val: it.Value()})
+			}
+		}
+		// keys sorted (a map's keys are distinct)
+		slices.SortFunc(w.stack[base:], func(a, b entry) int { return strings.Compare(a.key, b.key) })
+		return w.entries(indent, inline, base)
 	case reflect.Struct:
-		var names []string
-		var vals []reflect.Value
+		base := len(w.stack)
+		defer w.pop(base)
 		for _, f := range w.layout(v.Type()) {
 			fv := v.Field(f.index)
 			if f.omitempty && (fv.IsZero() || (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice) && fv.Len() == 0) {
 				continue
 			}
-			names, vals = append(names, f.name), append(vals, fv)
+			w.stack = append(w.stack, entry{key: f.name, val: fv})
 		}
-		if len(names) == 0 {
+		if len(w.stack) == base {
 			w.scalar(inline, "{}")
 			return nil
 		}
-		return w.entries(indent, inline, len(names), func(i int) (string, reflect.Value) { return names[i], vals[i] })
+		return w.entries(indent, inline, base)
 	default:
 		return fmt.Errorf("yamlw: cannot write a %s", v.Kind())
 	}
@@ -197,27 +205,41 @@ func (w *writer) item(indent int, v reflect.Value) error {
 	return w.value(indent, v, true)
 }
 
-// entries writes mapping entries; the first continues a "- " line.
-func (w *writer) entries(indent int, inline bool, n int, at func(int) (string, reflect.Value)) error {
+// pop drops the entries pushed from base on.
+func (w *writer) pop(base int) {
+	clear(w.stack[base:])
+	w.stack = w.stack[:base]
+}
+
+// entries writes the mapping entries on the stack from base; the first
+// continues a "- " line. The values written push their own entries above
+// these and pop them, so an entry is read from the stack when written.
+func (w *writer) entries(indent int, inline bool, base int) error {
 	if inline {
 		w.b = append(w.b, '\n')
 	}
-	for i := range n {
-		k, fv := at(i)
-		if i > 0 || inline || !w.afterDash() {
+	for i := base; i < len(w.stack); i++ {
+		e := w.stack[i]
+		if i > base || inline || !w.afterDash() {
 			w.indent(indent)
 		}
 		start := len(w.b)
-		w.b = appendQuote(w.b, k)
+		w.b = appendQuote(w.b, e.key)
 		if len(w.b)-start > 1000 {
 			// an implicit key is at most 1024 characters: make it explicit
 			w.b = append(w.b[:start], "? "...)
-			w.b = appendQuote(w.b, k)
+			w.b = appendQuote(w.b, e.key)
 			w.b = append(w.b, '\n')
 			w.indent(indent)
 		}
 		w.b = append(w.b, ':')
-		if err := w.value(indent+2, fv, true); err != nil {
+		var err error
+		if e.isStr {
+			err = w.str(true, e.str)
+		} else {
+			err = w.value(indent+2, e.val, true)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -235,6 +257,15 @@ func (w *writer) scalar(inline bool, s string) {
 	}
 	w.b = append(w.b, s...)
 	w.b = append(w.b, '\n')
+}
+
+// str writes a string value.
+func (w *writer) str(inline bool, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("yamlw: %q is not UTF-8", s)
+	}
+	w.quoted(inline, s)
+	return nil
 }
 
 // quoted writes a string scalar.
@@ -311,7 +342,22 @@ func appendQuote(b []byte, s string) []byte {
 // printable reports whether s is valid UTF-8 made of printable characters
 // only; ASCII, the common case, is checked byte by byte.
 func printable(s string) bool {
-	for i := 0; i < len(s); i++ {
+	// eight bytes at a time while all are printable ASCII (the formulas
+	// written are tens of kilobytes of it); the rest, and a word that is
+	// not, byte by byte
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		del := w ^ 0x7f*ones
+		// a byte ≥ 0x80, below 0x20 (the subtraction borrows into its
+		// high bit only then, every byte being below 0x80), or 0x7f
+		if w&highs != 0 || (w-0x20*ones)&^w&highs != 0 || (del-ones)&^del&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		if c := s[i]; c >= 0x80 {
 			if !utf8.ValidString(s[i:]) {
 				return false
