@@ -226,16 +226,25 @@ type hist struct {
 const histBase = 0.00995033085316809 // ln(1.01)
 
 func (h *hist) add(d int64) {
+	h.addN(histBucket(d), 1)
+	h.sum += d
+}
+
+// addN counts n observations in bucket b.
+func (h *hist) addN(b int32, n int) {
 	if h.buckets == nil {
 		h.buckets = map[int32]int{}
 	}
-	b := int32(math.MinInt32)
-	if d > 0 {
-		b = int32(math.Floor(math.Log(float64(d)) / histBase))
+	h.buckets[b] += n
+	h.n += n
+}
+
+// histBucket is the bucket of a duration of d ns.
+func histBucket(d int64) int32 {
+	if d <= 0 {
+		return math.MinInt32
 	}
-	h.buckets[b]++
-	h.n++
-	h.sum += d
+	return int32(math.Floor(math.Log(float64(d)) / histBase))
 }
 
 func (h *hist) merge(o hist) {
@@ -618,13 +627,16 @@ type winHist struct {
 
 const winLow = 10 * 8 // log2(1024ns) × 8: the first bucket's floor
 
-func (h *winHist) add(d int64) {
+func (h *winHist) add(d int64) { h.addN(float64(d), 1) }
+
+// addN counts n observations of d ns.
+func (h *winHist) addN(d float64, n uint32) {
 	b := 0
 	if d > 0 {
-		b = int(8*math.Log2(float64(d))) - winLow
+		b = int(8*math.Log2(d)) - winLow
 	}
-	h.buckets[min(max(b, 0), len(h.buckets)-1)]++
-	h.n++
+	h.buckets[min(max(b, 0), len(h.buckets)-1)] += n
+	h.n += n
 }
 
 // quantile is the q-quantile in nanoseconds, interpolated within its

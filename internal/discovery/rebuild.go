@@ -37,14 +37,11 @@ func Rebuild(opts Options, totals []Family, windows map[int64][]Family) *Evidenc
 			}
 		}
 	}
-	for svc, s := range ev.services {
-		s.invocations, s.errors = 0, 0
-		for k, op := range ev.ops {
-			if k.svc == svc {
-				s.invocations += op.invocations
-				s.errors += op.errors
-			}
-		}
+	// a service's invocations are its operations'
+	for k, op := range ev.ops {
+		s := ev.service(k.svc)
+		s.invocations += op.invocations
+		s.errors += op.errors
 	}
 	return ev
 }
@@ -255,16 +252,7 @@ func histOf(s Series) hist {
 		// a bound Prometheus wrote may be anything: durations past
 		// 2^62 ns (146 years) are the last one's
 		d := int64(min(max(middle(s.Bounds, i), 0), 1<<62))
-		if h.buckets == nil {
-			h.buckets = map[int32]int{}
-		}
-		b := int32(math.MinInt32)
-		if d > 0 {
-			b = int32(math.Floor(math.Log(float64(d)) / histBase))
-		}
-		n := int(min(c, 1<<53))
-		h.buckets[b] += n
-		h.n += n
+		h.addN(histBucket(d), int(min(c, 1<<53)))
 	}
 	h.sum = int64(math.Round(min(max(s.Sum, 0), 1<<53/1e9) * 1e9))
 	return h
@@ -276,14 +264,7 @@ func winHistOf(s Series, h *winHist) {
 		if c == 0 {
 			continue
 		}
-		d := min(middle(s.Bounds, i), 1<<62)
-		b := 0
-		if d > 0 {
-			b = int(8*math.Log2(d)) - winLow
-		}
-		n := uint32(min(c, math.MaxUint32/2))
-		h.buckets[min(max(b, 0), len(h.buckets)-1)] += n
-		h.n += n
+		h.addN(min(middle(s.Bounds, i), 1<<62), uint32(min(c, math.MaxUint32/2)))
 	}
 }
 

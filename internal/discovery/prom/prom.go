@@ -178,21 +178,19 @@ func (r *reader) histogram(ctx context.Context, query func(by []string) string, 
 	if err != nil {
 		return nil, err
 	}
-	type bucket struct {
-		le  float64
-		cum float64
-	}
-	groups := map[string][]bucket{}
-	labels := map[string][]discovery.Label{}
+	groups := map[string]*histAcc{}
 	for _, s := range v {
 		le, err := strconv.ParseFloat(string(s.Metric["le"]), 64)
 		if err != nil {
 			continue
 		}
 		ls := labelsOf(s.Metric, by)
-		k := key(ls)
-		labels[k] = ls
-		groups[k] = append(groups[k], bucket{le, float64(s.Value)})
+		h := groups[key(ls)]
+		if h == nil {
+			h = &histAcc{labels: ls}
+			groups[key(ls)] = h
+		}
+		h.add(le, float64(s.Value))
 	}
 	sums := map[string]float64{}
 	if sum != "" {
@@ -205,31 +203,9 @@ func (r *reader) histogram(ctx context.Context, query func(by []string) string, 
 		}
 	}
 	var out []discovery.Series
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range groups {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		bs := groups[k]
-		slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.le, b.le) })
-		s := discovery.Series{Labels: labels[k], Sum: sums[k]}
-		prev := 0.0
-		for _, b := range bs {
-			if !math.IsInf(b.le, 1) {
-				s.Bounds = append(s.Bounds, b.le*scale)
-			}
-			// cumulative counts summed over collectors, or increases:
-			// never below the bucket before
-			n := max(b.cum-prev, 0)
-			s.Counts = append(s.Counts, uint64(math.Round(n)))
-			prev = max(prev, b.cum)
-		}
-		if len(bs) > 0 && !math.IsInf(bs[len(bs)-1].le, 1) {
-			s.Counts = append(s.Counts, 0)
-		}
-		s.Value = prev
+	for _, k := range sortedKeys(groups) {
+		s := groups[k].series(scale)
+		s.Sum = sums[k]
 		out = append(out, s)
 	}
 	return out, nil
@@ -313,7 +289,7 @@ func (r *reader) windows(ctx context.Context) (map[int64][]discovery.Family, err
 		for w, hs := range hists {
 			f := &discovery.Family{Name: wq.name, Type: discovery.Histogram}
 			for _, k := range sortedKeys(hs) {
-				f.Series = append(f.Series, hs[k].series())
+				f.Series = append(f.Series, hs[k].series(1))
 			}
 			steps[w] = f
 		}
@@ -333,34 +309,34 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-// histAcc gathers a histogram's cumulative buckets.
+// histAcc gathers a histogram's cumulative buckets, as Prometheus
+// answers them: one series per bucket, in no order.
 type histAcc struct {
-	labels []discovery.Label
-	les    []float64
-	cums   []float64
+	labels  []discovery.Label
+	buckets []bucket
 }
 
-func (h *histAcc) add(le, cum float64) {
-	h.les = append(h.les, le)
-	h.cums = append(h.cums, cum)
-}
+type bucket struct{ le, cum float64 }
 
-func (h *histAcc) series() discovery.Series {
-	idx := make([]int, len(h.les))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(h.les[a], h.les[b]) })
+func (h *histAcc) add(le, cum float64) { h.buckets = append(h.buckets, bucket{le, cum}) }
+
+// series is the histogram with counts per bucket, its bounds scaled to
+// seconds by scale.
+func (h *histAcc) series(scale float64) discovery.Series {
+	bs := h.buckets
+	slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.le, b.le) })
 	s := discovery.Series{Labels: h.labels}
 	prev := 0.0
-	for _, i := range idx {
-		if !math.IsInf(h.les[i], 1) {
-			s.Bounds = append(s.Bounds, h.les[i])
+	for _, b := range bs {
+		if !math.IsInf(b.le, 1) {
+			s.Bounds = append(s.Bounds, b.le*scale)
 		}
-		s.Counts = append(s.Counts, uint64(math.Round(max(h.cums[i]-prev, 0))))
-		prev = max(prev, h.cums[i])
+		// cumulative counts summed over collectors, or increases: never
+		// below the bucket before
+		s.Counts = append(s.Counts, uint64(math.Round(max(b.cum-prev, 0))))
+		prev = max(prev, b.cum)
 	}
-	if len(idx) > 0 && !math.IsInf(h.les[idx[len(idx)-1]], 1) {
+	if len(bs) > 0 && !math.IsInf(bs[len(bs)-1].le, 1) {
 		s.Counts = append(s.Counts, 0)
 	}
 	s.Value = prev
