@@ -74,25 +74,24 @@ func (r *reader) serviceGraph(ctx context.Context) (*Result, error) {
 		}
 		fams = append(fams, discovery.Family{Name: discovery.FamSpans, Type: discovery.Counter, Series: spans})
 		op := []string{discovery.LOperation, discovery.LService}
-		server := fmt.Sprintf(`%s{span_kind="SPAN_KIND_SERVER"}`, calls)
-		q := rename(rename(r.counter(server, []string{"service_name", "span_name"}), "service_name", discovery.LService), "span_name", discovery.LOperation)
-		inv, err := r.instant(ctx, q, op)
+		// span metrics by service and span name (and more labels), under
+		// the names of emac's own families
+		byOp := func(selector string, more ...string) string {
+			q := r.counter(selector, append([]string{"service_name", "span_name"}, more...))
+			return rename(rename(q, "service_name", discovery.LService), "span_name", discovery.LOperation)
+		}
+		inv, err := r.instant(ctx, byOp(calls+`{span_kind="SPAN_KIND_SERVER"}`), op)
 		if err != nil {
 			return nil, err
 		}
 		fams = append(fams, discovery.Family{Name: discovery.FamInvocations, Type: discovery.Counter, Series: inv})
-		failed := fmt.Sprintf(`%s{span_kind="SPAN_KIND_SERVER",status_code="STATUS_CODE_ERROR"}`, calls)
-		q = rename(rename(r.counter(failed, []string{"service_name", "span_name"}), "service_name", discovery.LService), "span_name", discovery.LOperation)
-		errs, err := r.instant(ctx, q, op)
+		errs, err := r.instant(ctx, byOp(calls+`{span_kind="SPAN_KIND_SERVER",status_code="STATUS_CODE_ERROR"}`), op)
 		if err != nil {
 			return nil, err
 		}
 		fams = append(fams, discovery.Family{Name: discovery.FamInvocationErrors, Type: discovery.Counter, Series: errs})
 		// milliseconds, in buckets by le
-		bucket := func(by []string) string {
-			q := r.counter(fmt.Sprintf(`%s_bucket{span_kind="SPAN_KIND_SERVER"}`, dur), append([]string{"service_name", "span_name"}, by[2:]...))
-			return rename(rename(q, "service_name", discovery.LService), "span_name", discovery.LOperation)
-		}
+		bucket := func([]string) string { return byOp(dur+`_bucket{span_kind="SPAN_KIND_SERVER"}`, "le") }
 		hs, err := r.histogram(ctx, bucket, "", op, 1e-3)
 		if err != nil {
 			return nil, err
