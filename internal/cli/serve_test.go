@@ -5,25 +5,24 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emac-dev/emac/internal/promtest"
 )
 
 // TestServe runs emac serve as a user would: it answers the probes and
 // the gate (REVIEW while Prometheus is unreachable), demands its token,
 // and exits 0 when its context ends.
 func TestServe(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := promtest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
 	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {

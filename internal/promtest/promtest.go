@@ -223,7 +223,7 @@ func Launch(opts Options, dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
+	addr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -301,9 +301,11 @@ func config(dir string, opts Options) (string, error) {
 	return p, os.WriteFile(p, b, 0o644)
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago;
-// prometheus binds it itself, so another process may in principle take it first.
-func freeAddr() (string, error) {
+// FreeAddr returns a loopback address (host:port) with a port that was free a
+// moment ago, for a server a test starts as another process (prometheus here,
+// a collector or emac serve elsewhere): that process binds it itself, so
+// another may in principle take it first.
+func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
