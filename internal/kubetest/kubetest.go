@@ -31,6 +31,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -294,6 +295,31 @@ func (s *Server) applyCRD(ctx context.Context, crd *apiextensionsv1.CustomResour
 		crd.SetResourceVersion(existing.GetResourceVersion())
 		return s.Client.Update(ctx, crd)
 	})
+}
+
+// ExpectDryRun dry-runs yamlDocs (DryRun, within 30s) and fails t unless
+// the server accepts them when want is empty, or rejects them with an error
+// containing every string of want: the table of accepted and refused objects
+// that tests of manifests run.
+func (s *Server) ExpectDryRun(t testing.TB, yamlDocs string, want []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := s.DryRun(ctx, []byte(yamlDocs))
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("DryRun: got %v, want accepted", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("DryRun: got accepted, want an error containing %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("DryRun: got %q, want it to contain %q", err, w)
+		}
+	}
 }
 
 // DryRun creates every object of the YAML (or JSON) stream yamlDocs with server-side
