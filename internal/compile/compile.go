@@ -95,9 +95,16 @@ func Journeys(ctx context.Context, js []*model.Journey, namespace string, opts O
 }
 
 // EmitAll runs the emitters on analysed journeys, opts.Check.Parallelism
-// at a time; the journeys are in the order of ins.
+// at a time; the journeys are in the order of ins. They share one
+// emit.Shared, unless an input has its own.
 func EmitAll(ctx context.Context, ins []*emit.Input, opts Options) ([]Journey, error) {
 	out := make([]Journey, len(ins))
+	sh := &emit.Shared{}
+	for _, in := range ins {
+		if in.Shared == nil {
+			in.Shared = sh
+		}
+	}
 	err := service.Each(ctx, len(ins), opts.Check.Parallelism, func(ctx context.Context, i int) error {
 		cj, err := Emit(ctx, ins[i], opts)
 		if err != nil {

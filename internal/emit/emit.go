@@ -38,9 +38,48 @@ type Input struct {
 	// Formulas are the journey's bounds as PromQL-ready expressions; nil
 	// until computed (the Prometheus emitters compute them when missing).
 	Formulas *bounds.Formulas
+	// Shared is what the journeys compiled together share (nil: nothing).
+	Shared *Shared
 
 	mu   sync.Mutex
 	memo map[any]any
+}
+
+// Shared holds what emitters derive from text many journeys of one
+// compilation repeat — a component's telemetry queries, parsed and
+// rewritten once however many journeys call the component — built once
+// per key. Safe for concurrent use; a nil *Shared builds every time.
+type Shared struct {
+	mu sync.Mutex
+	m  map[any]*shared
+}
+
+type shared struct {
+	once sync.Once
+	v    any
+	err  error
+}
+
+// Memo is what build gives under key, built once: key is a comparable
+// value of a type of the deriving package, naming everything the value is
+// derived from. What build returns is read by several journeys at once.
+func (s *Shared) Memo(key any, build func() (any, error)) (any, error) {
+	if s == nil {
+		return build()
+	}
+	s.mu.Lock()
+	e := s.m[key]
+	if e == nil {
+		if s.m == nil {
+			s.m = map[any]*shared{}
+		}
+		e = &shared{}
+		s.m[key] = e
+	}
+	s.mu.Unlock()
+	// built outside the lock: journeys needing other keys go on
+	e.once.Do(func() { e.v, e.err = build() })
+	return e.v, e.err
 }
 
 // Memo is what build gives for this input under key, built once: what one

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	pmodel "github.com/prometheus/common/model"
@@ -326,7 +327,10 @@ func Windowed(query string, w time.Duration) (string, error) {
 	return x.at(w), nil
 }
 
-// windower re-windows one query for many windows, parsing it once.
+// windower re-windows one query for many windows, parsing it once. It is
+// safe for concurrent use: journeys calling the same component share it
+// (emit.Shared), and what it writes is kept, as the same windows are asked
+// for by every journey.
 type windower struct {
 	template string      // with {{.window}} placeholders, or ""
 	expr     parser.Expr // otherwise, the query, whose ranges at sets
@@ -334,6 +338,18 @@ type windower struct {
 	// the sentinel's text stands nowhere else: each window is then a
 	// substitution, not another walk of the Prometheus printer
 	printed string
+
+	// mu guards expr, which at and grouped rewrite in place, and what
+	// they wrote
+	mu     sync.Mutex
+	ats    map[time.Duration]string
+	groups map[grouping]string
+}
+
+// grouping is a grouped query's window and label.
+type grouping struct {
+	w  time.Duration
+	by string
 }
 
 // sentinel is a range no query writes, and sentinelText how Prometheus
@@ -361,7 +377,23 @@ func newWindower(query string) (*windower, error) {
 	return x, nil
 }
 
+// at is the query over w.
 func (x *windower) at(w time.Duration) string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if s, ok := x.ats[w]; ok {
+		return s
+	}
+	s := x.write(w)
+	if x.ats == nil {
+		x.ats = map[time.Duration]string{}
+	}
+	x.ats[w] = s
+	return s
+}
+
+// write is at, written anew; x.mu is held.
+func (x *windower) write(w time.Duration) string {
 	switch {
 	case x.template != "":
 		return promql.Window.ReplaceAllString(x.template, Window(w))
@@ -391,10 +423,29 @@ func setRange(e parser.Expr, w time.Duration) int {
 // grouped is the query over w rewritten to keep label by: every
 // aggregation groups by it too, and the whole is summed by it.
 func (x *windower) grouped(w time.Duration, by string) (string, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	k := grouping{w, by}
+	if s, ok := x.groups[k]; ok {
+		return s, nil
+	}
+	s, err := x.group(w, by)
+	if err != nil {
+		return "", err
+	}
+	if x.groups == nil {
+		x.groups = map[grouping]string{}
+	}
+	x.groups[k] = s
+	return s, nil
+}
+
+// group is grouped, written anew; x.mu is held.
+func (x *windower) group(w time.Duration, by string) (string, error) {
 	e := x.expr
 	if x.template != "" {
 		var err error
-		if e, err = parser.ParseExpr(x.at(w)); err != nil {
+		if e, err = parser.ParseExpr(x.write(w)); err != nil {
 			return "", err
 		}
 	} else {

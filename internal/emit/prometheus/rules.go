@@ -100,6 +100,8 @@ type Plan struct {
 	// Result is the contract-mode check result, for the metadata series.
 	Result *v1alpha1.JourneyResult
 
+	// shared is what the plans of journeys compiled together share
+	shared *emit.Shared
 	// the formulas with unmeasured components folded into numbers: what
 	// the rules and gates write
 	optimistic, pessimistic *bounds.Expr
@@ -133,7 +135,7 @@ func NewPlan(ctx context.Context, in *emit.Input) (*Plan, error) {
 			return nil, err
 		}
 	}
-	p := &Plan{Journey: j, Formulas: f, Measured: map[string]bool{}, Required: map[string]float64{}, Result: in.Result}
+	p := &Plan{Journey: j, Formulas: f, Measured: map[string]bool{}, Required: map[string]float64{}, Result: in.Result, shared: in.Shared}
 	obj := objectiveWindow(j)
 	p.Page, p.Ticket = j.Policy.Page, j.Policy.Ticket
 	if len(p.Page) == 0 {
@@ -187,8 +189,31 @@ func round(v float64) float64 {
 }
 
 // ratios writes the error ratio of a component's or journey's telemetry
-// over any window, each query parsed once.
-type ratios struct{ good, bad, total *windower }
+// over any window, each query parsed once. Like its windowers, it is
+// shared by the journeys reading the same telemetry, and safe for
+// concurrent use.
+type ratios struct {
+	good, bad, total *windower
+
+	mu  sync.Mutex
+	ats map[time.Duration]string
+	// checked says the ratio was parsed whole (at one window: the others
+	// are the same text with other durations in it)
+	checked bool
+}
+
+// ratiosKey names a telemetry's ratios in emit.Shared.
+type ratiosKey struct{ good, bad, total string }
+
+// ratiosOf is the ratios of t, made once for every journey compiled with
+// p's.
+func (p *Plan) ratiosOf(t *model.Telemetry) (*ratios, error) {
+	r, err := p.shared.Memo(ratiosKey{t.Good, t.Bad, t.Total}, func() (any, error) { return newRatios(t) })
+	if err != nil {
+		return nil, err
+	}
+	return r.(*ratios), nil
+}
 
 func newRatios(t *model.Telemetry) (*ratios, error) {
 	var r ratios
@@ -210,10 +235,37 @@ func newRatios(t *model.Telemetry) (*ratios, error) {
 
 // at is the error ratio over w.
 func (r *ratios) at(w time.Duration) string {
-	if r.bad != nil {
-		return fmt.Sprintf("sum(%s) / sum(%s)", r.bad.at(w), r.total.at(w))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.ats[w]; ok {
+		return s
 	}
-	return fmt.Sprintf("1 - (sum(%s) / sum(%s))", r.good.at(w), r.total.at(w))
+	var s string
+	if r.bad != nil {
+		s = "sum(" + r.bad.at(w) + ") / sum(" + r.total.at(w) + ")"
+	} else {
+		s = "1 - (sum(" + r.good.at(w) + ") / sum(" + r.total.at(w) + "))"
+	}
+	if r.ats == nil {
+		r.ats = map[time.Duration]string{}
+	}
+	r.ats[w] = s
+	return s
+}
+
+// check parses the ratio over w, once.
+func (r *ratios) check(what string, w time.Duration) error {
+	s := r.at(w)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.checked {
+		return nil
+	}
+	if err := check(what, s); err != nil {
+		return err
+	}
+	r.checked = true
+	return nil
 }
 
 // leaves reads availabilities from the per-window availability series:
@@ -326,7 +378,7 @@ func (p *Plan) Rules() (*File, error) {
 		if !p.Measured[n] {
 			continue
 		}
-		rs, err := newRatios(j.Components[n].Telemetry)
+		rs, err := p.ratiosOf(j.Components[n].Telemetry)
 		if err != nil {
 			return nil, fmt.Errorf("component %s: %w", n, err)
 		}
@@ -336,7 +388,7 @@ func (p *Plan) Rules() (*File, error) {
 		for i, w := range p.Windows {
 			r := Rule{Record: ComponentErrorRatio + Window(w), Expr: rs.at(w), Labels: jl(LabelComponent, n), checked: true}
 			if i == 0 {
-				if err := check(r.Record, r.Expr); err != nil {
+				if err := rs.check(r.Record, w); err != nil {
 					return nil, err
 				}
 			}
@@ -367,7 +419,7 @@ func (p *Plan) Rules() (*File, error) {
 	var measured *ratios
 	if t := j.Telemetry; t != nil && t.Total != "" && (t.Good != "" || t.Bad != "") {
 		var err error
-		if measured, err = newRatios(t); err != nil {
+		if measured, err = p.ratiosOf(t); err != nil {
 			return nil, fmt.Errorf("journey telemetry: %w", err)
 		}
 	}
