@@ -459,9 +459,10 @@ func (p *Plan) metadata(jl func(...string) map[string]string) []Rule {
 			Rule{Record: "emac:journey_info", Expr: "vector(1)", Labels: jl("emac_decision", a.decision, "emac_binding", strings.Join(a.binding, ","),
 				"emac_formula", map[bool]string{true: "exact", false: "approximate"}[p.Formulas.Exact])},
 		)
+		// a vector of a number, as the rules above, which are parsed
 		for _, c := range j.ComponentNames() {
 			if v, ok := a.required[c]; ok {
-				r = append(r, Rule{Record: "emac:component_required:ratio", Expr: vec(v), Labels: jl(LabelComponent, c)})
+				r = append(r, Rule{Record: "emac:component_required:ratio", Expr: vec(v), Labels: jl(LabelComponent, c), checked: true})
 			}
 		}
 	}
@@ -524,6 +525,9 @@ func (p *Plan) alerts(jl func(...string) map[string]string) []Rule {
 			"description": fmt.Sprintf("The pessimistic journey SLI burns the budget of the objective %s at %s.", obj, describe(p.Ticket)),
 		}},
 	}
+	// the alerts of the components are one text but for the label values
+	// Selector escapes and the number: the first one is parsed
+	first := true
 	for _, c := range j.ComponentNames() {
 		v, ok := p.Required[c]
 		if !ok {
@@ -533,13 +537,14 @@ func (p *Plan) alerts(jl func(...string) map[string]string) []Rule {
 		cs := func(w time.Duration) string {
 			return Selector(ComponentErrorRatio+Window(w), LabelJourney, j.Name, LabelComponent, c)
 		}
-		rules = append(rules, Rule{Alert: AlertRequired,
-			Expr:   fmt.Sprintf("%s > %s and %s > %s", cs(day), th, cs(2*time.Hour), th),
+		rules = append(rules, Rule{Alert: AlertRequired, checked: !first,
+			Expr:   cs(day) + " > " + th + " and " + cs(2*time.Hour) + " > " + th,
 			Labels: jl(LabelComponent, c, "severity", "ticket"),
 			Annotations: map[string]string{
 				"summary":     fmt.Sprintf("%s is below the availability journey %s requires of it", c, j.Name),
 				"description": fmt.Sprintf("Over 1d and 2h, %s fails more often than the %s it must reach for %s to meet %s.", c, number(v), j.Name, obj),
 			}})
+		first = false
 	}
 	rules = append(rules, Rule{Alert: AlertAbsent, Expr: "absent(" + sel(5*time.Minute) + ")", For: "15m",
 		Labels: jl("severity", "ticket"), Annotations: map[string]string{
