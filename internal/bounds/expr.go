@@ -161,7 +161,19 @@ func (x *Expr) Components() []string {
 
 // The constructors fold constants, so that the expressions stay small.
 
-func num(v float64) *Expr { return &Expr{Op: ExprConst, Value: v} }
+// zero and one are the constants formulas are built from most, made once:
+// expressions are never modified once built, so they are shared.
+var zero, one = &Expr{Op: ExprConst, Value: 0}, &Expr{Op: ExprConst, Value: 1}
+
+func num(v float64) *Expr {
+	switch {
+	case v == 1:
+		return one
+	case v == 0 && !math.Signbit(v):
+		return zero
+	}
+	return &Expr{Op: ExprConst, Value: v}
+}
 
 func (x *Expr) isConst(v float64) bool { return x.Op == ExprConst && x.Value == v }
 
@@ -177,6 +189,14 @@ func upOf(comps []string) *Expr {
 func mul(xs ...*Expr) *Expr {
 	c := 1.0
 	var args []*Expr
+	// a product of two, one of them 1, is the other: what factor and
+	// value build most
+	if len(xs) == 2 && xs[0] == one && xs[1].Op != ExprMul && xs[1].Op != ExprConst {
+		return xs[1]
+	}
+	if len(xs) == 2 && xs[1] == one && xs[0].Op != ExprMul && xs[0].Op != ExprConst {
+		return xs[0]
+	}
 	for _, x := range xs {
 		switch {
 		case x.Op == ExprConst:

@@ -385,8 +385,11 @@ func (p *Plan) Rules() (*File, error) {
 		// one window's ratio is parsed: the others are the same text
 		// with other durations the Prometheus printer (or the query's own
 		// {{.window}} placeholder, parsed with a duration in it) wrote
+		// the windows' rules have the same labels: one map, which
+		// nothing writes to after
+		labels := jl(LabelComponent, n)
 		for i, w := range p.Windows {
-			r := Rule{Record: ComponentErrorRatio + Window(w), Expr: rs.at(w), Labels: jl(LabelComponent, n), checked: true}
+			r := Rule{Record: ComponentErrorRatio + Window(w), Expr: rs.at(w), Labels: labels, checked: true}
 			if i == 0 {
 				if err := rs.check(r.Record, w); err != nil {
 					return nil, err

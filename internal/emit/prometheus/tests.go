@@ -189,8 +189,12 @@ func (p *Plan) inputs(e map[string]float64) []Series {
 			}
 			p.ratioSeries[c] = sel
 		}
+		if out == nil {
+			out = make([]Series, 0, len(e)*len(sel))
+		}
+		values := number(v) + "+0x60"
 		for _, s := range sel {
-			out = append(out, Series{Series: s, Values: number(v) + "+0x60"})
+			out = append(out, Series{Series: s, Values: values})
 		}
 	}
 	return out
