@@ -125,6 +125,14 @@ func latencyPlot(name string, obj *model.LatencyObjective, lat *latency.Result) 
 		band[i] = upper[i]
 		band[len(band)-1-i] = plotter.XY{X: x(t), Y: min(at(lat.Lower, t), u)}
 	}
+	// the samples lie densely where the curves are straight (most of all
+	// where the CDF has reached 1): what lies within a tenth of a point of
+	// the line through its neighbours is dropped, which no one can see
+	// and which halves the chart's drawing and size
+	sx, sy := float64(chartWidth)/x(hi), float64(chartHeight)
+	upper = simplify(upper, sx, sy, 0.1)
+	n := len(band) / 2
+	band = append(simplify(band[:n], sx, sy, 0.1), simplify(band[n:], sx, sy, 0.1)...)
 	poly, err := plotter.NewPolygon(band)
 	if err != nil {
 		return nil, nil, err
@@ -282,4 +290,48 @@ func printable(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// simplify returns the points of the polyline xy that the
+// Douglas–Peucker algorithm keeps at tolerance tol, distances measured
+// with x scaled by sx and y by sy: every point dropped lies within tol of
+// the segment between the kept points around it. The ends are kept.
+func simplify(xy plotter.XYs, sx, sy, tol float64) plotter.XYs {
+	if len(xy) < 3 {
+		return xy
+	}
+	keep := make([]bool, len(xy))
+	keep[0], keep[len(xy)-1] = true, true
+	type span struct{ a, b int }
+	stack := []span{{0, len(xy) - 1}}
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		ax, ay := xy[s.a].X*sx, xy[s.a].Y*sy
+		dx, dy := xy[s.b].X*sx-ax, xy[s.b].Y*sy-ay
+		l2 := dx*dx + dy*dy
+		far, worst := -1, tol
+		for i := s.a + 1; i < s.b; i++ {
+			px, py := xy[i].X*sx-ax, xy[i].Y*sy-ay
+			// the distance to the segment (to its nearer end beyond it)
+			t := 0.0
+			if l2 > 0 {
+				t = min(1, max(0, (px*dx+py*dy)/l2))
+			}
+			if d := math.Hypot(px-t*dx, py-t*dy); d > worst {
+				far, worst = i, d
+			}
+		}
+		if far >= 0 {
+			keep[far] = true
+			stack = append(stack, span{s.a, far}, span{far, s.b})
+		}
+	}
+	out := make(plotter.XYs, 0, len(xy))
+	for i, k := range keep {
+		if k {
+			out = append(out, xy[i])
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
 
 	"github.com/emac-dev/emac/examples"
 	"github.com/emac-dev/emac/internal/emit"
@@ -272,6 +274,44 @@ func TestChartConcurrent(t *testing.T) {
 	for i := range got {
 		if errs[i] != nil || !bytes.Equal(got[i], want) {
 			t.Errorf("chart %d differs from the one drawn alone (err %v)", i, errs[i])
+		}
+	}
+}
+
+// TestSimplify: simplify keeps the ends, drops a straight run to them, and
+// every point it drops lies within the tolerance of the kept polyline.
+func TestSimplify(t *testing.T) {
+	line := plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}, {X: 2, Y: 2}, {X: 3, Y: 3}}
+	if got := simplify(line, 1, 1, 0.01); len(got) != 2 || got[0] != line[0] || got[1] != line[3] {
+		t.Errorf("a straight line: got %v, want its ends", got)
+	}
+	corner := plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 0}, {X: 1, Y: 1}}
+	if got := simplify(corner, 1, 1, 0.01); len(got) != 3 {
+		t.Errorf("a corner: got %v, want all three points", got)
+	}
+	// a CDF-like curve, at the chart's scale
+	var curve plotter.XYs
+	for i := range 400 {
+		x := float64(i) / 10
+		curve = append(curve, plotter.XY{X: x, Y: 1 - math.Exp(-x/5)})
+	}
+	const sx, sy, tol = 10, 300, 0.1
+	got := simplify(curve, sx, sy, tol)
+	if len(got) >= len(curve) || got[0] != curve[0] || got[len(got)-1] != curve[len(curve)-1] {
+		t.Fatalf("kept %d of %d points, ends %v %v", len(got), len(curve), got[0], got[len(got)-1])
+	}
+	k := 0
+	for _, p := range curve {
+		for k+1 < len(got)-1 && got[k+1].X <= p.X {
+			k++
+		}
+		a, b := got[k], got[k+1]
+		// the distance to segment ab, scaled
+		ax, ay, bx, by, px, py := a.X*sx, a.Y*sy, b.X*sx, b.Y*sy, p.X*sx, p.Y*sy
+		dx, dy := bx-ax, by-ay
+		u := min(1, max(0, ((px-ax)*dx+(py-ay)*dy)/(dx*dx+dy*dy)))
+		if d := math.Hypot(px-ax-u*dx, py-ay-u*dy); d > tol {
+			t.Errorf("point %v lies %.3g from the kept polyline, more than %g", p, d, tol)
 		}
 	}
 }
