@@ -41,17 +41,27 @@ import (
 //     attempts a backoff; a call in a trace of its own that the caller
 //     does not wait for (a producer span, a follows-from link) an async.
 
-// unit is one unit of an invocation: a call and its retries.
+// unit is one unit of an invocation: a call and its retries. It holds no
+// pointer, and the failed attempts of the few units retried are apart
+// (inferrer.retries): an inferrer holds a unit for every key in every
+// invocation, most of them absent.
 type unit struct {
-	present    bool
 	start, end int64
-	outcome    Outcome
 	attempts   int
-	// attemptEnds are each failed attempt's duration and outcome
-	attemptDur []int64
-	attemptOut []Outcome
-	gaps       []int64
-	async      bool
+	// retry is 1 + the index of the unit's failed attempts in
+	// inferrer.retries, or 0 when it made one attempt
+	retry   int32
+	outcome Outcome
+	present bool
+	async   bool
+}
+
+// retried is what a retried unit's failed attempts were: each one's
+// duration and outcome, and the gap after it.
+type retried struct {
+	dur  []int64
+	out  []Outcome
+	gaps []int64
 }
 
 // unitKey names a unit: the target, and its occurrence in the
@@ -68,6 +78,7 @@ type inferrer struct {
 	index map[unitKey]int
 	// units[i][k] is unit k in invocation i
 	units     [][]unit
+	retries   []retried
 	ok        []bool
 	tol       int64
 	name      func(opKey) string
@@ -101,10 +112,12 @@ func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *infe
 		u   unit
 	}
 	var rows [][]pending
+	last := map[opKey]int{} // the row index of each target's latest unit
+	nth := map[opKey]int{}
 	for _, inv := range sample {
 		var row []pending
-		last := map[opKey]int{} // the row index of each target's latest unit
-		nth := map[opKey]int{}
+		clear(last)
+		clear(nth)
 		for _, c := range inv.calls {
 			end := c.end
 			if c.async {
@@ -115,9 +128,14 @@ func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *infe
 				// another attempt: after the previous one ended, which failed
 				// (or the call says it is a resend)
 				if c.start >= u.end-tol && !c.async && (u.outcome.Failed() || c.resend > 0) {
-					u.attemptDur = append(u.attemptDur, u.end-lastStart(u))
-					u.attemptOut = append(u.attemptOut, u.outcome)
-					u.gaps = append(u.gaps, c.start-u.end)
+					if u.retry == 0 {
+						in.retries = append(in.retries, retried{})
+						u.retry = int32(len(in.retries))
+					}
+					r := &in.retries[u.retry-1]
+					r.dur = append(r.dur, u.end-in.lastStart(u))
+					r.out = append(r.out, u.outcome)
+					r.gaps = append(r.gaps, c.start-u.end)
 					u.attempts++
 					u.end, u.outcome = end, c.outcome
 					continue
@@ -140,8 +158,9 @@ func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *infe
 	}
 	// keys in the order they first start on average: stable names
 	in.units = make([][]unit, len(rows))
+	all := make([]unit, len(rows)*len(in.keys)) // one array: rows of it
 	for i, row := range rows {
-		in.units[i] = make([]unit, len(in.keys))
+		in.units[i] = all[i*len(in.keys) : (i+1)*len(in.keys) : (i+1)*len(in.keys)]
 		for _, p := range row {
 			in.units[i][in.index[p.key]] = p.u
 		}
@@ -159,10 +178,13 @@ func (in *inferrer) all() []int {
 }
 
 // lastStart is the start of a unit's latest attempt.
-func lastStart(u *unit) int64 {
+func (in *inferrer) lastStart(u *unit) int64 {
 	s := u.start
-	for i, d := range u.attemptDur {
-		s += d + u.gaps[i]
+	if u.retry > 0 {
+		r := &in.retries[u.retry-1]
+		for i, d := range r.dur {
+			s += d + r.gaps[i]
+		}
 	}
 	return s
 }
@@ -1002,15 +1024,18 @@ func (in *inferrer) leaf(k int) *model.Node {
 		if u.attempts > 1 && u.outcome.Failed() {
 			exhausted = max(exhausted, u.attempts)
 		}
-		for i, d := range u.attemptDur {
-			if u.attemptOut[i] == Timeout {
-				perTry = append(perTry, d)
+		if u.retry > 0 {
+			r := &in.retries[u.retry-1]
+			for i, d := range r.dur {
+				if r.out[i] == Timeout {
+					perTry = append(perTry, d)
+				}
+				gaps = append(gaps, r.gaps[i])
 			}
-			gaps = append(gaps, u.gaps[i])
 		}
 		if u.outcome == Timeout {
 			whole = append(whole, u.end-u.start)
-			lastTry = append(lastTry, u.end-lastStart(&u))
+			lastTry = append(lastTry, u.end-in.lastStart(&u))
 		}
 	}
 	// a last attempt cut at the per-try timeout is one of them; else the

@@ -154,3 +154,22 @@ func BenchmarkDecodeNezhaCSV(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkModelNezha is the inference alone on nezhaInput's evidence
+// (flows, edges, domains): the part of BenchmarkDiscoverNezha that runs
+// after the input is read.
+func BenchmarkModelNezha(b *testing.B) {
+	in := nezhaInput()
+	if len(in) == 0 {
+		b.Skip("no Nezha data")
+	}
+	d, err := service.Discover(context.Background(), []string{"-"}, service.DiscoverOptions{Input: input.Options{Stdin: bytes.NewReader(in)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if m := d.Evidence.Model(nil); len(m.Flows) == 0 {
+			b.Fatal("no flow")
+		}
+	}
+}
