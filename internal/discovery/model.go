@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -238,44 +240,69 @@ func (ev *Evidence) flows(names map[opKey]string) []v1alpha1.DiscoveredFlow {
 		}
 		return ev.compareOps(a, b)
 	})
-	out := []v1alpha1.DiscoveredFlow{}
-	for _, k := range keys {
+	// the operations are inferred each on its own, GOMAXPROCS at a time,
+	// and each one's call pairs beside its flow; the results go in the
+	// order of keys, so they do not depend on the schedule
+	flows := make([]*v1alpha1.DiscoveredFlow, len(keys))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, k := range keys {
 		op := ev.ops[k]
 		if len(op.targets) == 0 {
 			continue
 		}
-		name := func(t opKey) string { return names[t] }
-		in := newInferrer(op.sample, ev.opts.skew(), name)
-		flow := in.infer(in.all())
-		if in.confidence() == 0 {
-			// one operation name over several kinds of request (an HTTP
-			// server's one span name for every route): each kind on its own
-			if v, vin, ok := variants(op.sample, ev.opts.skew(), name); ok {
-				flow, in = v, vin
-			}
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			flows[i] = ev.flow(k, op, names)
+		})
+	}
+	wg.Wait()
+	out := []v1alpha1.DiscoveredFlow{}
+	for _, f := range flows {
+		if f != nil {
+			out = append(out, *f)
 		}
-		// concurrent operands in name order: the order traces cannot tell
-		flow = Normalize(flow)
-		f := v1alpha1.DiscoveredFlow{
-			Entry: v1alpha1.Span{Service: ev.name(k.svc), Operation: ev.name(k.op)}, Root: op.roots > 0,
-			Invocations: op.invocations, Sampled: len(op.sample), Errors: op.errors,
-			Confidence: in.confidence(),
-			Basis:      "each decision holds in every sampled invocation that could contradict it; its confidence is 0.05^(1/n) for n such invocations: with none contrary, a contrary rate above 1 − 0.05^(1/n) is excluded at 95% (exact binomial); the flow's is the least",
-			Notes:      in.notes(),
-			Provenance: v1alpha1.Provenance{Traces: slices.Clone(op.examples), Count: op.invocations},
-		}
-		if flow != nil {
-			node := APINode(flow)
-			f.Flow = &node
-			f.Canonical = flow.String()
-		}
-		f.Pairs = pairs(op.sample, ev.opts.skew(), names)
-		for _, b := range in.branches {
-			f.Branches = append(f.Branches, v1alpha1.DiscoveredBranch{Cases: b.node.String(), Weights: b.weights})
-		}
-		out = append(out, f)
 	}
 	return out
+}
+
+// flow infers the flow of the operation k: it reads ev, never writes it.
+func (ev *Evidence) flow(k opKey, op *opStats, names map[opKey]string) *v1alpha1.DiscoveredFlow {
+	var ps []v1alpha1.CallPair
+	var wg sync.WaitGroup
+	wg.Go(func() { ps = pairs(op.sample, ev.opts.skew(), names) })
+	name := func(t opKey) string { return names[t] }
+	in := newInferrer(op.sample, ev.opts.skew(), name)
+	flow := in.infer(in.all())
+	if in.confidence() == 0 {
+		// one operation name over several kinds of request (an HTTP
+		// server's one span name for every route): each kind on its own
+		if v, vin, ok := variants(op.sample, ev.opts.skew(), name); ok {
+			flow, in = v, vin
+		}
+	}
+	// concurrent operands in name order: the order traces cannot tell
+	flow = Normalize(flow)
+	f := &v1alpha1.DiscoveredFlow{
+		Entry: v1alpha1.Span{Service: ev.name(k.svc), Operation: ev.name(k.op)}, Root: op.roots > 0,
+		Invocations: op.invocations, Sampled: len(op.sample), Errors: op.errors,
+		Confidence: in.confidence(),
+		Basis:      "each decision holds in every sampled invocation that could contradict it; its confidence is 0.05^(1/n) for n such invocations: with none contrary, a contrary rate above 1 − 0.05^(1/n) is excluded at 95% (exact binomial); the flow's is the least",
+		Notes:      in.notes(),
+		Provenance: v1alpha1.Provenance{Traces: slices.Clone(op.examples), Count: op.invocations},
+	}
+	if flow != nil {
+		node := APINode(flow)
+		f.Flow = &node
+		f.Canonical = flow.String()
+	}
+	for _, b := range in.branches {
+		f.Branches = append(f.Branches, v1alpha1.DiscoveredBranch{Cases: b.node.String(), Weights: b.weights})
+	}
+	wg.Wait()
+	f.Pairs = ps
+	return f
 }
 
 func (ev *Evidence) problemList() *v1alpha1.DiscoveryProblems {
@@ -474,16 +501,32 @@ func variants(sample []*invocation, tol int64, name func(opKey) string) (*model.
 		}
 		return strings.Compare(a, b)
 	})
+	// the kinds large enough, each inferred on its own (at once)
+	type inferred struct {
+		in *inferrer
+		n  *model.Node
+	}
+	var found []inferred
+	for i, sig := range sigs {
+		if i == maxVariants || float64(len(groups[sig])) < minVariant*float64(len(sample)) {
+			break
+		}
+		found = append(found, inferred{})
+	}
+	var wg sync.WaitGroup
+	for i := range found {
+		wg.Go(func() {
+			in := newInferrer(groups[sigs[i]], tol, name)
+			found[i] = inferred{in, in.infer(in.all())}
+		})
+	}
+	wg.Wait()
 	out := &inferrer{}
 	branch := &model.Node{Op: model.Branch}
 	kept := 0
-	for i, sig := range sigs {
-		g := groups[sig]
-		if i == maxVariants || float64(len(g)) < minVariant*float64(len(sample)) {
-			break
-		}
-		in := newInferrer(g, tol, name)
-		n := in.infer(in.all())
+	for i, kd := range found {
+		g := groups[sigs[i]]
+		in, n := kd.in, kd.n
 		if n == nil || in.confidence() == 0 {
 			continue // requests that called nothing, or a kind no flow fits
 		}
