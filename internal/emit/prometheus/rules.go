@@ -382,12 +382,12 @@ func (p *Plan) Rules() (*File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("component %s: %w", n, err)
 		}
-		// one window's ratio is parsed: the others are the same text
-		// with other durations the Prometheus printer (or the query's own
-		// {{.window}} placeholder, parsed with a duration in it) wrote
 		// the windows' rules have the same labels: one map, which
 		// nothing writes to after
 		labels := jl(LabelComponent, n)
+		// one window's ratio is parsed: the others are the same text
+		// with other durations the Prometheus printer (or the query's own
+		// {{.window}} placeholder, parsed with a duration in it) wrote
 		for i, w := range p.Windows {
 			r := Rule{Record: ComponentErrorRatio + Window(w), Expr: rs.at(w), Labels: labels, checked: true}
 			if i == 0 {
