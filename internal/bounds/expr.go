@@ -119,6 +119,10 @@ func (x *Expr) Fold(fixed func(comp string) (float64, bool)) *Expr {
 			switch {
 			case constant:
 				f = num((&Expr{Op: y.Op, Value: y.Value, Args: args}).Eval(nil))
+			case changed && y.Op == ExprMin:
+				// terms that differed only in what is now folded are
+				// one term
+				f = minOf(args...)
 			case changed:
 				f = &Expr{Op: y.Op, Value: y.Value, Args: args}
 			}
@@ -285,15 +289,85 @@ func pow(x *Expr, n int) *Expr {
 	return &Expr{Op: ExprPow, Value: float64(n), Args: []*Expr{x}}
 }
 
+// minOf is the least of xs, each written once: scenarios of a region
+// often come to the same expression (the formula of two choices that the
+// region's structure makes equal), and min(x, x) is x.
 func minOf(xs ...*Expr) *Expr {
 	var args []*Expr
+	hashes := map[*Expr]uint64{}
+	byHash := map[uint64][]*Expr{}
 	for _, x := range xs {
-		if !slices.Contains(args, x) {
-			args = append(args, x)
+		if x.Op == ExprMin {
+			// a least of leasts is one least
+			for _, y := range x.Args {
+				args = distinct(args, y, hashes, byHash)
+			}
+			continue
 		}
+		args = distinct(args, x, hashes, byHash)
 	}
 	if len(args) == 1 {
 		return args[0]
 	}
 	return &Expr{Op: ExprMin, Args: args}
+}
+
+// distinct appends x to args unless an equal expression is there; byHash
+// indexes args by hash.
+func distinct(args []*Expr, x *Expr, hashes map[*Expr]uint64, byHash map[uint64][]*Expr) []*Expr {
+	h := x.hash(hashes)
+	for _, y := range byHash[h] {
+		if x.Equal(y) {
+			return args
+		}
+	}
+	byHash[h] = append(byHash[h], x)
+	return append(args, x)
+}
+
+// hash is a hash of x's structure: equal expressions hash the same.
+// memo holds the hashes of the subtrees met, which formulas share.
+func (x *Expr) hash(memo map[*Expr]uint64) uint64 {
+	if h, ok := memo[x]; ok {
+		return h
+	}
+	const prime = 1099511628211 // FNV-1a's
+	h := uint64(14695981039346656037)
+	mix := func(v uint64) { h = (h ^ v) * prime }
+	str := func(s string) {
+		for i := range len(s) {
+			mix(uint64(s[i]))
+		}
+		mix(0xff)
+	}
+	mix(uint64(x.Op))
+	mix(math.Float64bits(x.Value))
+	str(x.Comp)
+	for _, c := range x.Comps {
+		str(c)
+	}
+	for _, y := range x.Args {
+		mix(y.hash(memo))
+	}
+	memo[x] = h
+	return h
+}
+
+// Equal reports whether x and y are the same expression: the same
+// operations on the same components and numbers (to the bit), in the same
+// order.
+func (x *Expr) Equal(y *Expr) bool {
+	if x == y {
+		return true
+	}
+	if x.Op != y.Op || math.Float64bits(x.Value) != math.Float64bits(y.Value) || x.Comp != y.Comp ||
+		!slices.Equal(x.Comps, y.Comps) || len(x.Args) != len(y.Args) {
+		return false
+	}
+	for i, a := range x.Args {
+		if !a.Equal(y.Args[i]) {
+			return false
+		}
+	}
+	return true
 }

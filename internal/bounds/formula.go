@@ -41,7 +41,8 @@ type Formulas struct {
 	// deadline over redundancy truncates by a factor that depends on the
 	// availabilities, which the formula keeps at the spec's.
 	Exact bool
-	// Scenarios counts the region scenarios written out.
+	// Scenarios counts the region scenarios written out (those that come
+	// to the same expression once).
 	Scenarios int
 	Notes     []string
 }
@@ -142,8 +143,13 @@ func Formula(ctx context.Context, j *model.Journey, opts FormulaOptions) (*Formu
 			out.Exact = false
 			out.Notes = append(out.Notes, fmt.Sprintf("the scenarios under %s are too many to write out: the pessimistic formula there takes the independent scenario and the one binding at the spec's availabilities", t.describe(s)))
 		}
-		out.Scenarios += len(terms)
+		// scenarios that come to the same expression are written once
 		consts[s] = minOf(terms...)
+		if consts[s].Op == ExprMin {
+			out.Scenarios += len(consts[s].Args)
+		} else {
+			out.Scenarios++
+		}
 		size += consts[s].Size()
 		for x := s + 1; x < nd.end; x++ {
 			e.isConst[x] = false
