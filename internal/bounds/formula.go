@@ -111,10 +111,16 @@ func Formula(ctx context.Context, j *model.Journey, opts FormulaOptions) (*Formu
 		var terms []*Expr
 		combos, ok := scenarioCombos(rg.base, cl, 1024)
 		if ok {
+			// a scenario equal to one before it costs nothing: it is
+			// written once
 			regionSize := 0
+			hashes, byHash := map[*Expr]uint64{}, map[uint64][]*Expr{}
 			for _, sc := range combos {
 				x := y.scenarioExpr(sc, s)
-				terms = append(terms, x)
+				n := len(terms)
+				if terms = distinct(terms, x, hashes, byHash); len(terms) == n {
+					continue
+				}
 				if regionSize += x.Size(); size+regionSize > maxSize {
 					ok = false
 					break
