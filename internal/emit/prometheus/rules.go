@@ -441,7 +441,9 @@ func (p *Plan) Rules() (*File, error) {
 		{Name: "emac-" + j.Name + "-metadata", Rules: meta},
 		{Name: "emac-" + j.Name + "-alerts", Rules: alerts},
 	}}
-	p.alerting = f.Groups[2:]
+	// a copy: the plan outlives the file, whose recording rules are
+	// most of a journey's rules
+	p.alerting = slices.Clone(f.Groups[2:])
 	return f, nil
 }
 
