@@ -3,11 +3,15 @@ package compile_test
 import (
 	"bytes"
 	"context"
+	"os"
+	"os/exec"
 	"path"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/emac-dev/emac/internal/compile"
+	"github.com/emac-dev/emac/internal/emit/emittest"
 	"github.com/emac-dev/emac/internal/gen"
 	"github.com/emac-dev/emac/internal/kubetest"
 	"github.com/emac-dev/emac/internal/model"
@@ -134,6 +138,49 @@ func TestParallel(t *testing.T) {
 		for k, f := range one[i].Files {
 			if g := many[i].Files[k]; f.Path != g.Path || !bytes.Equal(f.Data, g.Data) {
 				t.Errorf("%s: %s differs between one and four at a time", js[i].Name, f.Path)
+			}
+		}
+	}
+}
+
+// TestPromtoolGenerated: the rules of generated 50-leaf journeys (every
+// operator, deadlines, hedges, persistent components, failure domains:
+// the benchmark's) pass `promtool check rules`, and their generated tests
+// pass `promtool test rules`, which evaluates both journey formulas as
+// written in PromQL in Prometheus' engine against the same formulas
+// evaluated in Go: the translation of the largest formulas is right (that
+// the formulas are A+ and A- is bounds' TestFormulaIsTheFunction). Seed
+// 1's pessimistic formula has regions whose scenarios come to one
+// expression.
+func TestPromtoolGenerated(t *testing.T) {
+	pt := emittest.Promtool(t)
+	var js []*model.Journey
+	for _, seed := range []uint64{1, 3} {
+		js = append(js, measured(gen.Realistic(seed, 50, 8)))
+	}
+	cjs, err := compile.Journeys(context.Background(), js, "default", compile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cj := range cjs {
+		dir := t.TempDir()
+		for _, f := range cj.Files {
+			p := filepath.Join(dir, f.Path)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, args := range [][]string{
+			{"check", "rules", "prometheus/rules.yaml"},
+			{"test", "rules", "prometheus/rules_test.yaml"},
+		} {
+			cmd := exec.Command(pt, args...)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s: promtool %s: %v\n%s", cj.Name, strings.Join(args, " "), err, out)
 			}
 		}
 	}
