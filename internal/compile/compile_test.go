@@ -3,8 +3,6 @@ package compile_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -153,7 +151,7 @@ func TestParallel(t *testing.T) {
 // 1's pessimistic formula has regions whose scenarios come to one
 // expression.
 func TestPromtoolGenerated(t *testing.T) {
-	pt := emittest.Promtool(t)
+	emittest.Promtool(t)
 	var js []*model.Journey
 	for _, seed := range []uint64{1, 3} {
 		js = append(js, measured(gen.Realistic(seed, 50, 8)))
@@ -162,26 +160,11 @@ func TestPromtoolGenerated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dir := t.TempDir()
+	if err := (&compile.Result{Journeys: cjs}).Write(dir); err != nil {
+		t.Fatal(err)
+	}
 	for _, cj := range cjs {
-		dir := t.TempDir()
-		for _, f := range cj.Files {
-			p := filepath.Join(dir, f.Path)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, args := range [][]string{
-			{"check", "rules", "prometheus/rules.yaml"},
-			{"test", "rules", "prometheus/rules_test.yaml"},
-		} {
-			cmd := exec.Command(pt, args...)
-			cmd.Dir = dir
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("%s: promtool %s: %v\n%s", cj.Name, strings.Join(args, " "), err, out)
-			}
-		}
+		emittest.Rules(t, filepath.Join(dir, cj.Name), cj.Name)
 	}
 }

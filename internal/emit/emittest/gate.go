@@ -23,6 +23,25 @@ func Promtool(t testing.TB) string {
 	return pt
 }
 
+// Rules runs `promtool check rules` on a journey's prometheus/rules.yaml
+// and `promtool test rules` on its generated prometheus/rules_test.yaml,
+// the journey's files written under dir; what names the journey in
+// errors.
+func Rules(t testing.TB, dir, what string) {
+	t.Helper()
+	pt := Promtool(t)
+	for _, args := range [][]string{
+		{"check", "rules", "prometheus/rules.yaml"},
+		{"test", "rules", "prometheus/rules_test.yaml"},
+	} {
+		cmd := exec.Command(pt, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: promtool %s: %v\n%s", what, strings.Join(args, " "), err, out)
+		}
+	}
+}
+
 // Gate evaluates a gate query in Prometheus (promtool's engine) at 20m,
 // over input series (promtool series notation, each with its values) and
 // the recording rules: the query must have one sample equal to want

@@ -102,21 +102,12 @@ func write(t *testing.T, dir string, files []emit.File) {
 // TestPromtool runs `promtool check rules` and the generated `promtool test
 // rules` on every example.
 func TestPromtool(t *testing.T) {
-	pt := emittest.Promtool(t)
+	emittest.Promtool(t)
 	for _, ex := range examples {
 		for _, j := range compiled(t, ex.path) {
 			dir := t.TempDir()
 			write(t, dir, j.Files)
-			for _, args := range [][]string{
-				{"check", "rules", "prometheus/rules.yaml"},
-				{"test", "rules", "prometheus/rules_test.yaml"},
-			} {
-				cmd := exec.Command(pt, args...)
-				cmd.Dir = dir
-				if out, err := cmd.CombinedOutput(); err != nil {
-					t.Errorf("%s/%s: promtool %s: %v\n%s", ex.name, j.Name, strings.Join(args, " "), err, out)
-				}
-			}
+			emittest.Rules(t, dir, ex.name+"/"+j.Name)
 		}
 	}
 }
