@@ -329,8 +329,8 @@ func Windowed(query string, w time.Duration) (string, error) {
 
 // windower re-windows one query for many windows, parsing it once. It is
 // safe for concurrent use: journeys calling the same component share it
-// (emit.Shared), and what it writes is kept, as the same windows are asked
-// for by every journey.
+// (emit.Shared, through ratios, which keep what at writes), and what
+// grouped writes is kept, as every journey asks for the same.
 type windower struct {
 	template string      // with {{.window}} placeholders, or ""
 	expr     parser.Expr // otherwise, the query, whose ranges at sets
@@ -340,9 +340,8 @@ type windower struct {
 	printed string
 
 	// mu guards expr, which at and grouped rewrite in place, and what
-	// they wrote
+	// grouped wrote
 	mu     sync.Mutex
-	ats    map[time.Duration]string
 	groups map[grouping]string
 }
 
@@ -381,15 +380,7 @@ func newWindower(query string) (*windower, error) {
 func (x *windower) at(w time.Duration) string {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if s, ok := x.ats[w]; ok {
-		return s
-	}
-	s := x.write(w)
-	if x.ats == nil {
-		x.ats = map[time.Duration]string{}
-	}
-	x.ats[w] = s
-	return s
+	return x.write(w)
 }
 
 // write is at, written anew; x.mu is held.
