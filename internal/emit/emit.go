@@ -41,14 +41,14 @@ type Input struct {
 	// Shared is what the journeys compiled together share (nil: nothing).
 	Shared *Shared
 
-	mu   sync.Mutex
-	memo map[any]any
+	memo Shared
 }
 
 // Shared holds what emitters derive from text many journeys of one
 // compilation repeat — a component's telemetry queries, parsed and
 // rewritten once however many journeys call the component — built once
-// per key. Safe for concurrent use; a nil *Shared builds every time.
+// per key (an Input's own memo is one too, for one journey). Safe for
+// concurrent use; a nil *Shared builds every time.
 type Shared struct {
 	mu sync.Mutex
 	m  map[any]*shared
@@ -87,20 +87,7 @@ func (s *Shared) Memo(key any, build func() (any, error)) (any, error) {
 // gates are written from). key is a type of the deriving package, as for
 // context values.
 func (in *Input) Memo(key any, build func() (any, error)) (any, error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if v, ok := in.memo[key]; ok {
-		return v, nil
-	}
-	v, err := build()
-	if err != nil {
-		return nil, err
-	}
-	if in.memo == nil {
-		in.memo = map[any]any{}
-	}
-	in.memo[key] = v
-	return v, nil
+	return in.memo.Memo(key, build)
 }
 
 // Object is a Kubernetes object as emitters write it (yamlw field order:
