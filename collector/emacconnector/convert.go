@@ -41,26 +41,10 @@ func toMetrics(fams []discovery.Family, start, now pcommon.Timestamp) pmetric.Me
 			sum := m.SetEmptySum()
 			sum.SetIsMonotonic(true)
 			sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-			dps := sum.DataPoints()
-			dps.EnsureCapacity(len(f.Series))
-			for j := range f.Series {
-				s := &f.Series[j]
-				dp := dps.AppendEmpty()
-				dp.SetStartTimestamp(start)
-				dp.SetTimestamp(now)
-				dp.SetDoubleValue(s.Value)
-				putLabels(dp.Attributes(), s.Labels)
-			}
+			putNumbers(sum.DataPoints(), f, start, now)
 		case discovery.Gauge:
-			dps := m.SetEmptyGauge().DataPoints()
-			dps.EnsureCapacity(len(f.Series))
-			for j := range f.Series {
-				s := &f.Series[j]
-				dp := dps.AppendEmpty()
-				dp.SetTimestamp(now)
-				dp.SetDoubleValue(s.Value)
-				putLabels(dp.Attributes(), s.Labels)
-			}
+			// a gauge has no start
+			putNumbers(m.SetEmptyGauge().DataPoints(), f, 0, now)
 		case discovery.Histogram:
 			h := m.SetEmptyHistogram()
 			h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
@@ -86,6 +70,22 @@ func toMetrics(fams []discovery.Family, start, now pcommon.Timestamp) pmetric.Me
 		}
 	}
 	return md
+}
+
+// putNumbers appends f's series to dps, a counter's (from start) or a
+// gauge's (start 0, unset).
+func putNumbers(dps pmetric.NumberDataPointSlice, f *discovery.Family, start, now pcommon.Timestamp) {
+	dps.EnsureCapacity(len(f.Series))
+	for j := range f.Series {
+		s := &f.Series[j]
+		dp := dps.AppendEmpty()
+		if start != 0 {
+			dp.SetStartTimestamp(start)
+		}
+		dp.SetTimestamp(now)
+		dp.SetDoubleValue(s.Value)
+		putLabels(dp.Attributes(), s.Labels)
+	}
 }
 
 func putLabels(m pcommon.Map, labels []discovery.Label) {
