@@ -31,6 +31,7 @@
 package nezha
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
@@ -68,15 +69,15 @@ func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) er
 	problem := func(kind discovery.ProblemKind, line, col int, off int64, record, detail string) {
 		sink.Problem(discovery.Problem{Kind: kind, Pos: discovery.Pos{File: name, Line: line, Col: col, Offset: off, Record: record}, Detail: detail})
 	}
-	var cr *csv.Reader
+	var tb *table
 	ioErr := func(err error) error {
-		// encoding/csv passes the reader's errors through; gzip's
-		// format errors are about the input, not I/O.
+		// the reader's errors are passed through; gzip's format errors
+		// are about the input, not I/O.
 		var corrupt flate.CorruptInputError
 		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &corrupt) {
 			var off int64
-			if cr != nil {
-				off = cr.InputOffset()
+			if tb != nil {
+				off = tb.offset()
 			}
 			problem(discovery.Corrupt, 0, 0, off, "", "gzip: "+err.Error()+"; the rest of "+name+" is not read")
 			return nil
@@ -84,28 +85,29 @@ func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) er
 		return err
 	}
 
-	// Look at the first two bytes for gzip's magic number, and give them
-	// back in front of the rest (a MultiReader, not a second buffer: the
-	// CSV reader's own is enough, and a copy costs).
-	var magic [2]byte
-	n, err := io.ReadFull(r, magic[:])
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	// Look at the first two bytes for gzip's magic number (a peek: the
+	// input package hands over a bufio.Reader, and a second buffer
+	// would cost a copy).
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 1<<16)
+	}
+	var in io.Reader = br
+	magic, err := br.Peek(2)
+	if err != nil && err != io.EOF {
 		return err
 	}
-	in := io.MultiReader(bytes.NewReader(magic[:n]), r)
-	if n == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(in)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return ioErr(err)
 		}
 		defer zr.Close()
 		in = zr
 	}
-	cr = csv.NewReader(in)
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = -1 // checked here, with a better message
+	tb = newTable(in)
 
-	header, err := cr.Read()
+	header, err := tb.read()
 	if err == io.EOF {
 		return nil // an empty table
 	}
@@ -162,12 +164,12 @@ func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) er
 		lastPod  string                // and the last, as rows of a pod come in runs
 		lastSvc  string
 		rows     int
-		off      = cr.InputOffset() // where the row starts
+		off      = tb.offset() // where the row starts
 	)
 	for {
-		rec, err := cr.Read()
+		rec, err := tb.read()
 		start := off
-		off = cr.InputOffset()
+		off = tb.offset()
 		if err == io.EOF {
 			return nil
 		}
@@ -184,9 +186,9 @@ func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) er
 				return err
 			}
 		}
-		line, _ := cr.FieldPos(0)
+		line := tb.line
 		fieldProblem := func(kind discovery.ProblemKind, i int, detail string) {
-			l, c := cr.FieldPos(i)
+			l, c := tb.fieldPos(i)
 			problem(kind, l, c, start, "", detail)
 		}
 		if len(rec) < need {

@@ -1,0 +1,102 @@
+package nezha
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// records is what a CSV reader made of an input: per record its fields,
+// each field's position, and the offset after it; then the error that
+// ended it.
+func records(read func() ([]string, error), pos func(int) (int, int), offset func() int64) []string {
+	var out []string
+	for range 1000 {
+		rec, err := read()
+		if err == io.EOF {
+			return append(out, "EOF")
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			out = append(out, fmt.Sprintf("error %d-%d:%d %v @%d", pe.StartLine, pe.Line, pe.Column, pe.Err, offset()))
+			continue
+		}
+		if err != nil {
+			return append(out, "error "+err.Error())
+		}
+		s := fmt.Sprintf("%q @%d", rec, offset())
+		for i := range rec {
+			l, c := pos(i)
+			s += fmt.Sprintf(" %d:%d", l, c)
+		}
+		out = append(out, s)
+	}
+	return append(out, "too many records")
+}
+
+func viaCSV(in string) []string {
+	r := csv.NewReader(strings.NewReader(in))
+	r.ReuseRecord = true
+	r.FieldsPerRecord = -1
+	return records(r.Read, r.FieldPos, r.InputOffset)
+}
+
+func viaTable(in string) []string {
+	t := newTable(strings.NewReader(in))
+	return records(t.read, t.fieldPos, t.offset)
+}
+
+// TestTableAgreesWithCSV: table reads what encoding/csv reads, with the
+// same positions and offsets, on the fast path and after handing over.
+func TestTableAgreesWithCSV(t *testing.T) {
+	for _, in := range []string{
+		"",
+		"a,b,c\n1,2,3\n",
+		"a,b,c\n1,2,3",
+		"a,b\r\n1,2\r\n",
+		"a,b\r\n1,2\r",
+		"\n\na,b\n\n\r\n1,2\n\n",
+		",,\n,\n",
+		"a\rb,c\n",
+		"a,b\n1,\"2,x\"\n3,4\n",
+		"a,b\n1,\"2\nx\"\n3,4\n",
+		"a,b\n1,2\"\n3,4\n",
+		"a,b\n1,\"2\n3,4\n",
+		"héllo,wörld\n\xff,\x00\n",
+		"a,b\n" + strings.Repeat("x", 70000) + ",y\n1,2\n",
+		"a,b\n" + strings.Repeat("x", 70000) + "\",y\n1,2\n",
+	} {
+		if diff := cmp.Diff(viaCSV(in), viaTable(in)); diff != "" {
+			t.Errorf("%.40q: encoding/csv (-) and table (+) differ:\n%s", in, diff)
+		}
+	}
+}
+
+// FuzzTable: on any input, table and encoding/csv agree.
+func FuzzTable(f *testing.F) {
+	for _, in := range []string{"a,b\n1,2\n", "a,\"b\"\"c\"\n\r\n1,2\r", "\"\n,\n"} {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := string(data)
+		if diff := cmp.Diff(viaCSV(in), viaTable(in)); diff != "" {
+			t.Errorf("%q: encoding/csv (-) and table (+) differ:\n%s", in, diff)
+		}
+	})
+}
+
+// TestTableLongLine: a line longer than the buffer is whole.
+func TestTableLongLine(t *testing.T) {
+	long := bytes.Repeat([]byte("ab,"), 50000)
+	tb := newTable(bytes.NewReader(append(long, "z\n"...)))
+	rec, err := tb.read()
+	if err != nil || len(rec) != 50001 || rec[50000] != "z" {
+		t.Fatalf("got %d fields, %v", len(rec), err)
+	}
+}
