@@ -3,6 +3,7 @@ package discovery
 import (
 	"cmp"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -33,6 +34,11 @@ type Options struct {
 	// span arrived (0 means 10s): a collector sees a trace's spans over a
 	// while. Readers of files close traces by MaxSpans alone.
 	Idle time.Duration
+	// Workers is the number of goroutines that fold closed traces, beside
+	// the one calling Span (0: that one folds them itself). Each folds
+	// into evidence of its own, and Close merges them: the Evidence is
+	// the same as folding in place gives. A Recorder folds in place.
+	Workers int
 }
 
 func (o Options) maxSpans() int { return cmpOr(o.MaxSpans, 1<<16) }
@@ -68,6 +74,16 @@ type Assembler struct {
 	// now is the arrival time given to spans, set by a Recorder (the
 	// files' readers leave it 0: there traces close by count alone)
 	now int64
+	// seq numbers the traces closed and the problems reported, in order:
+	// it orders the problems' examples when workers fold (Options.Workers)
+	seq int64
+	// work takes closed traces to the workers in batches; parts are their
+	// evidence, merged into ev by Close
+	work       chan []closed
+	batch      []closed
+	batchSpans int
+	parts      []*Evidence
+	workers    sync.WaitGroup
 	// last caches the numbers of the latest span's service and placement
 	last struct {
 		service   string
@@ -76,6 +92,17 @@ type Assembler struct {
 		place     int32
 	}
 }
+
+// closed is a trace for a worker to fold, and its sequence number.
+type closed struct {
+	t   *otrace
+	seq int64
+}
+
+// foldBatch is the spans of closed traces sent to a worker at a time: a
+// few hundred traces, so handing them over costs little, and the ones
+// held waiting stay few beside the open ones.
+const foldBatch = 1 << 12
 
 // otrace is an open trace.
 type otrace struct {
@@ -109,7 +136,30 @@ func NewAssembler(opts Options) *Assembler {
 	a.head.prev, a.head.next = &a.head, &a.head
 	a.closedRing = make([]string, 1<<16)
 	a.last.svc, a.last.place = -1, -1
+	if opts.Workers > 0 {
+		a.work = make(chan []closed, opts.Workers)
+		for range opts.Workers {
+			part := newEvidence(opts)
+			a.parts = append(a.parts, part)
+			a.workers.Go(func() {
+				for b := range a.work {
+					for _, c := range b {
+						part.seq = c.seq
+						part.fold(c.t)
+					}
+				}
+			})
+		}
+	}
 	return a
+}
+
+// report counts a problem found while assembling, numbered in order with
+// the traces closed.
+func (a *Assembler) report(p Problem) {
+	a.seq++
+	a.ev.seq = a.seq
+	a.ev.problem(p)
 }
 
 // Span implements Sink.
@@ -117,16 +167,16 @@ func (a *Assembler) Span(s *Span) error {
 	ev := a.ev
 	switch {
 	case s.TraceID == "" || s.SpanID == "":
-		ev.problem(Problem{Kind: MissingField, Pos: s.Pos, Detail: "a span without a trace id or a span id"})
+		a.report(Problem{Kind: MissingField, Pos: s.Pos, Detail: "a span without a trace id or a span id"})
 		return nil
 	case s.Service == "":
-		ev.problem(Problem{Kind: MissingField, Pos: s.Pos, Detail: "span " + s.SpanID + " has no service"})
+		a.report(Problem{Kind: MissingField, Pos: s.Pos, Detail: "span " + s.SpanID + " has no service"})
 		return nil
 	}
 	t := a.open[s.TraceID]
 	if t == nil {
 		if _, late := a.closed[s.TraceID]; late {
-			ev.problem(Problem{Kind: Incomplete, Pos: s.Pos, Detail: "span " + s.SpanID + " arrived after its trace " + s.TraceID + " was closed (raise the window)"})
+			a.report(Problem{Kind: Incomplete, Pos: s.Pos, Detail: "span " + s.SpanID + " arrived after its trace " + s.TraceID + " was closed (raise the window)"})
 		}
 		t = &otrace{id: s.TraceID}
 		a.open[s.TraceID] = t
@@ -174,7 +224,7 @@ func (a *Assembler) Span(s *Span) error {
 }
 
 // Problem implements Sink.
-func (a *Assembler) Problem(p Problem) { a.ev.problem(p) }
+func (a *Assembler) Problem(p Problem) { a.report(p) }
 
 // expire folds in the traces no span of which arrived since before: the
 // open traces are in the order they were touched.
@@ -195,7 +245,24 @@ func (a *Assembler) close(t *otrace) {
 	a.closedRing[a.closedNext] = t.id
 	a.closed[t.id] = struct{}{}
 	a.closedNext = (a.closedNext + 1) % len(a.closedRing)
-	a.ev.fold(t)
+	a.seq++
+	if a.work == nil {
+		a.ev.seq = a.seq
+		a.ev.fold(t)
+		return
+	}
+	a.batch = append(a.batch, closed{t, a.seq})
+	if a.batchSpans += len(t.spans); a.batchSpans >= foldBatch {
+		a.flush()
+	}
+}
+
+// flush hands the batch of closed traces to the workers.
+func (a *Assembler) flush() {
+	if len(a.batch) > 0 {
+		a.work <- a.batch
+		a.batch, a.batchSpans = nil, 0
+	}
 }
 
 // Close folds every open trace in and returns the evidence.
@@ -209,6 +276,16 @@ func (a *Assembler) Close() *Evidence {
 	slices.SortFunc(ts, func(x, y *otrace) int { return cmp.Compare(x.id, y.id) })
 	for _, t := range ts {
 		a.close(t)
+	}
+	if a.work != nil {
+		a.flush()
+		close(a.work)
+		a.workers.Wait()
+		for _, p := range a.parts {
+			a.ev.merge(p)
+		}
+		a.ev.sortExamples()
+		a.work, a.parts = nil, nil
 	}
 	return a.ev
 }

@@ -1,10 +1,13 @@
 package discovery_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/emac-dev/emac/api/v1alpha1"
 	"github.com/emac-dev/emac/internal/discovery"
 )
 
@@ -59,5 +62,61 @@ func TestAssemblerProblems(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]int{"front→cart": 1, "front→stock": 1, "x→y": 1}, edges); diff != "" {
 		t.Errorf("edges (-want +got):\n%s", diff)
+	}
+}
+
+// TestWorkers: folding on workers gives the evidence folding in place
+// does — the model, the problems' counts and examples in their order,
+// the exported families — on random traces with every kind of problem,
+// in a window small enough to close traces early and in parts.
+func TestWorkers(t *testing.T) {
+	const ms = int64(1e6)
+	rng := rand.New(rand.NewPCG(1, 2))
+	services := []string{"front", "cart", "stock", "pay", "ship", ""}
+	var spans []discovery.Span
+	for i := range 4000 {
+		tr := fmt.Sprintf("t%03d", rng.IntN(300))
+		s := discovery.Span{
+			TraceID: tr, SpanID: fmt.Sprintf("s%d", rng.IntN(12)), Service: services[rng.IntN(len(services))],
+			Operation: fmt.Sprintf("op%d", rng.IntN(3)), Kind: discovery.Kind(rng.IntN(6)), Outcome: discovery.Outcome(rng.IntN(4)),
+			Start: int64(rng.IntN(1000)) * ms * 100, Pos: discovery.Pos{File: "r", Line: i + 1},
+		}
+		s.End = s.Start + int64(rng.IntN(200))*ms
+		if rng.IntN(5) > 0 {
+			s.ParentID = fmt.Sprintf("s%d", rng.IntN(12))
+		}
+		if rng.IntN(50) == 0 {
+			s.SpanID = ""
+		}
+		if rng.IntN(20) == 0 {
+			s.PeerDomain = "zone-" + fmt.Sprint(rng.IntN(2))
+			s.Peer = "db"
+		}
+		s.Placement.Node = fmt.Sprintf("n%d", rng.IntN(3))
+		spans = append(spans, s)
+	}
+	evidence := func(workers int) (*v1alpha1.DiscoveredModel, []discovery.Family) {
+		a := discovery.NewAssembler(discovery.Options{MaxSpans: 64, Workers: workers, Sample: 50})
+		for i := range spans {
+			s := spans[i]
+			if err := a.Span(&s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev := a.Close()
+		return ev.Model(nil), ev.Families()
+	}
+	want, wantFams := evidence(0)
+	if want.Problems == nil || len(want.Problems.Counts) < 6 {
+		t.Fatalf("too few kinds of problem to tell: %v", want.Problems)
+	}
+	for _, w := range []int{1, 2, 5} {
+		got, fams := evidence(w)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%d workers: the model differs from folding in place (-in place +workers):\n%s", w, diff)
+		}
+		if diff := cmp.Diff(wantFams, fams); diff != "" {
+			t.Errorf("%d workers: the families differ from folding in place (-in place +workers):\n%s", w, diff)
+		}
 	}
 }

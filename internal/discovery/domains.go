@@ -70,6 +70,13 @@ func (ev *Evidence) placementDomains(comps map[int32][]string) []v1alpha1.Domain
 	}
 	svcs := slices.Collect(maps.Keys(set))
 	slices.SortFunc(svcs, ev.compareNames)
+	peer := map[int32]map[string]int{} // peerLabels by the domains' names
+	for svc, m := range ev.peerLabels {
+		peer[svc] = map[string]int{}
+		for v, n := range m {
+			peer[svc][ev.name(v)] += n
+		}
+	}
 	for _, pk := range placementKinds {
 		// value → service → spans naming it; service → spans naming any
 		byValue := map[string]map[int32]int{}
@@ -90,7 +97,7 @@ func (ev *Evidence) placementDomains(comps map[int32][]string) []v1alpha1.Domain
 				}
 			}
 			if pk.kind == v1alpha1.DomainDeclared {
-				for v, n := range ev.peerLabels[svc] {
+				for v, n := range peer[svc] {
 					note(svc, v, n)
 				}
 			}
@@ -119,8 +126,8 @@ func (ev *Evidence) placementDomains(comps map[int32][]string) []v1alpha1.Domain
 				}
 				total += n
 				evidence = append(evidence, fmt.Sprintf("%s: %s=%s on %d of %d spans that name one", ev.name(svc), pk.attr, v, n, named[svc]))
-				if pk.kind == v1alpha1.DomainDeclared && ev.peerLabels[svc][v] > 0 {
-					evidence = append(evidence, fmt.Sprintf("%s: %d of them its callers' (emac.peer.failure_domain)", ev.name(svc), ev.peerLabels[svc][v]))
+				if pk.kind == v1alpha1.DomainDeclared && peer[svc][v] > 0 {
+					evidence = append(evidence, fmt.Sprintf("%s: %d of them its callers' (emac.peer.failure_domain)", ev.name(svc), peer[svc][v]))
 				}
 			}
 			if len(names) < 2 && !(pk.kind == v1alpha1.DomainDeclared && len(names) > 0) {

@@ -19,10 +19,15 @@ type Evidence struct {
 	Spans, Traces int
 	problems      [Unsupported + 1]int
 	examples      []Problem
-	scratch       scratch
-	services      map[int32]*svcStats
-	edges         map[edgeKey]*edgeStats
-	ops           map[opKey]*opStats
+	// seq orders problems when parts of the evidence are folded apart
+	// (Options.Workers): the number of what is being folded, in the
+	// Assembler's order; seqs is each example's
+	seq      int64
+	seqs     []int64
+	scratch  scratch
+	services map[int32]*svcStats
+	edges    map[edgeKey]*edgeStats
+	ops      map[opKey]*opStats
 	// fails counts failed invocations per service and window; windows
 	// counts the invocations per window (all services).
 	fails   map[int32]map[int64]int
@@ -36,8 +41,10 @@ type Evidence struct {
 	// there, not in the service's own spans)
 	callDurations map[int32]map[int64]*winHist
 	// peerLabels counts the failure domains callers declare for each
-	// service they call (Span.PeerDomain).
-	peerLabels map[int32]map[string]int
+	// service they call (Span.PeerDomain), by the domain's number: fold
+	// reads no names, as it may run beside the Assembler that numbers
+	// them (Options.Workers)
+	peerLabels map[int32]map[int32]int
 	// first and last are the earliest start and latest end seen.
 	first, last int64
 	// lim, when set (a Recorder's), bounds the operations, edges and call
@@ -51,7 +58,7 @@ type Evidence struct {
 
 func newEvidence(opts Options) *Evidence {
 	return &Evidence{opts: opts, services: map[int32]*svcStats{}, edges: map[edgeKey]*edgeStats{},
-		ops: map[opKey]*opStats{}, fails: map[int32]map[int64]int{}, windows: map[int64]int{}, durations: map[int32]map[int64]*winHist{}, peerLabels: map[int32]map[string]int{}, callDurations: map[int32]map[int64]*winHist{}, first: math.MaxInt64, last: math.MinInt64}
+		ops: map[opKey]*opStats{}, fails: map[int32]map[int64]int{}, windows: map[int64]int{}, durations: map[int32]map[int64]*winHist{}, peerLabels: map[int32]map[int32]int{}, callDurations: map[int32]map[int64]*winHist{}, first: math.MaxInt64, last: math.MinInt64}
 }
 
 // maxExamples is the number of problems of each kind kept with their
@@ -82,6 +89,7 @@ func grow[T any](s *[]T, n int) []T {
 func (ev *Evidence) report(k ProblemKind, pos Pos, detail func() string) {
 	if ev.problems[k] < maxExamples {
 		ev.examples = append(ev.examples, Problem{Kind: k, Pos: pos, Detail: detail()})
+		ev.seqs = append(ev.seqs, ev.seq)
 	}
 	ev.problems[k]++
 }
@@ -96,6 +104,7 @@ func (ev *Evidence) problem(p Problem) {
 	}
 	if ev.problems[p.Kind] < maxExamples {
 		ev.examples = append(ev.examples, p)
+		ev.seqs = append(ev.seqs, ev.seq)
 	}
 	ev.problems[p.Kind]++
 }
@@ -394,9 +403,9 @@ func (ev *Evidence) fold(t *otrace) {
 			}
 			if callee >= 0 {
 				if ev.peerLabels[callee] == nil {
-					ev.peerLabels[callee] = map[string]int{}
+					ev.peerLabels[callee] = map[int32]int{}
 				}
-				ev.peerLabels[callee][ev.name(sp[i].peerDomain)]++
+				ev.peerLabels[callee][sp[i].peerDomain]++
 			}
 		}
 	}
@@ -729,7 +738,7 @@ func (ev *Evidence) DomainLabels(service string) map[string]int {
 		}
 	}
 	for v, n := range ev.peerLabels[svc] {
-		out[v] += n
+		out[ev.name(v)] += n
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package discovery
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -101,12 +100,7 @@ func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *infe
 	in := &inferrer{index: map[unitKey]int{}, tol: tol, name: name, cut: map[int]bool{}}
 	// a deterministic order: by hash, as the sample is chosen
 	sample = slices.Clone(sample)
-	slices.SortFunc(sample, func(a, b *invocation) int {
-		if a.hash != b.hash {
-			return cmp.Compare(a.hash, b.hash)
-		}
-		return cmp.Compare(a.trace, b.trace)
-	})
+	slices.SortFunc(sample, compareInvocations)
 	type pending struct {
 		key unitKey
 		u   unit

@@ -269,16 +269,19 @@ func (ev *Evidence) flows(names map[opKey]string) []v1alpha1.DiscoveredFlow {
 
 // flow infers the flow of the operation k: it reads ev, never writes it.
 func (ev *Evidence) flow(k opKey, op *opStats, names map[opKey]string) *v1alpha1.DiscoveredFlow {
+	// the sample in the order it is chosen in: its heap's order depends
+	// on the input's, and on how many workers folded it
+	sample := slices.SortedFunc(slices.Values(op.sample), compareInvocations)
 	var ps []v1alpha1.CallPair
 	var wg sync.WaitGroup
-	wg.Go(func() { ps = pairs(op.sample, ev.opts.skew(), names) })
+	wg.Go(func() { ps = pairs(sample, ev.opts.skew(), names) })
 	name := func(t opKey) string { return names[t] }
-	in := newInferrer(op.sample, ev.opts.skew(), name)
+	in := newInferrer(sample, ev.opts.skew(), name)
 	flow := in.infer(in.all())
 	if in.confidence() == 0 {
 		// one operation name over several kinds of request (an HTTP
 		// server's one span name for every route): each kind on its own
-		if v, vin, ok := variants(op.sample, ev.opts.skew(), name); ok {
+		if v, vin, ok := variants(sample, ev.opts.skew(), name); ok {
 			flow, in = v, vin
 		}
 	}

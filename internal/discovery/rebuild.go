@@ -125,9 +125,9 @@ func (ev *Evidence) rebuild(name string, s Series, seen map[sampleKey]bool) {
 	case FamPeerDomain:
 		svc := ev.names.id(label(s, LService))
 		if ev.peerLabels[svc] == nil {
-			ev.peerLabels[svc] = map[string]int{}
+			ev.peerLabels[svc] = map[int32]int{}
 		}
-		ev.peerLabels[svc][label(s, LDomain)] += n
+		ev.peerLabels[svc][ev.names.id(label(s, LDomain))] += n
 	case FamInvocations:
 		_, op := ev.opOf(s)
 		op.invocations += n

@@ -103,9 +103,11 @@ func (ev *Evidence) Families() []Family {
 			slices.SortFunc(ls, func(a, b Label) int { return cmp.Compare(a.Name, b.Name) })
 			fs.add(FamPlacement, "Spans of the service by where its instance ran.", Counter, Series{Labels: ls, Value: float64(s.places[id])})
 		}
-		for _, d := range slices.Sorted(maps.Keys(ev.peerLabels[svc])) {
+		domains := slices.Collect(maps.Keys(ev.peerLabels[svc]))
+		slices.SortFunc(domains, ev.compareNames)
+		for _, d := range domains {
 			fs.add(FamPeerDomain, "Calls whose callers declare the callee's failure domain (emac.peer.failure_domain).", Counter,
-				series(float64(ev.peerLabels[svc][d]), LDomain, d, LService, ev.name(svc)))
+				series(float64(ev.peerLabels[svc][d]), LDomain, ev.name(d), LService, ev.name(svc)))
 		}
 	}
 	for _, k := range ev.sortedOps() {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime"
 	"time"
 
 	"github.com/emac-dev/emac/api/v1alpha1"
@@ -99,15 +100,20 @@ func Discover(ctx context.Context, paths []string, opts DiscoverOptions) (*Disco
 		}
 		inputs = append(inputs, res.Input)
 	} else {
-		asm := discovery.NewAssembler(opts.Discovery)
+		do := opts.Discovery
+		if do.Workers == 0 {
+			// fold on every core: the reader and the assembler share them
+			do.Workers = runtime.GOMAXPROCS(0)
+		}
+		asm := discovery.NewAssembler(do)
 		for _, p := range problems {
 			asm.Problem(p)
 		}
 		ins, err := input.Read(ctx, traces, opts.Input, asm)
+		ev = asm.Close() // also on an error: it stops the workers
 		if err != nil {
 			return nil, err
 		}
-		ev = asm.Close()
 		for _, in := range ins {
 			inputs = append(inputs, v1alpha1.DiscoveryInput{Name: in.Name, Format: in.Format, Spans: in.Spans})
 		}
