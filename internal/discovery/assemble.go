@@ -80,6 +80,13 @@ type Assembler struct {
 	// work takes closed traces to the workers in batches; parts are their
 	// evidence, merged into ev by Close
 	work       chan []closed
+	// done takes the folded batches back: their traces are reused, and
+	// so their spans' arrays (free), sparing the garbage collector most
+	// of what assembling allocates
+	done       chan []closed
+	free       []*otrace
+	// traces and folded count the traces closed and their spans
+	traces, folded int
 	batch      []closed
 	batchSpans int
 	parts      []*Evidence
@@ -138,6 +145,7 @@ func NewAssembler(opts Options) *Assembler {
 	a.last.svc, a.last.place = -1, -1
 	if opts.Workers > 0 {
 		a.work = make(chan []closed, opts.Workers)
+		a.done = make(chan []closed, opts.Workers+1)
 		for range opts.Workers {
 			part := newEvidence(opts)
 			a.parts = append(a.parts, part)
@@ -146,6 +154,10 @@ func NewAssembler(opts Options) *Assembler {
 					for _, c := range b {
 						part.seq = c.seq
 						part.fold(c.t)
+					}
+					select {
+					case a.done <- b:
+					default:
 					}
 				}
 			})
@@ -178,7 +190,7 @@ func (a *Assembler) Span(s *Span) error {
 		if _, late := a.closed[s.TraceID]; late {
 			a.report(Problem{Kind: Incomplete, Pos: s.Pos, Detail: "span " + s.SpanID + " arrived after its trace " + s.TraceID + " was closed (raise the window)"})
 		}
-		t = &otrace{id: s.TraceID}
+		t = a.newTrace(s.TraceID)
 		a.open[s.TraceID] = t
 	} else {
 		t.prev.next, t.next.prev = t.next, t.prev // unlink: it goes last
@@ -239,6 +251,8 @@ func (a *Assembler) close(t *otrace) {
 	t.prev.next, t.next.prev = t.next, t.prev
 	delete(a.open, t.id)
 	a.spans -= len(t.spans)
+	a.traces++
+	a.folded += len(t.spans)
 	if old := a.closedRing[a.closedNext]; old != "" {
 		delete(a.closed, old)
 	}
@@ -249,11 +263,54 @@ func (a *Assembler) close(t *otrace) {
 	if a.work == nil {
 		a.ev.seq = a.seq
 		a.ev.fold(t)
+		a.recycle(t)
 		return
 	}
 	a.batch = append(a.batch, closed{t, a.seq})
 	if a.batchSpans += len(t.spans); a.batchSpans >= foldBatch {
 		a.flush()
+	}
+}
+
+// maxReused is the longest array of spans kept for reuse: one trace far
+// longer than the rest does not make every trace hold as much.
+const maxReused = 1 << 10
+
+// newTrace is an open trace of the id, a folded one's reused when there
+// is one.
+func (a *Assembler) newTrace(id string) *otrace {
+	if len(a.free) == 0 && a.done != nil {
+		select {
+		case b := <-a.done:
+			for _, c := range b {
+				a.recycle(c.t)
+			}
+			if a.batch == nil {
+				a.batch = b[:0]
+			}
+		default:
+		}
+	}
+	if n := len(a.free); n > 0 {
+		t := a.free[n-1]
+		a.free = a.free[:n-1]
+		t.id = id
+		return t
+	}
+	// a new trace's array: as long as the traces closed so far are on
+	// average, so that most are not grown span by span
+	n := 8
+	for a.traces > 0 && n < maxReused && n*a.traces < a.folded {
+		n *= 2
+	}
+	return &otrace{id: id, spans: make([]rec, 0, n)}
+}
+
+// recycle keeps a folded trace for newTrace.
+func (a *Assembler) recycle(t *otrace) {
+	if cap(t.spans) <= maxReused {
+		*t = otrace{spans: t.spans[:0]}
+		a.free = append(a.free, t)
 	}
 }
 

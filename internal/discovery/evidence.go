@@ -3,6 +3,7 @@ package discovery
 import (
 	"cmp"
 	"container/heap"
+	"hash/maphash"
 	"math"
 	"slices"
 	"sort"
@@ -67,7 +68,7 @@ const maxExamples = 5
 
 // scratch is fold's working memory, reused from trace to trace.
 type scratch struct {
-	idx               map[string]int32
+	idx               spanIndex
 	keep              []bool
 	parent, counts    []int32
 	flat, fill, roots []int32
@@ -75,6 +76,55 @@ type scratch struct {
 	calls             []call
 	seen              []opKey
 	seenSvc           []int32
+}
+
+// spanIndex finds a trace's spans by id: an open-addressing table of
+// span numbers, reused from trace to trace. A Go map costs several times
+// as much here, cleared and filled again for every trace.
+type spanIndex struct {
+	seed  maphash.Seed
+	slots []int32 // a span's number + 1; 0 is empty
+	mask  uint64
+}
+
+// reset empties the table for a trace of n spans: at most half full.
+func (x *spanIndex) reset(n int) {
+	if x.slots == nil {
+		x.seed = maphash.MakeSeed()
+	}
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	x.slots = grow(&x.slots, size)
+	clear(x.slots)
+	x.mask = uint64(size - 1)
+}
+
+// add puts span i of sp in; false when a span of its id is in already.
+func (x *spanIndex) add(sp []rec, i int32) bool {
+	id := sp[i].id
+	for h := maphash.String(x.seed, id) & x.mask; ; h = (h + 1) & x.mask {
+		switch j := x.slots[h]; {
+		case j == 0:
+			x.slots[h] = i + 1
+			return true
+		case sp[j-1].id == id:
+			return false
+		}
+	}
+}
+
+// find is the number of the span of the id, -1 when there is none.
+func (x *spanIndex) find(sp []rec, id string) int32 {
+	for h := maphash.String(x.seed, id) & x.mask; ; h = (h + 1) & x.mask {
+		switch j := x.slots[h]; {
+		case j == 0:
+			return -1
+		case sp[j-1].id == id:
+			return j - 1
+		}
+	}
 }
 
 // grow returns (*s)[:n], reallocating when it is too short.
@@ -299,21 +349,17 @@ func (ev *Evidence) fold(t *otrace) {
 	n := len(sp)
 	sc := &ev.scratch
 	// ids: the first of a duplicate wins
-	if sc.idx == nil {
-		sc.idx = map[string]int32{}
-	}
-	idx := sc.idx
-	clear(idx)
+	idx := &sc.idx
+	idx.reset(n)
 	keep := grow(&sc.keep, n)
 	for i := range sp {
-		if _, dup := idx[sp[i].id]; dup {
+		if !idx.add(sp, int32(i)) {
 			keep[i] = false
 			ev.report(DuplicateSpan, sp[i].pos, func() string {
 				return "span " + sp[i].id + " appears twice in trace " + t.id + "; the later one is dropped"
 			})
 			continue
 		}
-		idx[sp[i].id] = int32(i)
 		keep[i] = true
 	}
 	parent := grow(&sc.parent, n)
@@ -323,8 +369,8 @@ func (ev *Evidence) fold(t *otrace) {
 		if !keep[i] || sp[i].parent == "" {
 			continue
 		}
-		p, ok := idx[sp[i].parent]
-		if !ok {
+		p := idx.find(sp, sp[i].parent)
+		if p < 0 {
 			incomplete = true
 			ev.report(MissingParent, sp[i].pos, func() string {
 				return "span " + sp[i].id + "'s parent " + sp[i].parent + " is not in trace " + t.id

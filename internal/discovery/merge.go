@@ -117,15 +117,16 @@ func (l *lowest) merge(o lowest, k int) {
 	}
 }
 
-// mergeSample is the k invocations of lowest hash in a and b, in
-// descending order: a max-heap, and one that depends on neither a's nor
-// b's order.
+// mergeSample is the k invocations of lowest hash in a and b: b's
+// offered to a's heap. The heap's order depends on the order they came
+// in; its set does not, and the sample is read sorted (flow, Families).
 func mergeSample(a, b invHeap, k int) invHeap {
-	all := append(a, b...)
-	slices.SortFunc(all, compareInvocations)
-	all = all[:min(len(all), k)]
-	slices.Reverse(all)
-	return all
+	for _, inv := range b {
+		if a.wants(inv.hash, inv.trace, k) {
+			a.offer(inv, k)
+		}
+	}
+	return a
 }
 
 // compareInvocations orders sampled invocations by hash, then trace: the

@@ -146,7 +146,7 @@ func (ev *Evidence) Families() []Family {
 			continue
 		}
 		sample := slices.Clone(op.sample)
-		slices.SortFunc(sample, func(a, b *invocation) int { return cmp.Or(cmp.Compare(a.hash, b.hash), cmp.Compare(a.trace, b.trace)) })
+		slices.SortFunc(sample, compareInvocations)
 		for _, inv := range sample {
 			targets, calls := encodeCalls(ev, inv)
 			fs.add(FamFlowSample, "Sampled invocations (the lowest hashes of trace and span id), their calls for flow inference; the value is the duration.", Gauge,
