@@ -185,20 +185,25 @@ func (a *Assembler) Span(s *Span) error {
 		a.report(Problem{Kind: MissingField, Pos: s.Pos, Detail: "span " + s.SpanID + " has no service"})
 		return nil
 	}
-	t := a.open[s.TraceID]
-	if t == nil {
-		if _, late := a.closed[s.TraceID]; late {
-			a.report(Problem{Kind: Incomplete, Pos: s.Pos, Detail: "span " + s.SpanID + " arrived after its trace " + s.TraceID + " was closed (raise the window)"})
+	// the trace of the latest span is the last touched: the common case
+	// where a trace's spans come together needs no lookup
+	t := a.head.prev
+	if t == &a.head || t.id != s.TraceID {
+		t = a.open[s.TraceID]
+		if t == nil {
+			if _, late := a.closed[s.TraceID]; late {
+				a.report(Problem{Kind: Incomplete, Pos: s.Pos, Detail: "span " + s.SpanID + " arrived after its trace " + s.TraceID + " was closed (raise the window)"})
+			}
+			t = a.newTrace(s.TraceID)
+			a.open[s.TraceID] = t
+		} else {
+			t.prev.next, t.next.prev = t.next, t.prev // unlink: it goes last
 		}
-		t = a.newTrace(s.TraceID)
-		a.open[s.TraceID] = t
-	} else {
-		t.prev.next, t.next.prev = t.next, t.prev // unlink: it goes last
+		t.prev, t.next = a.head.prev, &a.head
+		a.head.prev.next = t
+		a.head.prev = t
 	}
-	t.prev, t.next = a.head.prev, &a.head
 	t.touched = a.now
-	a.head.prev.next = t
-	a.head.prev = t
 	// consecutive spans mostly share their service and placement: the last
 	// ones' numbers are kept, sparing a hash of each
 	if s.Service != a.last.service {

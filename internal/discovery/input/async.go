@@ -50,7 +50,6 @@ func (p *pipe) run() {
 					p.failed.Store(true)
 				}
 			}
-			*e = event{}
 		}
 		select {
 		case p.free <- batch[:0]:
@@ -64,16 +63,27 @@ func (p *pipe) Span(s *discovery.Span) error {
 	if p.failed.Load() {
 		return errStopped
 	}
-	e := event{span: *s}
-	e.span.Links = slices.Clone(s.Links)
-	p.add(e)
+	e := p.slot()
+	e.span, e.problem = *s, nil
+	if len(s.Links) > 0 {
+		e.span.Links = slices.Clone(s.Links)
+	}
+	p.added()
 	return nil
 }
 
 // Problem implements discovery.Sink.
-func (p *pipe) Problem(pr discovery.Problem) { p.add(event{problem: &pr}) }
+func (p *pipe) Problem(pr discovery.Problem) {
+	e := p.slot()
+	e.span, e.problem = discovery.Span{}, &pr
+	p.added()
+}
 
-func (p *pipe) add(e event) {
+// slot is the next event of the batch, written in place (a span is large:
+// copying it once costs enough). A batch's events are not cleared when
+// it comes back: what they point to stays reachable until they are
+// written again, a few thousand spans at most.
+func (p *pipe) slot() *event {
 	if p.buf == nil {
 		select {
 		case p.buf = <-p.free:
@@ -81,7 +91,12 @@ func (p *pipe) add(e event) {
 			p.buf = make([]event, 0, pipeBatch)
 		}
 	}
-	p.buf = append(p.buf, e)
+	p.buf = p.buf[:len(p.buf)+1]
+	return &p.buf[len(p.buf)-1]
+}
+
+// added sends the batch when it is full.
+func (p *pipe) added() {
 	if len(p.buf) == pipeBatch {
 		p.flush()
 	}
