@@ -6,6 +6,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -276,14 +277,21 @@ func (ev *Evidence) flow(k opKey, op *opStats, names map[opKey]string) *v1alpha1
 	var wg sync.WaitGroup
 	wg.Go(func() { ps = pairs(sample, ev.opts.skew(), names) })
 	name := func(t opKey) string { return names[t] }
+	// one operation name may serve several kinds of request (an HTTP
+	// server's one span name for every route): when no flow fits them
+	// all, each kind is inferred on its own. Both are tried at once: the
+	// cores are otherwise idle here, and the kinds are what takes longest.
+	var (
+		v   *model.Node
+		vin *inferrer
+		vok bool
+	)
+	wg.Go(func() { v, vin, vok = variants(sample, ev.opts.skew(), name) })
 	in := newInferrer(sample, ev.opts.skew(), name)
 	flow := in.infer(in.all())
-	if in.confidence() == 0 {
-		// one operation name over several kinds of request (an HTTP
-		// server's one span name for every route): each kind on its own
-		if v, vin, ok := variants(sample, ev.opts.skew(), name); ok {
-			flow, in = v, vin
-		}
+	wg.Wait()
+	if in.confidence() == 0 && vok {
+		flow, in = v, vin
 	}
 	// concurrent operands in name order: the order traces cannot tell
 	flow = Normalize(flow)
@@ -303,7 +311,6 @@ func (ev *Evidence) flow(k opKey, op *opStats, names map[opKey]string) *v1alpha1
 	for _, b := range in.branches {
 		f.Branches = append(f.Branches, v1alpha1.DiscoveredBranch{Cases: b.node.String(), Weights: b.weights})
 	}
-	wg.Wait()
 	f.Pairs = ps
 	return f
 }
@@ -380,54 +387,87 @@ func APINode(n *model.Node) v1alpha1.Node {
 }
 
 // pairs tells, for each two targets called in one invocation, whether
-// their calls overlapped (by more than the tolerance).
+// their calls overlapped (by more than the tolerance). Targets are
+// counted by their rank in name order, in a matrix: the sample is
+// thousands of invocations, and maps of names cost a lot per invocation.
 func pairs(sample []*invocation, tol int64, names map[opKey]string) []v1alpha1.CallPair {
-	type key struct{ a, b string }
-	together, overlapped := map[key]int{}, map[key]int{}
+	rank := map[opKey]int{}
+	var targets []opKey
 	for _, inv := range sample {
-		byTarget := map[string][]call{}
 		for _, c := range inv.calls {
-			if !c.async {
-				n := names[c.target]
-				byTarget[n] = append(byTarget[n], c)
+			if _, ok := rank[c.target]; !ok && !c.async {
+				rank[c.target] = 0
+				targets = append(targets, c.target)
 			}
 		}
-		ts := slices.Sorted(maps.Keys(byTarget))
-		for i, a := range ts {
-			for _, b := range ts[i+1:] {
-				k := key{a, b}
-				together[k]++
+	}
+	slices.SortFunc(targets, func(a, b opKey) int { return strings.Compare(names[a], names[b]) })
+	var byRank []string // a name is one target, even were two keys given it
+	for _, t := range targets {
+		if len(byRank) == 0 || byRank[len(byRank)-1] != names[t] {
+			byRank = append(byRank, names[t])
+		}
+		rank[t] = len(byRank) - 1
+	}
+	n := len(byRank)
+	together, overlapped := make([]int, n*n), make([]int, n*n)
+	type ranked struct {
+		r int
+		c call
+	}
+	var cs []ranked
+	for _, inv := range sample {
+		cs = cs[:0]
+		for _, c := range inv.calls {
+			if !c.async {
+				cs = append(cs, ranked{rank[c.target], c})
+			}
+		}
+		// by target, in the order of the calls
+		slices.SortStableFunc(cs, func(x, y ranked) int { return cmp.Compare(x.r, y.r) })
+		for i := 0; i < len(cs); {
+			j := i + 1
+			for j < len(cs) && cs[j].r == cs[i].r {
+				j++
+			}
+			for k := j; k < len(cs); {
+				l := k + 1
+				for l < len(cs) && cs[l].r == cs[k].r {
+					l++
+				}
+				at := cs[i].r*n + cs[k].r
+				together[at]++
 			over:
-				for _, ca := range byTarget[a] {
-					for _, cb := range byTarget[b] {
-						if min(ca.end, cb.end)-max(ca.start, cb.start) > tol {
-							overlapped[k]++
+				for _, ca := range cs[i:j] {
+					for _, cb := range cs[k:l] {
+						if min(ca.c.end, cb.c.end)-max(ca.c.start, cb.c.start) > tol {
+							overlapped[at]++
 							break over
 						}
 					}
 				}
+				k = l
 			}
+			i = j
 		}
 	}
-	keys := slices.Collect(maps.Keys(together))
-	slices.SortFunc(keys, func(x, y key) int {
-		if c := strings.Compare(x.a, y.a); c != 0 {
-			return c
-		}
-		return strings.Compare(x.b, y.b)
-	})
 	var out []v1alpha1.CallPair
-	for _, k := range keys {
-		t, o := together[k], overlapped[k]
-		v := v1alpha1.PairMixed
-		switch o {
-		case 0:
-			v = v1alpha1.PairSequential
-		case t:
-			v = v1alpha1.PairParallel
+	for a := range n {
+		for b := a + 1; b < n; b++ {
+			t, o := together[a*n+b], overlapped[a*n+b]
+			if t == 0 {
+				continue
+			}
+			v := v1alpha1.PairMixed
+			switch o {
+			case 0:
+				v = v1alpha1.PairSequential
+			case t:
+				v = v1alpha1.PairParallel
+			}
+			out = append(out, v1alpha1.CallPair{A: byRank[a], B: byRank[b], Together: t, Overlapped: o, Verdict: v,
+				Overlap: estimate(o, t, "sampled invocations calling both had calls to them running at once")})
 		}
-		out = append(out, v1alpha1.CallPair{A: k.a, B: k.b, Together: t, Overlapped: o, Verdict: v,
-			Overlap: estimate(o, t, "sampled invocations calling both had calls to them running at once")})
 	}
 	return out
 }
@@ -450,24 +490,45 @@ const (
 func variants(sample []*invocation, tol int64, name func(opKey) string) (*model.Node, *inferrer, bool) {
 	// a kind is the operations an invocation called, in the order of
 	// their first calls, and how often (a loop's length makes a kind)
-	sigOf := map[*invocation][]string{}
+	type seen struct {
+		name string
+		n    int
+	}
+	var order []seen
+	keyOf := make([]string, len(sample)) // an invocation's kind, joined
+	sigOf := map[string][]string{}       // a joined kind, split
 	count := map[string]int{}
-	for _, inv := range sample {
-		seen := map[string]int{}
-		var order []string
+	for i, inv := range sample {
+		order = order[:0]
+	calls:
 		for _, c := range inv.calls {
 			k := name(c.target)
-			if seen[k] == 0 {
-				order = append(order, k)
+			for j := range order {
+				if order[j].name == k {
+					order[j].n++
+					continue calls
+				}
 			}
-			seen[k]++
+			order = append(order, seen{k, 1})
 		}
-		sig := make([]string, len(order))
-		for i, k := range order {
-			sig[i] = fmt.Sprintf("%s×%d", k, seen[k])
+		var b strings.Builder
+		for j, o := range order {
+			if j > 0 {
+				b.WriteByte(0)
+			}
+			b.WriteString(o.name)
+			b.WriteString("×")
+			b.WriteString(strconv.Itoa(o.n))
 		}
-		sigOf[inv] = sig
-		count[strings.Join(sig, "\x00")]++
+		key := b.String()
+		if _, ok := sigOf[key]; !ok {
+			sigOf[key] = strings.Split(key, "\x00")
+			if key == "" {
+				sigOf[key] = []string{}
+			}
+		}
+		keyOf[i] = key
+		count[key]++
 	}
 	// an invocation cut short by a failure calls a prefix of its kind's
 	// operations: it joins the most frequent kind it is a prefix of
@@ -478,20 +539,19 @@ func variants(sample []*invocation, tol int64, name func(opKey) string) (*model.
 		}
 		return strings.Compare(a, b)
 	})
-	split := make([][]string, len(kinds))
-	for i, k := range kinds {
-		split[i] = strings.Split(k, "\x00")
-	}
-	groups := map[string][]*invocation{}
-	for _, inv := range sample {
-		sig := sigOf[inv]
-		key := strings.Join(sig, "\x00")
-		for i, k := range kinds {
-			if prefixOf(sig, split[i]) {
-				key = k
+	joins := map[string]string{} // a kind, the kind its invocations join
+	for _, key := range kinds {
+		joins[key] = key
+		for _, k := range kinds {
+			if prefixOf(sigOf[key], sigOf[k]) {
+				joins[key] = k
 				break
 			}
 		}
+	}
+	groups := map[string][]*invocation{}
+	for i, inv := range sample {
+		key := joins[keyOf[i]]
 		groups[key] = append(groups[key], inv)
 	}
 	if len(groups) < 2 {
