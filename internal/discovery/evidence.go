@@ -275,27 +275,48 @@ func (l *lowest) add(s string, k int) {
 }
 
 // hist is a latency histogram with buckets 1% apart: quantiles within 1%.
+// Its buckets are an array over the range observed: a duration's bucket
+// is its logarithm, so a range of 1µs to 1s is some 1,400 buckets, and
+// counting is an index, where a map cost a hash and a probe.
 type hist struct {
-	n       int
-	buckets map[int32]int
+	n int
+	// counts[i] counts bucket lo+i; zero the durations ≤ 0
+	lo     int32
+	counts []int
+	zero   int
 	// sum is the observations' sum (ns), for the exported histograms
 	sum int64
 }
 
 const histBase = 0.00995033085316809 // ln(1.01)
 
-func (h *hist) add(d int64) {
-	h.addN(histBucket(d), 1)
+func (h *hist) add(d int64) { h.addAt(histBucket(d), d) }
+
+// addAt counts a duration of d ns, of bucket b.
+func (h *hist) addAt(b int32, d int64) {
+	h.addN(b, 1)
 	h.sum += d
 }
 
 // addN counts n observations in bucket b.
 func (h *hist) addN(b int32, n int) {
-	if h.buckets == nil {
-		h.buckets = map[int32]int{}
-	}
-	h.buckets[b] += n
 	h.n += n
+	switch {
+	case b == math.MinInt32:
+		h.zero += n
+		return
+	case len(h.counts) == 0:
+		h.lo = b
+		h.counts = make([]int, 1, 16)
+	case b < h.lo:
+		// room below as well: durations spread both ways
+		grown := make([]int, int(h.lo-b)+len(h.counts), int(h.lo-b)+cap(h.counts)+16)
+		copy(grown[h.lo-b:], h.counts)
+		h.counts, h.lo = grown, b
+	case int(b-h.lo) >= len(h.counts):
+		h.counts = append(h.counts, make([]int, int(b-h.lo)+1-len(h.counts))...)
+	}
+	h.counts[b-h.lo] += n
 }
 
 // histBucket is the bucket of a duration of d ns.
@@ -306,15 +327,25 @@ func histBucket(d int64) int32 {
 	return int32(math.Floor(math.Log(float64(d)) / histBase))
 }
 
-func (h *hist) merge(o hist) {
-	for b, c := range o.buckets {
-		if h.buckets == nil {
-			h.buckets = map[int32]int{}
-		}
-		h.buckets[b] += c
+// buckets yields the buckets with observations and their counts, in
+// order (math.MinInt32 for durations ≤ 0 first).
+func (h *hist) buckets(yield func(b int32, n int) bool) {
+	if h.zero > 0 && !yield(math.MinInt32, h.zero) {
+		return
 	}
-	h.n += o.n
-	h.sum += o.sum
+	for i, c := range h.counts {
+		if c > 0 && !yield(h.lo+int32(i), c) {
+			return
+		}
+	}
+}
+
+func (h *hist) merge(o hist) {
+	n, sum := h.n, h.sum
+	for b, c := range o.buckets {
+		h.addN(b, c)
+	}
+	h.n, h.sum = n+o.n, sum+o.sum
 }
 
 // quantile is the q-quantile in nanoseconds (the upper edge of its
@@ -323,16 +354,10 @@ func (h *hist) quantile(q float64) int64 {
 	if h.n == 0 {
 		return 0
 	}
-	keys := make([]int32, 0, len(h.buckets))
-	for b := range h.buckets {
-		keys = append(keys, b)
-	}
-	slices.Sort(keys)
-	target := int(math.Ceil(q * float64(h.n)))
+	target := max(int(math.Ceil(q*float64(h.n))), 1)
 	seen := 0
-	for _, b := range keys {
-		seen += h.buckets[b]
-		if seen >= max(target, 1) {
+	for b, c := range h.buckets {
+		if seen += c; seen >= target {
 			if b == math.MinInt32 {
 				return 0
 			}
@@ -612,7 +637,9 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	}
 	for i := range calls {
 		c := &calls[i]
-		ev.edge(t.id, sp[v].svc, *c)
+		d := c.end - c.start
+		b := histBucket(d) // one logarithm for the edge's and the target's
+		ev.edge(t.id, sp[v].svc, *c, b)
 		ts := op.targets[c.target]
 		if ts == nil {
 			ts = &targetStats{}
@@ -621,7 +648,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		ts.calls++
 		switch c.outcome {
 		case OK:
-			ts.ok.add(c.end - c.start)
+			ts.ok.addAt(b, d)
 			if !ev.noWindows {
 				windowed(ev.callDurations, c.target.svc, c.start/ev.opts.window()).add(c.end - c.start)
 			}
@@ -630,7 +657,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 			ts.cancelled++
 		default:
 			ts.errors++
-			ts.failed.add(c.end - c.start)
+			ts.failed.addAt(b, d)
 		}
 		c.start -= sp[v].start
 		c.end -= sp[v].start
@@ -727,7 +754,7 @@ func (ev *Evidence) leafCall(sp []rec, kids [][]int32, c int32) (call, bool) {
 	return call{target: opKey{sp[c].peer, sp[c].op}, start: sp[c].start, end: sp[c].end, outcome: sp[c].outcome, resend: sp[c].resend, async: sp[c].kind == KindProducer}, true
 }
 
-func (ev *Evidence) edge(trace string, from int32, c call) {
+func (ev *Evidence) edge(trace string, from int32, c call, b int32) {
 	k := edgeKey{from, c.target.svc}
 	e := ev.edges[k]
 	if e == nil {
@@ -744,7 +771,7 @@ func (ev *Evidence) edge(trace string, from int32, c call) {
 	}
 	switch c.outcome {
 	case OK:
-		e.ok.add(c.end - c.start)
+		e.ok.addAt(b, c.end-c.start)
 	case Cancelled:
 		e.cancelled++
 	default:

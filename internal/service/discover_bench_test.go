@@ -14,7 +14,9 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/emac-dev/emac/internal/discovery"
 	"github.com/emac-dev/emac/internal/discovery/input"
+	"github.com/emac-dev/emac/internal/discovery/nezha"
 	"github.com/emac-dev/emac/internal/gen"
 	"github.com/emac-dev/emac/internal/service"
 	"github.com/emac-dev/emac/internal/sim/trace"
@@ -170,6 +172,31 @@ func BenchmarkModelNezha(b *testing.B) {
 	for b.Loop() {
 		if m := d.Evidence.Model(nil); len(m.Flows) == 0 {
 			b.Fatal("no flow")
+		}
+	}
+}
+
+// BenchmarkAssembleNezha is assembling and folding nezhaInput's spans
+// alone, on one goroutine (no workers): the CPU BenchmarkDiscoverNezha
+// spends on each span once it is read.
+func BenchmarkAssembleNezha(b *testing.B) {
+	in := nezhaInput()
+	if len(in) == 0 {
+		b.Skip("no Nezha data")
+	}
+	var c discovery.Collector
+	if err := nezha.Read(context.Background(), "-", bytes.NewReader(in), &c); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		a := discovery.NewAssembler(discovery.Options{})
+		for i := range c.Spans {
+			if err := a.Span(&c.Spans[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if ev := a.Close(); ev.Traces == 0 {
+			b.Fatal("no trace")
 		}
 	}
 }
