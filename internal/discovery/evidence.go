@@ -76,6 +76,8 @@ type scratch struct {
 	calls             []call
 	seen              []opKey
 	seenSvc           []int32
+	// durations and callDurations cache Evidence's
+	durations, callDurations winCache
 }
 
 // spanIndex finds a trace's spans by id: an open-addressing table of
@@ -593,7 +595,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	} else {
 		op.ok.add(sp[v].end - sp[v].start)
 		if !ev.noWindows {
-			windowed(ev.durations, sp[v].svc, w).add(sp[v].end - sp[v].start)
+			ev.scratch.durations.at(ev.durations, sp[v].svc, w).add(sp[v].end - sp[v].start)
 		}
 	}
 	if root {
@@ -650,7 +652,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		case OK:
 			ts.ok.addAt(b, d)
 			if !ev.noWindows {
-				windowed(ev.callDurations, c.target.svc, c.start/ev.opts.window()).add(c.end - c.start)
+				ev.scratch.callDurations.at(ev.callDurations, c.target.svc, c.start/ev.opts.window()).add(d)
 			}
 		case Cancelled:
 			// abandoned by its caller: neither a success nor its failure
@@ -696,6 +698,28 @@ func windowed(m map[int32]map[int64]*winHist, svc int32, w int64) *winHist {
 		d[w] = &winHist{}
 	}
 	return d[w]
+}
+
+// winCache is the latest window's histogram of each service (by number):
+// a service's invocations mostly fall in the window of its previous one,
+// and two map lookups per duration cost more than counting it.
+type winCache []struct {
+	w int64
+	h *winHist
+}
+
+// at is windowed(m, svc, w), through the cache.
+func (c *winCache) at(m map[int32]map[int64]*winHist, svc int32, w int64) *winHist {
+	if int(svc) < len(*c) {
+		if e := (*c)[svc]; e.h != nil && e.w == w {
+			return e.h
+		}
+	} else {
+		*c = append(*c, make(winCache, int(svc)+1-len(*c))...)
+	}
+	h := windowed(m, svc, w)
+	(*c)[svc].w, (*c)[svc].h = w, h
+	return h
 }
 
 // winHist is a window's durations in 208 buckets eight to an octave,
