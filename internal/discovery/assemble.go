@@ -302,10 +302,11 @@ func (a *Assembler) newTrace(id string) *otrace {
 		t.id = id
 		return t
 	}
-	// a new trace's array: as long as the traces closed so far are on
-	// average, so that most are not grown span by span
-	n := 8
-	for a.traces > 0 && n < maxReused && n*a.traces < a.folded {
+	// a new trace's array: half as long again as the traces seen so far
+	// (closed and open) are on average, so that most are not grown span
+	// by span
+	n, traces, spans := 8, a.traces+len(a.open), a.folded+a.spans
+	for n < maxReused && 2*n*traces < 3*spans {
 		n *= 2
 	}
 	return &otrace{id: id, spans: make([]rec, 0, n)}

@@ -2,7 +2,6 @@ package discovery
 
 import (
 	"cmp"
-	"container/heap"
 	"hash/maphash"
 	"math"
 	"slices"
@@ -217,23 +216,46 @@ type call struct {
 	async      bool
 }
 
-// invHeap keeps the invocations of lowest hash: a max-heap on hash.
+// invHeap keeps the invocations of lowest hash: a max-heap on hash,
+// then trace. Its own sifting, container/heap's without the interface:
+// thousands of offers an operation make the calls count.
 type invHeap []*invocation
 
-func (h invHeap) Len() int { return len(h) }
-func (h invHeap) Less(i, j int) bool {
-	if h[i].hash != h[j].hash {
-		return h[i].hash > h[j].hash
+// above says whether x goes above y.
+func above(x, y *invocation) bool {
+	if x.hash != y.hash {
+		return x.hash > y.hash
 	}
-	return h[i].trace > h[j].trace
+	return x.trace > y.trace
 }
-func (h invHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *invHeap) Push(x any)   { *h = append(*h, x.(*invocation)) }
-func (h *invHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+func (h invHeap) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if i == j || !above(h[j], h[i]) {
+			break
+		}
+		h[i], h[j] = h[j], h[i]
+		j = i
+	}
+}
+
+func (h invHeap) down(i int) {
+	n := len(h)
+	for {
+		j := 2*i + 1
+		if j >= n || j < 0 {
+			break
+		}
+		if j2 := j + 1; j2 < n && above(h[j2], h[j]) {
+			j = j2
+		}
+		if !above(h[j], h[i]) {
+			break
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
 }
 
 // wants says whether an invocation of hash h would be kept.
@@ -248,13 +270,14 @@ func (h invHeap) wants(hash uint64, trace string, k int) bool {
 // offer keeps inv if it is among the k lowest.
 func (h *invHeap) offer(inv *invocation, k int) {
 	if len(*h) < k {
-		heap.Push(h, inv)
+		*h = append(*h, inv)
+		h.up(len(*h) - 1)
 		return
 	}
 	top := (*h)[0]
 	if inv.hash < top.hash || inv.hash == top.hash && inv.trace < top.trace {
 		(*h)[0] = inv
-		heap.Fix(h, 0)
+		h.down(0)
 	}
 }
 

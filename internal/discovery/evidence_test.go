@@ -47,3 +47,37 @@ func TestHist(t *testing.T) {
 		}
 	}
 }
+
+// TestSample: offering invocations keeps the k of lowest hash (then
+// trace), whatever their order, and the heap stays one.
+func TestSample(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 30 {
+		k := 1 + rng.IntN(50)
+		var all []*invocation
+		var h invHeap
+		for range rng.IntN(400) {
+			inv := &invocation{hash: uint64(rng.IntN(200)), trace: string(rune('a' + rng.IntN(20)))}
+			all = append(all, inv)
+			if h.wants(inv.hash, inv.trace, k) {
+				h.offer(inv, k)
+			}
+		}
+		for i := 1; i < len(h); i++ {
+			if above(h[i], h[(i-1)/2]) {
+				t.Fatalf("round %d: not a heap at %d", round, i)
+			}
+		}
+		slices.SortFunc(all, compareInvocations)
+		all = all[:min(k, len(all))]
+		got := slices.SortedFunc(slices.Values(h), compareInvocations)
+		for i := range all {
+			if compareInvocations(all[i], got[i]) != 0 {
+				t.Fatalf("round %d: kept %v, want the lowest %v", round, got, all)
+			}
+		}
+		if len(got) != len(all) {
+			t.Fatalf("round %d: kept %d, want %d", round, len(got), len(all))
+		}
+	}
+}
