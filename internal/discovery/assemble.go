@@ -132,7 +132,6 @@ type rec struct {
 	followsFrom bool
 	resend      int32
 	start, end  int64
-	links       []Link
 	peerDomain  int32
 	pos         Pos
 }
@@ -228,9 +227,6 @@ func (a *Assembler) Span(s *Span) error {
 		}
 		r.place = a.last.place
 	}
-	if len(s.Links) > 0 {
-		r.links = slices.Clone(s.Links)
-	}
 	t.spans = append(t.spans, r)
 	ev.Spans++
 	a.spans++
@@ -304,10 +300,10 @@ func (a *Assembler) newTrace(id string) *otrace {
 	}
 	// a new trace's array: half as long again as the traces seen so far
 	// (closed and open) are on average, so that most are not grown span
-	// by span
-	n, traces, spans := 8, a.traces+len(a.open), a.folded+a.spans
-	for n < maxReused && 2*n*traces < 3*spans {
-		n *= 2
+	// by span, nor far longer than they need
+	n := 8
+	if traces := a.traces + len(a.open); traces > 0 {
+		n = min(max(n, (3*(a.folded+a.spans)/(2*traces)+7)&^7), maxReused)
 	}
 	return &otrace{id: id, spans: make([]rec, 0, n)}
 }
