@@ -22,8 +22,9 @@
 //     nor a status column (the runs' faults are in fault_list.json).
 //
 // Read decompresses gzip input itself (the dataset ships .csv.gz), found
-// by its magic number. Memory is bounded by one row: encoding/csv reuses
-// its record, and the Span's strings are slices of the row's one string.
+// by its magic number. Memory is bounded by one row: lines without quotes
+// are split in the reader's buffer (table), and a row's ids are copied
+// into one string, its pod and operation names kept once each.
 // A row that does not parse (Corrupt) or lacks an id or a pod
 // (MissingField) is reported with its line (and the field's column) and
 // dropped. Positions are the row's line and byte offset in the CSV (after
@@ -40,6 +41,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -119,6 +121,10 @@ func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) er
 		}
 		return ioErr(err)
 	}
+	header = slices.Clone(header) // the record is the table's
+	for i, h := range header {
+		header[i] = strings.Clone(h)
+	}
 	cols := map[string]int{}
 	for i, h := range header {
 		h = strings.TrimPrefix(h, "\ufeff")
@@ -159,12 +165,18 @@ func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) er
 		// s is set field by field, never cleared: the fields Read does
 		// not set stay zero, and clearing it would cost a write barrier
 		// per pointer while the GC runs (encoding/csv keeps it busy).
-		s        = discovery.Span{Pos: discovery.Pos{File: name}}
-		services = map[string]string{} // pod → service, for the few pods there are
-		lastPod  string                // and the last, as rows of a pod come in runs
-		lastSvc  string
-		rows     int
-		off      = tb.offset() // where the row starts
+		s = discovery.Span{Pos: discovery.Pos{File: name}}
+		// the row's fields are the table's buffer: what the span keeps is
+		// copied, the ids of a row in one string (the trace's shared with
+		// the row before when it is the same), the pods and operations
+		// once each, for the few there are
+		ids       []byte
+		lastTrace string
+		pods      = map[string]pod{}
+		ops       = map[string]string{}
+		lastPod   pod // and the last, as rows of a pod come in runs
+		rows      int
+		off       = tb.offset() // where the row starts
 	)
 	for {
 		rec, err := tb.read()
@@ -196,33 +208,51 @@ func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) er
 			continue
 		}
 		s.Pos.Line, s.Pos.Offset = line, start
-		s.TraceID, s.SpanID, s.Operation = rec[iTrace], rec[iSpan], rec[iOp]
-		if s.ParentID = rec[iParent]; s.ParentID == "root" {
-			s.ParentID = ""
+		trace, span, parent, op, podName := rec[iTrace], rec[iSpan], rec[iParent], rec[iOp], rec[iPod]
+		if parent == "root" {
+			parent = ""
 		}
-		pod := rec[iPod]
 		switch {
-		case s.TraceID == "":
+		case trace == "":
 			fieldProblem(discovery.MissingField, iTrace, "no "+colTrace)
 			continue
-		case s.SpanID == "":
+		case span == "":
 			fieldProblem(discovery.MissingField, iSpan, "no "+colSpan)
 			continue
-		case pod == "":
+		case podName == "":
 			fieldProblem(discovery.MissingField, iPod, "no "+colPod+": no service")
 			continue
 		}
-		if pod != lastPod {
-			svc, ok := services[pod]
+		if trace == lastTrace {
+			ids = append(append(ids[:0], span...), parent...)
+			kept := string(ids)
+			s.TraceID, s.SpanID, s.ParentID = lastTrace, kept[:len(span)], kept[len(span):]
+		} else {
+			ids = append(append(append(ids[:0], trace...), span...), parent...)
+			kept := string(ids)
+			s.TraceID, s.SpanID, s.ParentID = kept[:len(trace)], kept[len(trace):len(trace)+len(span)], kept[len(trace)+len(span):]
+			lastTrace = s.TraceID
+		}
+		if podName != lastPod.name {
+			p, ok := pods[podName]
 			if !ok {
-				svc = ServiceOf(pod)
-				if len(services) < 1<<16 {
-					services[pod] = svc
+				p.name = strings.Clone(podName)
+				p.service = ServiceOf(p.name)
+				if len(pods) < 1<<16 {
+					pods[p.name] = p
 				}
 			}
-			lastPod, lastSvc = pod, svc
+			lastPod = p
 		}
-		s.Service, s.Placement.Pod = lastSvc, pod
+		s.Service, s.Placement.Pod = lastPod.service, lastPod.name
+		if o, ok := ops[op]; ok {
+			s.Operation = o
+		} else {
+			s.Operation = strings.Clone(op)
+			if len(ops) < 1<<16 {
+				ops[s.Operation] = s.Operation
+			}
+		}
 		var bad bool
 		if s.Start, bad = parseNano(rec[iStart]); bad {
 			fieldProblem(discovery.Corrupt, iStart, colStart+" "+strconv.Quote(rec[iStart])+" is not an integer")
@@ -250,6 +280,9 @@ func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) er
 		}
 	}
 }
+
+// pod is a pod's name and its service.
+type pod struct{ name, service string }
 
 // parseNano parses a decimal int64; bad says it is not one.
 func parseNano(f string) (int64, bool) {
