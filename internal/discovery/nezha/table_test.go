@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -98,5 +100,29 @@ func TestTableLongLine(t *testing.T) {
 	rec, err := tb.read()
 	if err != nil || len(rec) != 50001 || rec[50000] != "z" {
 		t.Fatalf("got %d fields, %v", len(rec), err)
+	}
+}
+
+// TestParseNano: parseNano agrees with strconv.ParseInt, on numbers of
+// every length and on strings that are almost numbers.
+func TestParseNano(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	cases := []string{"", "0", "-1", "+1", "9223372036854775807", "9223372036854775808", "18446744073709551615", "99999999999999999999", "1661140374351773094", "0000000000000000001", "12345678", "1234567/", "1234567:", "/2345678", " 1234567"}
+	for range 20000 {
+		b := make([]byte, 1+rng.IntN(21))
+		for i := range b {
+			b[i] = byte('0' + rng.IntN(10))
+			if rng.IntN(40) == 0 {
+				b[i] = byte(rng.IntN(256))
+			}
+		}
+		cases = append(cases, string(b))
+	}
+	for _, c := range cases {
+		want, err := strconv.ParseInt(c, 10, 64)
+		got, bad := parseNano(c)
+		if bad != (err != nil) || !bad && got != want {
+			t.Fatalf("parseNano(%q) = %d, %v; strconv says %d, %v", c, got, bad, want, err)
+		}
 	}
 }
