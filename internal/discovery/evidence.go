@@ -71,6 +71,9 @@ type scratch struct {
 	keep              []bool
 	parent, counts    []int32
 	flat, fill, roots []int32
+	queue             []int32
+	// spare is an invocation the sample let go, for the next one
+	spare *invocation
 	kids              [][]int32
 	calls             []call
 	seen              []opKey
@@ -268,17 +271,21 @@ func (h invHeap) wants(hash uint64, trace string, k int) bool {
 }
 
 // offer keeps inv if it is among the k lowest.
-func (h *invHeap) offer(inv *invocation, k int) {
+// It returns the invocation it no longer keeps, if any: inv, or the
+// one inv pushed out.
+func (h *invHeap) offer(inv *invocation, k int) *invocation {
 	if len(*h) < k {
 		*h = append(*h, inv)
 		h.up(len(*h) - 1)
-		return
+		return nil
 	}
 	top := (*h)[0]
 	if inv.hash < top.hash || inv.hash == top.hash && inv.trace < top.trace {
 		(*h)[0] = inv
 		h.down(0)
+		return top
 	}
+	return inv
 }
 
 // lowest keeps the k lowest strings: provenance that does not depend on
@@ -472,20 +479,21 @@ func (ev *Evidence) fold(t *otrace) {
 	}
 	sc.roots = roots
 	ev.fixSkew(sp, roots, kids)
+	run := spanRun{svc: -1}
+	defer func() { ev.countRun(run) }()
 	for i := range sp {
 		if !keep[i] {
 			continue
 		}
 		ev.first = min(ev.first, sp[i].start)
 		ev.last = max(ev.last, sp[i].end)
-		s := ev.service(sp[i].svc)
-		s.spans++
-		if sp[i].place >= 0 {
-			if s.places == nil {
-				s.places = map[int32]int{}
-			}
-			s.places[sp[i].place]++
+		// a trace's spans come in runs of one service and place: each
+		// run is counted at once
+		if sp[i].svc != run.svc || sp[i].place != run.place {
+			ev.countRun(run)
+			run = spanRun{sp[i].svc, sp[i].place, 0}
 		}
+		run.n++
 		if p := parent[i]; p < 0 || sp[p].svc != sp[i].svc {
 			ev.invocation(t, sp, kids, int32(i), p < 0)
 		}
@@ -504,6 +512,27 @@ func (ev *Evidence) fold(t *otrace) {
 				ev.peerLabels[callee][sp[i].peerDomain]++
 			}
 		}
+	}
+}
+
+// spanRun is a run of a trace's spans of one service and placement.
+type spanRun struct {
+	svc, place int32
+	n          int
+}
+
+// countRun counts a run's spans for its service and placement.
+func (ev *Evidence) countRun(r spanRun) {
+	if r.n == 0 {
+		return
+	}
+	s := ev.service(r.svc)
+	s.spans += r.n
+	if r.place >= 0 {
+		if s.places == nil {
+			s.places = map[int32]int{}
+		}
+		s.places[r.place] += r.n
 	}
 }
 
@@ -544,10 +573,9 @@ func (ev *Evidence) cutCycles(t *otrace, parent []int32, keep []bool) {
 // Zipkin's UI does: clocks of different hosts disagree.
 func (ev *Evidence) fixSkew(sp []rec, roots []int32, kids [][]int32) {
 	tol := ev.opts.skew()
-	queue := slices.Clone(roots)
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
+	queue := append(ev.scratch.queue[:0], roots...)
+	for next := 0; next < len(queue); next++ {
+		p := queue[next]
 		for _, c := range kids[p] {
 			var d int64
 			switch {
@@ -557,12 +585,15 @@ func (ev *Evidence) fixSkew(sp []rec, roots []int32, kids [][]int32) {
 				d = sp[p].end - sp[c].end
 			}
 			if d != 0 {
-				ev.problem(Problem{Kind: ClockSkew, Pos: sp[c].pos, Detail: "span " + sp[c].id + " lies outside its parent " + sp[p].id + "; shifted by " + fmtNanos(d)})
+				ev.report(ClockSkew, sp[c].pos, func() string {
+					return "span " + sp[c].id + " lies outside its parent " + sp[p].id + "; shifted by " + fmtNanos(d)
+				})
 				shift(sp, kids, c, d)
 			}
 			queue = append(queue, c)
 		}
 	}
+	ev.scratch.queue = queue
 }
 
 func shift(sp []rec, kids [][]int32, i int32, d int64) {
@@ -706,7 +737,13 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	// the sample keeps the lowest hashes: most invocations need no record
 	h := hashOf(t.id, sp[v].id)
 	if op.sample.wants(h, t.id, ev.opts.sample()) {
-		op.sample.offer(&invocation{trace: t.id, hash: h, ok: !failed, dur: sp[v].end - sp[v].start, calls: slices.Clone(calls)}, ev.opts.sample())
+		// the invocation it pushes out is the next one's memory
+		inv := ev.scratch.spare
+		if inv == nil {
+			inv = &invocation{}
+		}
+		*inv = invocation{trace: t.id, hash: h, ok: !failed, dur: sp[v].end - sp[v].start, calls: append(inv.calls[:0], calls...)}
+		ev.scratch.spare = op.sample.offer(inv, ev.opts.sample())
 	}
 }
 
