@@ -105,20 +105,36 @@ func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *infe
 		key unitKey
 		u   unit
 	}
-	var rows [][]pending
-	last := map[opKey]int{} // the row index of each target's latest unit
-	nth := map[opKey]int{}
+	// the units of every invocation in one array, ends[i] ending
+	// invocation i's; per invocation, the targets seen (few: a slice
+	// searched beats a map cleared for each) with their latest unit and
+	// how many units they have
+	var (
+		units []pending
+		ends  = make([]int, 0, len(sample))
+	)
+	type seen struct {
+		target    opKey
+		last, nth int
+	}
+	var targets []seen
 	for _, inv := range sample {
-		var row []pending
-		clear(last)
-		clear(nth)
+		targets = targets[:0]
+	calls:
 		for _, c := range inv.calls {
 			end := c.end
 			if c.async {
 				end = c.start // not waited for: a point in the flow
 			}
-			if j, ok := last[c.target]; ok {
-				u := &row[j].u
+			t := -1
+			for j := range targets {
+				if targets[j].target == c.target {
+					t = j
+					break
+				}
+			}
+			if t >= 0 {
+				u := &units[targets[t].last].u
 				// another attempt: after the previous one ended, which failed
 				// (or the call says it is a resend)
 				if c.start >= u.end-tol && !c.async && (u.outcome.Failed() || c.resend > 0) {
@@ -132,32 +148,35 @@ func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *infe
 					r.gaps = append(r.gaps, c.start-u.end)
 					u.attempts++
 					u.end, u.outcome = end, c.outcome
-					continue
+					continue calls
 				}
+			} else {
+				t = len(targets)
+				targets = append(targets, seen{target: c.target})
 			}
-			nth[c.target]++
-			last[c.target] = len(row)
-			row = append(row, pending{unitKey{c.target, nth[c.target]}, unit{present: true, start: c.start, end: end, outcome: c.outcome, attempts: 1, async: c.async}})
+			targets[t].nth++
+			targets[t].last = len(units)
+			units = append(units, pending{unitKey{c.target, targets[t].nth}, unit{present: true, start: c.start, end: end, outcome: c.outcome, attempts: 1, async: c.async}})
 		}
-		rows = append(rows, row)
+		ends = append(ends, len(units))
 		in.ok = append(in.ok, inv.ok)
 	}
-	for _, row := range rows {
-		for _, p := range row {
-			if _, ok := in.index[p.key]; !ok {
-				in.index[p.key] = len(in.keys)
-				in.keys = append(in.keys, p.key)
-			}
+	for _, p := range units {
+		if _, ok := in.index[p.key]; !ok {
+			in.index[p.key] = len(in.keys)
+			in.keys = append(in.keys, p.key)
 		}
 	}
 	// keys in the order they first start on average: stable names
-	in.units = make([][]unit, len(rows))
-	all := make([]unit, len(rows)*len(in.keys)) // one array: rows of it
-	for i, row := range rows {
+	in.units = make([][]unit, len(ends))
+	all := make([]unit, len(ends)*len(in.keys)) // one array: rows of it
+	from := 0
+	for i, end := range ends {
 		in.units[i] = all[i*len(in.keys) : (i+1)*len(in.keys) : (i+1)*len(in.keys)]
-		for _, p := range row {
+		for _, p := range units[from:end] {
 			in.units[i][in.index[p.key]] = p.u
 		}
+		from = end
 	}
 	return in
 }
