@@ -273,10 +273,6 @@ func (a *Assembler) close(t *otrace) {
 	}
 }
 
-// maxReused is the longest array of spans kept for reuse: one trace far
-// longer than the rest does not make every trace hold as much.
-const maxReused = 1 << 10
-
 // newTrace is an open trace of the id, a folded one's reused when there
 // is one.
 func (a *Assembler) newTrace(id string) *otrace {
@@ -298,19 +294,25 @@ func (a *Assembler) newTrace(id string) *otrace {
 		t.id = id
 		return t
 	}
-	// a new trace's array: half as long again as the traces seen so far
-	// (closed and open) are on average, so that most are not grown span
-	// by span, nor far longer than they need
-	n := 8
-	if traces := a.traces + len(a.open); traces > 0 {
-		n = min(max(n, (3*(a.folded+a.spans)/(2*traces)+7)&^7), maxReused)
-	}
-	return &otrace{id: id, spans: make([]rec, 0, n)}
+	return &otrace{id: id, spans: make([]rec, 0, a.typical())}
 }
 
-// recycle keeps a folded trace for newTrace.
+// typical is the length of a new trace's array: half as long again as the
+// traces seen so far (closed and open) are on average, so that most are
+// not grown span by span, nor far longer than they need.
+func (a *Assembler) typical() int {
+	n := 8
+	if traces := a.traces + len(a.open); traces > 0 {
+		n = max(n, (3*(a.folded+a.spans)/(2*traces)+7)&^7)
+	}
+	return n
+}
+
+// recycle keeps a folded trace for newTrace, unless its array is far
+// longer than typical: one long trace must not make every array that
+// long, which memory would pay for in every trace held open.
 func (a *Assembler) recycle(t *otrace) {
-	if cap(t.spans) <= maxReused {
+	if cap(t.spans) <= 2*a.typical() {
 		*t = otrace{spans: t.spans[:0]}
 		a.free = append(a.free, t)
 	}
