@@ -3,6 +3,7 @@ package discovery
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -79,18 +80,18 @@ type Assembler struct {
 	seq int64
 	// work takes closed traces to the workers in batches; parts are their
 	// evidence, merged into ev by Close
-	work       chan []closed
+	work chan []closed
 	// done takes the folded batches back: their traces are reused, and
 	// so their spans' arrays (free), sparing the garbage collector most
 	// of what assembling allocates
-	done       chan []closed
-	free       []*otrace
+	done chan []closed
+	free []*otrace
 	// traces and folded count the traces closed and their spans
 	traces, folded int
-	batch      []closed
-	batchSpans int
-	parts      []*Evidence
-	workers    sync.WaitGroup
+	batch          []closed
+	batchSpans     int
+	parts          []*Evidence
+	workers        sync.WaitGroup
 	// last caches the numbers of the latest span's service and placement
 	last struct {
 		service   string
@@ -257,8 +258,11 @@ func (a *Assembler) close(t *otrace) {
 	if old := a.closedRing[a.closedNext]; old != "" {
 		delete(a.closed, old)
 	}
-	a.closedRing[a.closedNext] = t.id
-	a.closed[t.id] = struct{}{}
+	// the id copied: a reader's may be a slice of its record's string,
+	// which 2^16 remembered ids would otherwise hold
+	id := strings.Clone(t.id)
+	a.closedRing[a.closedNext] = id
+	a.closed[id] = struct{}{}
 	a.closedNext = (a.closedNext + 1) % len(a.closedRing)
 	a.seq++
 	if a.work == nil {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Evidence is what the traces said, in running counts: per service, per
@@ -73,11 +74,11 @@ type scratch struct {
 	flat, fill, roots []int32
 	queue             []int32
 	// spare is an invocation the sample let go, for the next one
-	spare *invocation
-	kids              [][]int32
-	calls             []call
-	seen              []opKey
-	seenSvc           []int32
+	spare   *invocation
+	kids    [][]int32
+	calls   []call
+	seen    []opKey
+	seenSvc []int32
 	// durations and callDurations cache Evidence's
 	durations, callDurations winCache
 }
@@ -300,7 +301,7 @@ func (l *lowest) add(s string, k int) {
 	if len(*l) >= k && i >= k {
 		return
 	}
-	*l = slices.Insert(*l, i, s)
+	*l = slices.Insert(*l, i, strings.Clone(s)) // as the sample's ids
 	if len(*l) > k {
 		*l = (*l)[:k]
 	}
@@ -742,7 +743,8 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		if inv == nil {
 			inv = &invocation{}
 		}
-		*inv = invocation{trace: t.id, hash: h, ok: !failed, dur: sp[v].end - sp[v].start, calls: append(inv.calls[:0], calls...)}
+		// the trace id copied, as the Assembler's remembered ones
+		*inv = invocation{trace: strings.Clone(t.id), hash: h, ok: !failed, dur: sp[v].end - sp[v].start, calls: append(inv.calls[:0], calls...)}
 		ev.scratch.spare = op.sample.offer(inv, ev.opts.sample())
 	}
 }
