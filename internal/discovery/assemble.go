@@ -92,6 +92,8 @@ type Assembler struct {
 	batchSpans     int
 	parts          []*Evidence
 	workers        sync.WaitGroup
+	winMu          sync.Mutex // guards the windows' histograms the parts share
+	samples        samples    // the flow samples they share
 	// last caches the numbers of the latest span's service and placement
 	last struct {
 		service   string
@@ -144,10 +146,13 @@ func NewAssembler(opts Options) *Assembler {
 	a.closedRing = make([]string, 1<<16)
 	a.last.svc, a.last.place = -1, -1
 	if opts.Workers > 0 {
+		a.samples.m = map[opKey]*sharedSample{}
 		a.work = make(chan []closed, opts.Workers)
 		a.done = make(chan []closed, opts.Workers+1)
 		for range opts.Workers {
 			part := newEvidence(opts)
+			part.durations, part.callDurations, part.winMu = a.ev.durations, a.ev.callDurations, &a.winMu
+			part.samples = &a.samples
 			a.parts = append(a.parts, part)
 			a.workers.Go(func() {
 				for b := range a.work {
@@ -348,6 +353,9 @@ func (a *Assembler) Close() *Evidence {
 		a.workers.Wait()
 		for _, p := range a.parts {
 			a.ev.merge(p)
+		}
+		for k, ss := range a.samples.m {
+			a.ev.ops[k].sample = ss.h
 		}
 		a.ev.sortExamples()
 		a.work, a.parts = nil, nil

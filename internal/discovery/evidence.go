@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Evidence is what the traces said, in running counts: per service, per
@@ -41,6 +43,14 @@ type Evidence struct {
 	// each service that succeeded, per window (a network delay shows
 	// there, not in the service's own spans)
 	callDurations map[int32]map[int64]*winHist
+	// winMu, when set, guards durations and callDurations, shared by the
+	// parts of an Assembler's evidence folded by workers: per service
+	// and minute of the input's time, they are what grows with it, and
+	// a copy in every part would multiply that
+	winMu *sync.Mutex
+	// samples, when set, holds the flow samples instead of ops, shared
+	// by the parts folded by workers
+	samples *samples
 	// peerLabels counts the failure domains callers declare for each
 	// service they call (Span.PeerDomain), by the domain's number: fold
 	// reads no names, as it may run beside the Assembler that numbers
@@ -186,10 +196,12 @@ type opStats struct {
 	// sample
 	patterns [numPatterns]int
 	// calls counts the invocations that called each service
-	calls    map[int32]int
-	ok       hist
-	targets  map[opKey]*targetStats
-	sample   invHeap
+	calls   map[int32]int
+	ok      hist
+	targets map[opKey]*targetStats
+	sample  invHeap
+	// shared is the sample when parts of the evidence share it (samples)
+	shared   *sharedSample
 	examples lowest
 }
 
@@ -650,7 +662,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	} else {
 		op.ok.add(sp[v].end - sp[v].start)
 		if !ev.noWindows {
-			ev.scratch.durations.at(ev.durations, sp[v].svc, w).add(sp[v].end - sp[v].start)
+			ev.windowAdd(&ev.scratch.durations, ev.durations, sp[v].svc, w, sp[v].end-sp[v].start)
 		}
 	}
 	if root {
@@ -707,7 +719,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		case OK:
 			ts.ok.addAt(b, d)
 			if !ev.noWindows {
-				ev.scratch.callDurations.at(ev.callDurations, c.target.svc, c.start/ev.opts.window()).add(d)
+				ev.windowAdd(&ev.scratch.callDurations, ev.callDurations, c.target.svc, c.start/ev.opts.window(), d)
 			}
 		case Cancelled:
 			// abandoned by its caller: neither a success nor its failure
@@ -737,7 +749,19 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	countPatterns(&op.patterns, calls, ev.opts.skew())
 	// the sample keeps the lowest hashes: most invocations need no record
 	h := hashOf(t.id, sp[v].id)
-	if op.sample.wants(h, t.id, ev.opts.sample()) {
+	heap := &op.sample
+	if ev.samples != nil {
+		if op.shared == nil {
+			op.shared = ev.samples.of(key)
+		}
+		if h > op.shared.top.Load() {
+			return // the most common case, without the lock
+		}
+		op.shared.mu.Lock()
+		defer op.shared.mu.Unlock()
+		heap = &op.shared.h
+	}
+	if k := ev.opts.sample(); heap.wants(h, t.id, k) {
 		// the invocation it pushes out is the next one's memory
 		inv := ev.scratch.spare
 		if inv == nil {
@@ -745,8 +769,41 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		}
 		// the trace id copied, as the Assembler's remembered ones
 		*inv = invocation{trace: strings.Clone(t.id), hash: h, ok: !failed, dur: sp[v].end - sp[v].start, calls: append(inv.calls[:0], calls...)}
-		ev.scratch.spare = op.sample.offer(inv, ev.opts.sample())
+		ev.scratch.spare = heap.offer(inv, k)
+		if op.shared != nil && len(*heap) == k {
+			op.shared.top.Store((*heap)[0].hash)
+		}
 	}
+}
+
+// samples is every operation's flow sample, shared by the parts of an
+// Assembler's evidence folded by workers (Options.Workers): a sample in
+// each part would hold as many invocations again as there are parts.
+type samples struct {
+	mu sync.Mutex
+	m  map[opKey]*sharedSample
+}
+
+// sharedSample is one operation's: its heap under mu, and the hash at
+// the heap's top once it is full (the largest it keeps), read without the
+// lock to turn most invocations away.
+type sharedSample struct {
+	mu  sync.Mutex
+	h   invHeap
+	top atomic.Uint64
+}
+
+// of is the sample of the operation k.
+func (s *samples) of(k opKey) *sharedSample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.m[k]
+	if ss == nil {
+		ss = &sharedSample{}
+		ss.top.Store(math.MaxUint64)
+		s.m[k] = ss
+	}
+	return ss
 }
 
 // windowed is the histogram of svc's window w in m.
@@ -771,7 +828,7 @@ type winCache []struct {
 }
 
 // at is windowed(m, svc, w), through the cache.
-func (c *winCache) at(m map[int32]map[int64]*winHist, svc int32, w int64) *winHist {
+func (c *winCache) at(m map[int32]map[int64]*winHist, svc int32, w int64, mu *sync.Mutex) *winHist {
 	if int(svc) < len(*c) {
 		if e := (*c)[svc]; e.h != nil && e.w == w {
 			return e.h
@@ -779,9 +836,25 @@ func (c *winCache) at(m map[int32]map[int64]*winHist, svc int32, w int64) *winHi
 	} else {
 		*c = append(*c, make(winCache, int(svc)+1-len(*c))...)
 	}
+	if mu != nil {
+		mu.Lock()
+		defer mu.Unlock()
+	}
 	h := windowed(m, svc, w)
 	(*c)[svc].w, (*c)[svc].h = w, h
 	return h
+}
+
+// windowAdd counts a duration of d ns in svc's window w of m, through the
+// cache c; atomically when the histograms are shared (winMu).
+func (ev *Evidence) windowAdd(c *winCache, m map[int32]map[int64]*winHist, svc int32, w, d int64) {
+	h := c.at(m, svc, w, ev.winMu)
+	if ev.winMu == nil {
+		h.add(d)
+		return
+	}
+	atomic.AddUint32(&h.buckets[winBucket(float64(d))], 1)
+	atomic.AddUint32(&h.n, 1)
 }
 
 // winHist is a window's durations in 208 buckets eight to an octave,
@@ -799,12 +872,17 @@ func (h *winHist) add(d int64) { h.addN(float64(d), 1) }
 
 // addN counts n observations of d ns.
 func (h *winHist) addN(d float64, n uint32) {
+	h.buckets[winBucket(d)] += n
+	h.n += n
+}
+
+// winBucket is the bucket of a duration of d ns.
+func winBucket(d float64) int {
 	b := 0
 	if d > 0 {
 		b = int(8*math.Log2(d)) - winLow
 	}
-	h.buckets[min(max(b, 0), len(h.buckets)-1)] += n
-	h.n += n
+	return min(max(b, 0), len(winHist{}.buckets)-1)
 }
 
 // quantile is the q-quantile in nanoseconds, interpolated within its

@@ -82,8 +82,10 @@ func (ev *Evidence) merge(o *Evidence) {
 		addCounts(ev.fails[svc], f)
 	}
 	addCounts(ev.windows, o.windows)
-	mergeWindowed(ev.durations, o.durations)
-	mergeWindowed(ev.callDurations, o.callDurations)
+	if o.winMu == nil { // else ev's, shared
+		mergeWindowed(ev.durations, o.durations)
+		mergeWindowed(ev.callDurations, o.callDurations)
+	}
 	for svc, m := range o.peerLabels {
 		if ev.peerLabels[svc] == nil {
 			ev.peerLabels[svc] = map[int32]int{}
