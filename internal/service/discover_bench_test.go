@@ -22,7 +22,7 @@ import (
 	"github.com/emac-dev/emac/internal/sim/trace"
 )
 
-// otlpInput is an OTLP JSON input of about 24 MB, one TracesData per line
+// otlpInput is an OTLP JSON input of about 128 MB, one TracesData per line
 // as the collector's file exporter writes it: 40 batches of 200 traced
 // executions of a realistic 20-leaf journey.
 var otlpInput = sync.OnceValue(func() []byte {
