@@ -37,8 +37,10 @@ type Options struct {
 	Idle time.Duration
 	// Workers is the number of goroutines that fold closed traces, beside
 	// the one calling Span (0: that one folds them itself). Each folds
-	// into evidence of its own, and Close merges them: the Evidence is
-	// the same as folding in place gives. A Recorder folds in place.
+	// into counts of its own (sharing the windows' histograms and the
+	// flow samples, which are what is large), and Close merges them: the
+	// Evidence is the same as folding in place gives. A Recorder folds in
+	// place.
 	Workers int
 }
 
