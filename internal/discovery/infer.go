@@ -109,8 +109,12 @@ func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *infe
 	// invocation i's; per invocation, the targets seen (few: a slice
 	// searched beats a map cleared for each) with their latest unit and
 	// how many units they have
+	calls := 0
+	for _, inv := range sample {
+		calls += len(inv.calls)
+	}
 	var (
-		units []pending
+		units = make([]pending, 0, calls) // at most one unit a call
 		ends  = make([]int, 0, len(sample))
 	)
 	type seen struct {
