@@ -71,11 +71,8 @@ func (ev *Evidence) placementDomains(comps map[int32][]string) []v1alpha1.Domain
 	svcs := slices.Collect(maps.Keys(set))
 	slices.SortFunc(svcs, ev.compareNames)
 	peer := map[int32]map[string]int{} // peerLabels by the domains' names
-	for svc, m := range ev.peerLabels {
-		peer[svc] = map[string]int{}
-		for v, n := range m {
-			peer[svc][ev.name(v)] += n
-		}
+	for svc := range ev.peerLabels {
+		peer[svc] = ev.peerDomains(svc)
 	}
 	for _, pk := range placementKinds {
 		// value → service → spans naming it; service → spans naming any

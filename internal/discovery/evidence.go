@@ -248,7 +248,7 @@ func above(x, y *invocation) bool {
 func (h invHeap) up(j int) {
 	for j > 0 {
 		i := (j - 1) / 2
-		if i == j || !above(h[j], h[i]) {
+		if !above(h[j], h[i]) {
 			break
 		}
 		h[i], h[j] = h[j], h[i]
@@ -272,6 +272,12 @@ func (h invHeap) down(i int) {
 		h[i], h[j] = h[j], h[i]
 		i = j
 	}
+}
+
+// sorted is the sample in the order it is chosen in (compareInvocations):
+// the heap's own order depends on the input's, and on the workers'.
+func (h invHeap) sorted() []*invocation {
+	return slices.SortedFunc(slices.Values(h), compareInvocations)
 }
 
 // wants says whether an invocation of hash h would be kept.
@@ -346,6 +352,11 @@ func (h *hist) addAt(b int32, d int64) {
 // addN counts n observations in bucket b.
 func (h *hist) addN(b int32, n int) {
 	h.n += n
+	h.put(b, n)
+}
+
+// put adds n to bucket b's count, growing the range to hold it.
+func (h *hist) put(b int32, n int) {
 	switch {
 	case b == math.MinInt32:
 		h.zero += n
@@ -386,11 +397,11 @@ func (h *hist) buckets(yield func(b int32, n int) bool) {
 }
 
 func (h *hist) merge(o hist) {
-	n, sum := h.n, h.sum
 	for b, c := range o.buckets {
-		h.addN(b, c)
+		h.put(b, c)
 	}
-	h.n, h.sum = n+o.n, sum+o.sum
+	h.n += o.n
+	h.sum += o.sum
 }
 
 // quantile is the q-quantile in nanoseconds (the upper edge of its
@@ -493,7 +504,6 @@ func (ev *Evidence) fold(t *otrace) {
 	sc.roots = roots
 	ev.fixSkew(sp, roots, kids)
 	run := spanRun{svc: -1}
-	defer func() { ev.countRun(run) }()
 	for i := range sp {
 		if !keep[i] {
 			continue
@@ -526,6 +536,7 @@ func (ev *Evidence) fold(t *otrace) {
 			}
 		}
 	}
+	ev.countRun(run)
 }
 
 // spanRun is a run of a trace's spans of one service and placement.
@@ -974,6 +985,15 @@ func (ev *Evidence) DomainLabels(service string) map[string]int {
 			}
 		}
 	}
+	for v, n := range ev.peerDomains(svc) {
+		out[v] += n
+	}
+	return out
+}
+
+// peerDomains is peerLabels[svc] by the domains' names.
+func (ev *Evidence) peerDomains(svc int32) map[string]int {
+	out := map[string]int{}
 	for v, n := range ev.peerLabels[svc] {
 		out[ev.name(v)] += n
 	}

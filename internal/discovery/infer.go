@@ -96,11 +96,11 @@ type branchEstimate struct {
 	weights []v1alpha1.Estimate
 }
 
+// newInferrer lays out a sample in units. The sample comes in the order
+// it is chosen in (sorted, invHeap.sorted), which makes the result
+// deterministic; a kind's share of it keeps that order.
 func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *inferrer {
 	in := &inferrer{index: map[unitKey]int{}, tol: tol, name: name, cut: map[int]bool{}}
-	// a deterministic order: by hash, as the sample is chosen
-	sample = slices.Clone(sample)
-	slices.SortFunc(sample, compareInvocations)
 	type pending struct {
 		key unitKey
 		u   unit

@@ -11,6 +11,9 @@ import (
 // result does not depend on which part folded which trace; the problems'
 // examples are ordered by their sequence numbers afterwards (sortExamples).
 // o's numbers for names and placements are ev's: fold numbers nothing.
+// The windows' histograms and the flow samples are not o's own: the
+// parts share ev's histograms and one sample per operation, which Close
+// gives ev.
 func (ev *Evidence) merge(o *Evidence) {
 	ev.Traces += o.Traces
 	for k, n := range o.problems {
@@ -72,7 +75,6 @@ func (ev *Evidence) merge(o *Evidence) {
 			u.ok.merge(ts.ok)
 			u.failed.merge(ts.failed)
 		}
-		p.sample = mergeSample(p.sample, op.sample, ev.opts.sample())
 		p.examples.merge(op.examples, ev.opts.examples())
 	}
 	for svc, f := range o.fails {
@@ -82,10 +84,6 @@ func (ev *Evidence) merge(o *Evidence) {
 		addCounts(ev.fails[svc], f)
 	}
 	addCounts(ev.windows, o.windows)
-	if o.winMu == nil { // else ev's, shared
-		mergeWindowed(ev.durations, o.durations)
-		mergeWindowed(ev.callDurations, o.callDurations)
-	}
 	for svc, m := range o.peerLabels {
 		if ev.peerLabels[svc] == nil {
 			ev.peerLabels[svc] = map[int32]int{}
@@ -100,35 +98,11 @@ func addCounts[K comparable](dst, src map[K]int) {
 	}
 }
 
-func mergeWindowed(dst, src map[int32]map[int64]*winHist) {
-	for svc, ws := range src {
-		for w, h := range ws {
-			d := windowed(dst, svc, w)
-			d.n += h.n
-			for i, c := range h.buckets {
-				d.buckets[i] += c
-			}
-		}
-	}
-}
-
 // merge adds o's strings, keeping the k lowest.
 func (l *lowest) merge(o lowest, k int) {
 	for _, s := range o {
 		l.add(s, k)
 	}
-}
-
-// mergeSample is the k invocations of lowest hash in a and b: b's
-// offered to a's heap. The heap's order depends on the order they came
-// in; its set does not, and the sample is read sorted (flow, Families).
-func mergeSample(a, b invHeap, k int) invHeap {
-	for _, inv := range b {
-		if a.wants(inv.hash, inv.trace, k) {
-			a.offer(inv, k)
-		}
-	}
-	return a
 }
 
 // compareInvocations orders sampled invocations by hash, then trace: the

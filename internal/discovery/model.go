@@ -270,9 +270,7 @@ func (ev *Evidence) flows(names map[opKey]string) []v1alpha1.DiscoveredFlow {
 
 // flow infers the flow of the operation k: it reads ev, never writes it.
 func (ev *Evidence) flow(k opKey, op *opStats, names map[opKey]string) *v1alpha1.DiscoveredFlow {
-	// the sample in the order it is chosen in: its heap's order depends
-	// on the input's, and on how many workers folded it
-	sample := slices.SortedFunc(slices.Values(op.sample), compareInvocations)
+	sample := op.sample.sorted()
 	var ps []v1alpha1.CallPair
 	var wg sync.WaitGroup
 	wg.Go(func() { ps = pairs(sample, ev.opts.skew(), names) })

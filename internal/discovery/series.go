@@ -145,9 +145,7 @@ func (ev *Evidence) Families() []Family {
 			// a flow is inferred only of operations that call others
 			continue
 		}
-		sample := slices.Clone(op.sample)
-		slices.SortFunc(sample, compareInvocations)
-		for _, inv := range sample {
+		for _, inv := range op.sample.sorted() {
 			targets, calls := encodeCalls(ev, inv)
 			fs.add(FamFlowSample, "Sampled invocations (the lowest hashes of trace and span id), their calls for flow inference; the value is the duration.", Gauge,
 				Series{Labels: []Label{{LCalls, calls}, {LHash, strconv.FormatUint(inv.hash, 16)}, {LOK, strconv.FormatBool(inv.ok)}, {LOperation, name}, {LService, svc}, {LTargets, targets}, {LTraceID, inv.trace}},
