@@ -808,7 +808,23 @@ func (in *inferrer) run(blocks [][]int, i int) (int, time.Duration, int) {
 			return i, 0, 0
 		}
 	}
+	// a run ends at a block where some call timed out (last below): the
+	// blocks where none did are passed over without a look at every
+	// invocation
+	timed := make([]bool, len(blocks))
+	for _, row := range in.units {
+		for b, blk := range blocks[i+1:] {
+			for _, k := range blk {
+				if u := row[k]; u.present && !u.async && u.outcome == Timeout {
+					timed[i+1+b] = true
+				}
+			}
+		}
+	}
 	for j := len(blocks) - 1; j > i; j-- {
+		if !timed[j] {
+			continue
+		}
 		var offs []int64
 		later, last := false, false
 		for _, row := range in.units {
