@@ -84,13 +84,43 @@ type scratch struct {
 	flat, fill, roots []int32
 	queue             []int32
 	// spare is an invocation the sample let go, for the next one
-	spare   *invocation
+	spare *invocation
+	// trace is the folded trace's id, copied for its sampled invocations
+	trace string
+	// invs and callArena are where sampled invocations and their calls
+	// are carved from: a few allocations for thousands
+	invs      []invocation
+	callArena []call
 	kids    [][]int32
 	calls   []call
 	seen    []opKey
 	seenSvc []int32
 	// durations and callDurations cache Evidence's
 	durations, callDurations winCache
+}
+
+// newInvocation is a new invocation, from invs.
+func (sc *scratch) newInvocation() *invocation {
+	if len(sc.invs) == 0 {
+		sc.invs = make([]invocation, 256)
+	}
+	inv := &sc.invs[0]
+	sc.invs = sc.invs[1:]
+	return inv
+}
+
+// newCalls is an empty array for n calls, from callArena (a long one of
+// its own).
+func (sc *scratch) newCalls(n int) []call {
+	if n > 256 {
+		return make([]call, 0, n)
+	}
+	if len(sc.callArena) < n {
+		sc.callArena = make([]call, 4096)
+	}
+	cs := sc.callArena[:0:n]
+	sc.callArena = sc.callArena[n:]
+	return cs
 }
 
 // spanIndex finds a trace's spans by id: an open-addressing table of
@@ -233,16 +263,25 @@ type call struct {
 }
 
 // invHeap keeps the invocations of lowest hash: a max-heap on hash,
-// then trace. Its own sifting, container/heap's without the interface:
-// thousands of offers an operation make the calls count.
-type invHeap []*invocation
+// then trace, once it holds k; until then, the invocations in the order
+// offered (most operations of most inputs never fill it, and so are never
+// sifted). Its own sifting, container/heap's without the interface, on
+// entries holding the hash: thousands of offers an operation make the
+// calls, and the pointers followed, count.
+type invHeap []sampled
+
+// sampled is an invocation in an invHeap, and its hash.
+type sampled struct {
+	hash uint64
+	inv  *invocation
+}
 
 // above says whether x goes above y.
-func above(x, y *invocation) bool {
+func above(x, y sampled) bool {
 	if x.hash != y.hash {
 		return x.hash > y.hash
 	}
-	return x.trace > y.trace
+	return x.inv.trace > y.inv.trace
 }
 
 func (h invHeap) up(j int) {
@@ -277,7 +316,12 @@ func (h invHeap) down(i int) {
 // sorted is the sample in the order it is chosen in (compareInvocations):
 // the heap's own order depends on the input's, and on the workers'.
 func (h invHeap) sorted() []*invocation {
-	return slices.SortedFunc(slices.Values(h), compareInvocations)
+	out := make([]*invocation, len(h))
+	for i, e := range h {
+		out[i] = e.inv
+	}
+	slices.SortFunc(out, compareInvocations)
+	return out
 }
 
 // wants says whether an invocation of hash h would be kept.
@@ -286,23 +330,29 @@ func (h invHeap) wants(hash uint64, trace string, k int) bool {
 		return true
 	}
 	top := h[0]
-	return hash < top.hash || hash == top.hash && trace < top.trace
+	return hash < top.hash || hash == top.hash && trace < top.inv.trace
 }
 
 // offer keeps inv if it is among the k lowest.
 // It returns the invocation it no longer keeps, if any: inv, or the
 // one inv pushed out.
 func (h *invHeap) offer(inv *invocation, k int) *invocation {
+	e := sampled{inv.hash, inv}
 	if len(*h) < k {
-		*h = append(*h, inv)
-		h.up(len(*h) - 1)
+		*h = append(*h, e)
+		if len(*h) == k {
+			// full: a heap from here on
+			for i := k/2 - 1; i >= 0; i-- {
+				h.down(i)
+			}
+		}
 		return nil
 	}
 	top := (*h)[0]
-	if inv.hash < top.hash || inv.hash == top.hash && inv.trace < top.trace {
-		(*h)[0] = inv
+	if above(top, e) {
+		(*h)[0] = e
 		h.down(0)
-		return top
+		return top.inv
 	}
 	return inv
 }
@@ -429,6 +479,7 @@ func (ev *Evidence) fold(t *otrace) {
 	sp := t.spans
 	n := len(sp)
 	sc := &ev.scratch
+	sc.trace = ""
 	// ids: the first of a duplicate wins
 	idx := &sc.idx
 	idx.reset(n)
@@ -774,15 +825,24 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	}
 	if k := ev.opts.sample(); heap.wants(h, t.id, k) {
 		// the invocation it pushes out is the next one's memory
-		inv := ev.scratch.spare
+		sc := &ev.scratch
+		inv := sc.spare
 		if inv == nil {
-			inv = &invocation{}
+			inv = sc.newInvocation()
 		}
-		// the trace id copied, as the Assembler's remembered ones
-		*inv = invocation{trace: strings.Clone(t.id), hash: h, ok: !failed, dur: sp[v].end - sp[v].start, calls: append(inv.calls[:0], calls...)}
+		if sc.trace == "" {
+			// the trace id copied, as the Assembler's remembered ones:
+			// once for all the trace's invocations
+			sc.trace = strings.Clone(t.id)
+		}
+		cs := inv.calls[:0]
+		if cap(cs) < len(calls) {
+			cs = sc.newCalls(len(calls))
+		}
+		*inv = invocation{trace: sc.trace, hash: h, ok: !failed, dur: sp[v].end - sp[v].start, calls: append(cs, calls...)}
 		ev.scratch.spare = heap.offer(inv, k)
 		if op.shared != nil && len(*heap) == k {
-			op.shared.top.Store((*heap)[0].hash)
+			op.shared.top.Store((*heap)[0].hash) // a heap once full
 		}
 	}
 }
