@@ -91,10 +91,10 @@ type scratch struct {
 	// are carved from: a few allocations for thousands
 	invs      []invocation
 	callArena []call
-	kids    [][]int32
-	calls   []call
-	seen    []opKey
-	seenSvc []int32
+	kids      [][]int32
+	calls     []call
+	seen      []opKey
+	seenSvc   []int32
 	// durations and callDurations cache Evidence's
 	durations, callDurations winCache
 }
