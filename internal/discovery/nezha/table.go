@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"io"
+	"math/bits"
 	"strings"
 	"unsafe"
 )
@@ -88,16 +89,6 @@ func (t *table) read() ([]string, error) {
 		if err != nil && err != io.EOF {
 			return nil, err // a partial line, as encoding/csv drops it
 		}
-		if bytes.IndexByte(raw, '"') >= 0 {
-			// from here on, encoding/csv: this line first, then the rest
-			t.slow = csv.NewReader(io.MultiReader(bytes.NewReader(bytes.Clone(raw)), t.br))
-			t.slow.ReuseRecord = true
-			t.slow.FieldsPerRecord = -1
-			t.baseLine, t.baseOff = t.lines, t.off
-			return t.read()
-		}
-		t.lines++
-		t.off += int64(len(raw))
 		line := raw
 		switch n := len(line); {
 		case err == io.EOF && line[n-1] == '\r':
@@ -108,28 +99,66 @@ func (t *table) read() ([]string, error) {
 			line = line[:n-1]
 		}
 		if len(line) == 0 {
+			t.lines++
+			t.off += int64(len(raw))
 			if err == io.EOF {
 				return nil, io.EOF
 			}
 			continue // an empty line
 		}
+		fields, ok := split(t.fields[:0], line)
+		if !ok {
+			// a quote: from here on, encoding/csv, this line first, then
+			// the rest
+			t.slow = csv.NewReader(io.MultiReader(bytes.NewReader(bytes.Clone(raw)), t.br))
+			t.slow.ReuseRecord = true
+			t.slow.FieldsPerRecord = -1
+			t.baseLine, t.baseOff = t.lines, t.off
+			return t.read()
+		}
+		t.lines++
+		t.off += int64(len(raw))
 		t.line = t.lines
 		t.text = unsafe.String(&line[0], len(line))
-		t.fields = split(t.fields[:0], t.text)
-		return t.fields, nil
+		t.fields = fields
+		return fields, nil
 	}
 }
 
-// split appends s's comma-separated fields to dst.
-func split(dst []string, s string) []string {
-	for {
-		i := strings.IndexByte(s, ',')
-		if i < 0 {
-			return append(dst, s)
-		}
-		dst = append(dst, s[:i])
-		s = s[i+1:]
+// split appends the comma-separated fields of line, which holds no line
+// break, to dst, as views of it; ok is false, and dst as it came, when
+// the line holds a quote. It finds the commas eight bytes at a time: a
+// search for each one costs a call (some 20% more).
+func split(dst []string, line []byte) (_ []string, ok bool) {
+	if bytes.IndexByte(line, '"') >= 0 {
+		return dst, false
 	}
+	n := len(line)
+	p := unsafe.Pointer(unsafe.SliceData(line))
+	start, i := 0, 0
+	for ; i+8 <= n; i += 8 {
+		w := *(*uint64)(unsafe.Add(p, i)) // in line: i+8 ≤ n
+		for c := zeroBytes(w ^ 0x2c2c2c2c2c2c2c2c); c != 0; c &= c - 1 {
+			j := i + bits.TrailingZeros64(c)>>3
+			dst = append(dst, unsafe.String((*byte)(unsafe.Add(p, start)), j-start))
+			start = j + 1
+		}
+	}
+	for ; i < n; i++ {
+		if line[i] == ',' {
+			dst = append(dst, unsafe.String((*byte)(unsafe.Add(p, start)), i-start))
+			start = i + 1
+		}
+	}
+	return append(dst, unsafe.String((*byte)(unsafe.Add(p, start)), n-start)), true
+}
+
+// zeroBytes has the high bit of each zero byte of w set, and no other:
+// exact, where the shorter (w-0x01…)&^w&0x80… also marks a 0x01 byte
+// above a zero one.
+func zeroBytes(w uint64) uint64 {
+	const low7 = 0x7f7f7f7f7f7f7f7f
+	return ^((w&low7 + low7) | w | low7)
 }
 
 // fieldPos is the line and (1-based, in bytes) column where field i of

@@ -78,6 +78,42 @@ func TestTableAgreesWithCSV(t *testing.T) {
 			t.Errorf("%.40q: encoding/csv (-) and table (+) differ:\n%s", in, diff)
 		}
 	}
+	// split reads eight bytes at a time: a comma, a quote and a '-' (one
+	// above ',' in ASCII) at every place in a word and in the tail
+	for n := range 20 {
+		for i := range n {
+			for _, c := range []string{",", "\"", ",-", "-,", ",,"} {
+				line := strings.Repeat("x", i) + c + strings.Repeat("y", n-i)
+				in := "h\n" + line + "\n" + line
+				if diff := cmp.Diff(viaCSV(in), viaTable(in)); diff != "" {
+					t.Errorf("%q: encoding/csv (-) and table (+) differ:\n%s", in, diff)
+				}
+			}
+		}
+	}
+}
+
+// TestZeroBytes: zeroBytes marks exactly the zero bytes of a word, also
+// next to bytes a borrow would turn into zeros (0x01, 0x80, 0xff).
+func TestZeroBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	some := []byte{0, 1, 0x7f, 0x80, 0x81, 0xfe, 0xff}
+	for range 200000 {
+		var w, want uint64
+		for b := range 8 {
+			v := byte(rng.Uint32())
+			if rng.IntN(2) == 0 {
+				v = some[rng.IntN(len(some))]
+			}
+			w |= uint64(v) << (8 * b)
+			if v == 0 {
+				want |= 0x80 << (8 * b)
+			}
+		}
+		if got := zeroBytes(w); got != want {
+			t.Fatalf("zeroBytes(%#016x) = %#016x, want %#016x", w, got, want)
+		}
+	}
 }
 
 // FuzzTable: on any input, table and encoding/csv agree.
