@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Options configure an Assembler; the zero value is the default.
@@ -96,6 +97,10 @@ type Assembler struct {
 	workers        sync.WaitGroup
 	winMu          sync.Mutex // guards the windows' histograms the parts share
 	samples        samples    // the flow samples they share
+	// recentOps and recentPlaces find most spans' numbers for their
+	// operation and placement without hashing them
+	recentOps    recent[string]
+	recentPlaces recent[Placement]
 	// last caches the numbers of the latest span's service and placement
 	last struct {
 		service   string
@@ -218,7 +223,7 @@ func (a *Assembler) Span(s *Span) error {
 	}
 	r := rec{
 		id: s.SpanID, parent: s.ParentID,
-		svc: a.last.svc, op: ev.names.id(s.Operation), peer: -1, place: -1,
+		svc: a.last.svc, op: a.recentOps.id(&ev.names, s.Operation), peer: -1, place: -1,
 		kind: s.Kind, outcome: s.Outcome, followsFrom: s.FollowsFrom, resend: int32(s.Resend),
 		start: s.Start, end: max(s.End, s.Start), pos: s.Pos,
 	}
@@ -231,7 +236,7 @@ func (a *Assembler) Span(s *Span) error {
 	}
 	if s.Placement != (Placement{}) {
 		if s.Placement != a.last.placement || a.last.place < 0 {
-			a.last.placement, a.last.place = s.Placement, ev.places.id(s.Placement)
+			a.last.placement, a.last.place = s.Placement, a.recentPlaces.id(&ev.places, s.Placement)
 		}
 		r.place = a.last.place
 	}
@@ -363,6 +368,35 @@ func (a *Assembler) Close() *Evidence {
 		a.work, a.parts = nil, nil
 	}
 	return a.ev
+}
+
+// recent is a direct-mapped cache of numbered values, indexed by where a
+// value's (first) string's bytes are: readers give one string for a name
+// they see again (interned), and its address finds its number without
+// hashing it. An entry is compared in full (at once when its strings are
+// the same memory), so a value at an address another's had is a miss,
+// never a wrong number.
+type recent[K string | Placement] [64]struct {
+	k  K
+	id int32 // + 1: 0 is empty
+}
+
+// id is n's number of v, through the cache.
+func (c *recent[K]) id(n *numbering[K], v K) int32 {
+	var s string
+	switch v := any(v).(type) {
+	case string:
+		s = v
+	case Placement:
+		s = v.Pod
+	}
+	e := &c[(uintptr(unsafe.Pointer(unsafe.StringData(s)))>>3^uintptr(len(s)))%uintptr(len(c))]
+	if e.id > 0 && e.k == v {
+		return e.id - 1
+	}
+	id := n.id(v)
+	e.k, e.id = v, id+1
+	return id
 }
 
 // numbering numbers the distinct values it is given, from 0: services,
