@@ -83,6 +83,8 @@ type scratch struct {
 	parent, counts    []int32
 	flat, fill, roots []int32
 	queue             []int32
+	state             []uint8 // cutCycles'
+	path              []int32
 	// spare is an invocation the sample let go, for the next one
 	spare *invocation
 	// trace is the folded trace's id, copied for its sampled invocations
@@ -618,8 +620,9 @@ func (ev *Evidence) cutCycles(t *otrace, parent []int32, keep []bool) {
 		onPath
 		done
 	)
-	state := make([]uint8, len(parent))
-	var path []int32
+	state := grow(&ev.scratch.state, len(parent))
+	clear(state)
+	path := ev.scratch.path[:0]
 	for i := range parent {
 		if !keep[i] || state[i] != unseen {
 			continue
@@ -641,6 +644,7 @@ func (ev *Evidence) cutCycles(t *otrace, parent []int32, keep []bool) {
 			state[k] = done
 		}
 	}
+	ev.scratch.path = path
 }
 
 // fixSkew shifts a child (and its subtree) that starts before its parent
