@@ -3,6 +3,7 @@ package nezha
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/csv"
 	"io"
 	"math/bits"
@@ -128,7 +129,7 @@ func (t *table) read() ([]string, error) {
 // split appends the comma-separated fields of line, which holds no line
 // break, to dst, as views of it; ok is false, and dst as it came, when
 // the line holds a quote. It finds the commas eight bytes at a time: a
-// search for each one costs a call (some 20% more).
+// search for each one costs a call.
 func split(dst []string, line []byte) (_ []string, ok bool) {
 	if bytes.IndexByte(line, '"') >= 0 {
 		return dst, false
@@ -137,7 +138,9 @@ func split(dst []string, line []byte) (_ []string, ok bool) {
 	p := unsafe.Pointer(unsafe.SliceData(line))
 	start, i := 0, 0
 	for ; i+8 <= n; i += 8 {
-		w := *(*uint64)(unsafe.Add(p, i)) // in line: i+8 ≤ n
+		// little-endian on every platform: the lowest bit found is the
+		// first byte; one load where the platform allows
+		w := binary.LittleEndian.Uint64(line[i : i+8])
 		for c := zeroBytes(w ^ 0x2c2c2c2c2c2c2c2c); c != 0; c &= c - 1 {
 			j := i + bits.TrailingZeros64(c)>>3
 			dst = append(dst, unsafe.String((*byte)(unsafe.Add(p, start)), j-start))
