@@ -112,7 +112,7 @@ func (sc *scratch) newInvocation() *invocation {
 }
 
 // newCalls is an empty array for n calls, from callArena (a long one of
-// its own).
+// its own). Only while a sample fills: then it lets none go.
 func (sc *scratch) newCalls(n int) []call {
 	if n > 256 {
 		return make([]call, 0, n)
@@ -840,8 +840,14 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 			sc.trace = strings.Clone(t.id)
 		}
 		cs := inv.calls[:0]
-		if cap(cs) < len(calls) {
+		switch {
+		case cap(cs) >= len(calls):
+		case len(*heap) < k:
 			cs = sc.newCalls(len(calls))
+		default:
+			// a full sample lets invocations go: an array of the arena's
+			// let go would keep its whole block
+			cs = make([]call, 0, len(calls))
 		}
 		*inv = invocation{trace: sc.trace, hash: h, ok: !failed, dur: sp[v].end - sp[v].start, calls: append(cs, calls...)}
 		ev.scratch.spare = heap.offer(inv, k)
