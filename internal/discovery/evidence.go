@@ -150,26 +150,29 @@ func (x *spanIndex) reset(n int) {
 
 // add puts span i of sp in; false when a span of its id is in already.
 func (x *spanIndex) add(sp []rec, i int32) bool {
-	id := sp[i].id
-	for h := maphash.String(x.seed, id) & x.mask; ; h = (h + 1) & x.mask {
-		switch j := x.slots[h]; {
-		case j == 0:
-			x.slots[h] = i + 1
-			return true
-		case sp[j-1].id == id:
-			return false
-		}
+	slot, j := x.probe(sp, sp[i].id)
+	if j >= 0 {
+		return false
 	}
+	x.slots[slot] = i + 1
+	return true
 }
 
 // find is the number of the span of the id, -1 when there is none.
 func (x *spanIndex) find(sp []rec, id string) int32 {
+	_, j := x.probe(sp, id)
+	return j
+}
+
+// probe looks for the id: the number of its span, or -1 and the empty
+// slot where it would go.
+func (x *spanIndex) probe(sp []rec, id string) (slot uint64, j int32) {
 	for h := maphash.String(x.seed, id) & x.mask; ; h = (h + 1) & x.mask {
 		switch j := x.slots[h]; {
 		case j == 0:
-			return -1
+			return h, -1
 		case sp[j-1].id == id:
-			return j - 1
+			return h, j - 1
 		}
 	}
 }
@@ -284,17 +287,6 @@ func above(x, y sampled) bool {
 		return x.hash > y.hash
 	}
 	return x.inv.trace > y.inv.trace
-}
-
-func (h invHeap) up(j int) {
-	for j > 0 {
-		i := (j - 1) / 2
-		if !above(h[j], h[i]) {
-			break
-		}
-		h[i], h[j] = h[j], h[i]
-		j = i
-	}
 }
 
 func (h invHeap) down(i int) {
