@@ -97,9 +97,9 @@ type Assembler struct {
 	workers        sync.WaitGroup
 	winMu          sync.Mutex // guards the windows' histograms the parts share
 	samples        samples    // the flow samples they share
-	// recentOps and recentPlaces find most spans' numbers for their
-	// operation and placement without hashing them
-	recentOps    recent[string]
+	// recentNames and recentPlaces find most spans' numbers for their
+	// names (service, operation, peer) and placement without hashing them
+	recentNames  recent[string]
 	recentPlaces recent[Placement]
 	// last caches the numbers of the latest span's service and placement
 	last struct {
@@ -219,20 +219,20 @@ func (a *Assembler) Span(s *Span) error {
 	// consecutive spans mostly share their service and placement: the last
 	// ones' numbers are kept, sparing a hash of each
 	if s.Service != a.last.service {
-		a.last.service, a.last.svc = s.Service, ev.names.id(s.Service)
+		a.last.service, a.last.svc = s.Service, a.recentNames.id(&ev.names, s.Service)
 	}
 	r := rec{
 		id: s.SpanID, parent: s.ParentID,
-		svc: a.last.svc, op: a.recentOps.id(&ev.names, s.Operation), peer: -1, place: -1,
+		svc: a.last.svc, op: a.recentNames.id(&ev.names, s.Operation), peer: -1, place: -1,
 		kind: s.Kind, outcome: s.Outcome, followsFrom: s.FollowsFrom, resend: int32(s.Resend),
 		start: s.Start, end: max(s.End, s.Start), pos: s.Pos,
 	}
 	if s.Peer != "" {
-		r.peer = ev.names.id(s.Peer)
+		r.peer = a.recentNames.id(&ev.names, s.Peer)
 	}
 	r.peerDomain = -1
 	if s.PeerDomain != "" {
-		r.peerDomain = ev.names.id(s.PeerDomain)
+		r.peerDomain = a.recentNames.id(&ev.names, s.PeerDomain)
 	}
 	if s.Placement != (Placement{}) {
 		if s.Placement != a.last.placement || a.last.place < 0 {
