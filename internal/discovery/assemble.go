@@ -167,6 +167,8 @@ func NewAssembler(opts Options) *Assembler {
 						part.seq = c.seq
 						part.fold(c.t)
 					}
+					part.offerPending()
+					part.flushWindows()
 					select {
 					case a.done <- b:
 					default:

@@ -51,6 +51,9 @@ type Evidence struct {
 	// samples, when set, holds the flow samples instead of ops, shared
 	// by the parts folded by workers
 	samples *samples
+	// pendingOps are the operations with invocations pending for their
+	// shared samples (offerPending)
+	pendingOps []*opStats
 	// peerLabels counts the failure domains callers declare for each
 	// service they call (Span.PeerDomain), by the domain's number: fold
 	// reads no names, as it may run beside the Assembler that numbers
@@ -85,8 +88,8 @@ type scratch struct {
 	queue             []int32
 	state             []uint8 // cutCycles'
 	path              []int32
-	// spare is an invocation the sample let go, for the next one
-	spare *invocation
+	// spares are invocations the samples let go, for the next ones
+	spares []*invocation
 	// trace is the folded trace's id, copied for its sampled invocations
 	trace string
 	// invs and callArena are where sampled invocations and their calls
@@ -235,8 +238,10 @@ type opStats struct {
 	ok      hist
 	targets map[opKey]*targetStats
 	sample  invHeap
-	// shared is the sample when parts of the evidence share it (samples)
+	// shared is the sample when parts of the evidence share it (samples),
+	// and pending the invocations to offer it at the batch's end
 	shared   *sharedSample
+	pending  []*invocation
 	examples lowest
 }
 
@@ -807,46 +812,82 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	countPatterns(&op.patterns, calls, ev.opts.skew())
 	// the sample keeps the lowest hashes: most invocations need no record
 	h := hashOf(t.id, sp[v].id)
-	heap := &op.sample
+	k := ev.opts.sample()
 	if ev.samples != nil {
 		if op.shared == nil {
 			op.shared = ev.samples.of(key)
 		}
-		if h > op.shared.top.Load() {
-			return // the most common case, without the lock
+		top := op.shared.top.Load()
+		if h > top {
+			return // the most common case once the sample is full
 		}
-		op.shared.mu.Lock()
-		defer op.shared.mu.Unlock()
-		heap = &op.shared.h
+		// offered with the batch's others (offerPending): one lock for
+		// an operation's many, and no heap that workers write by turns
+		if len(op.pending) == 0 {
+			ev.pendingOps = append(ev.pendingOps, op)
+		}
+		op.pending = append(op.pending, ev.record(t, &sp[v], h, calls, top == math.MaxUint64))
+		return
 	}
-	if k := ev.opts.sample(); heap.wants(h, t.id, k) {
-		// the invocation it pushes out is the next one's memory
-		sc := &ev.scratch
-		inv := sc.spare
-		if inv == nil {
-			inv = sc.newInvocation()
-		}
-		if sc.trace == "" {
-			// the trace id copied, as the Assembler's remembered ones:
-			// once for all the trace's invocations
-			sc.trace = strings.Clone(t.id)
-		}
-		cs := inv.calls[:0]
-		switch {
-		case cap(cs) >= len(calls):
-		case len(*heap) < k:
-			cs = sc.newCalls(len(calls))
-		default:
-			// a full sample lets invocations go: an array of the arena's
-			// let go would keep its whole block
-			cs = make([]call, 0, len(calls))
-		}
-		*inv = invocation{trace: sc.trace, hash: h, ok: !failed, dur: sp[v].end - sp[v].start, calls: append(cs, calls...)}
-		ev.scratch.spare = heap.offer(inv, k)
-		if op.shared != nil && len(*heap) == k {
-			op.shared.top.Store((*heap)[0].hash) // a heap once full
+	if heap := &op.sample; heap.wants(h, t.id, k) {
+		if out := heap.offer(ev.record(t, &sp[v], h, calls, len(*heap) < k), k); out != nil {
+			ev.scratch.spares = append(ev.scratch.spares, out)
 		}
 	}
+}
+
+// record is the sampled invocation of span v, hash h, with the calls.
+// filling says whether the sample is still filling, letting none go: only
+// then are the calls carved from the arena, for an array let go would
+// keep its arena block.
+func (ev *Evidence) record(t *otrace, v *rec, h uint64, calls []call, filling bool) *invocation {
+	// an invocation a sample let go is the next one's memory
+	sc := &ev.scratch
+	var inv *invocation
+	if n := len(sc.spares); n > 0 {
+		inv = sc.spares[n-1]
+		sc.spares = sc.spares[:n-1]
+	} else {
+		inv = sc.newInvocation()
+	}
+	if sc.trace == "" {
+		// the trace id copied, as the Assembler's remembered ones: once
+		// for all the trace's invocations
+		sc.trace = strings.Clone(t.id)
+	}
+	cs := inv.calls[:0]
+	switch {
+	case cap(cs) >= len(calls):
+	case filling:
+		cs = sc.newCalls(len(calls))
+	default:
+		cs = make([]call, 0, len(calls))
+	}
+	*inv = invocation{trace: sc.trace, hash: h, ok: !v.outcome.Failed(), dur: v.end - v.start, calls: append(cs, calls...)}
+	return inv
+}
+
+// offerPending offers the invocations a part kept for the shared samples
+// (Options.Workers), an operation's under one lock.
+func (ev *Evidence) offerPending() {
+	k := ev.opts.sample()
+	for _, op := range ev.pendingOps {
+		s := op.shared
+		s.mu.Lock()
+		for _, inv := range op.pending {
+			if out := s.h.offer(inv, k); out != nil {
+				ev.scratch.spares = append(ev.scratch.spares, out)
+			}
+		}
+		if len(s.h) == k {
+			s.top.Store(s.h[0].hash) // a heap once full
+		}
+		s.mu.Unlock()
+		clear(op.pending)
+		op.pending = op.pending[:0]
+	}
+	clear(ev.pendingOps)
+	ev.pendingOps = ev.pendingOps[:0]
 }
 
 // samples is every operation's flow sample, shared by the parts of an
@@ -894,40 +935,86 @@ func windowed(m map[int32]map[int64]*winHist, svc int32, w int64) *winHist {
 
 // winCache is the latest window's histogram of each service (by number):
 // a service's invocations mostly fall in the window of its previous one,
-// and two map lookups per duration cost more than counting it.
-type winCache []struct {
-	w int64
-	h *winHist
+// and two map lookups per duration cost more than counting it. When the
+// histograms are shared (Evidence.winMu), a part counts into histograms
+// of its own (own), added to the shared ones when a worker's batch ends
+// (flushWindows): one lock for many durations, and no cache line that
+// workers write by turns.
+type winCache struct {
+	latest []struct {
+		w int64
+		h *winHist
+	}
+	own  map[winKey]*winHist
+	free []*winHist
 }
 
-// at is windowed(m, svc, w), through the cache.
-func (c *winCache) at(m map[int32]map[int64]*winHist, svc int32, w int64, mu *sync.Mutex) *winHist {
-	if int(svc) < len(*c) {
-		if e := (*c)[svc]; e.h != nil && e.w == w {
-			return e.h
-		}
-	} else {
-		*c = append(*c, make(winCache, int(svc)+1-len(*c))...)
-	}
-	if mu != nil {
-		mu.Lock()
-		defer mu.Unlock()
-	}
-	h := windowed(m, svc, w)
-	(*c)[svc].w, (*c)[svc].h = w, h
-	return h
+type winKey struct {
+	svc int32
+	w   int64
 }
 
 // windowAdd counts a duration of d ns in svc's window w of m, through the
-// cache c; atomically when the histograms are shared (winMu).
+// cache c.
 func (ev *Evidence) windowAdd(c *winCache, m map[int32]map[int64]*winHist, svc int32, w, d int64) {
-	h := c.at(m, svc, w, ev.winMu)
-	if ev.winMu == nil {
-		h.add(d)
-		return
+	if int(svc) >= len(c.latest) {
+		c.latest = append(c.latest, make([]struct {
+			w int64
+			h *winHist
+		}, int(svc)+1-len(c.latest))...)
 	}
-	atomic.AddUint32(&h.buckets[winBucket(float64(d))], 1)
-	atomic.AddUint32(&h.n, 1)
+	e := &c.latest[svc]
+	if e.h == nil || e.w != w {
+		e.w = w
+		if ev.winMu == nil {
+			e.h = windowed(m, svc, w)
+		} else {
+			e.h = c.ownAt(winKey{svc, w})
+		}
+	}
+	e.h.add(d)
+}
+
+// ownAt is the part's own histogram of k.
+func (c *winCache) ownAt(k winKey) *winHist {
+	h := c.own[k]
+	if h == nil {
+		if n := len(c.free); n > 0 {
+			h, c.free = c.free[n-1], c.free[:n-1]
+		} else {
+			h = &winHist{}
+		}
+		if c.own == nil {
+			c.own = map[winKey]*winHist{}
+		}
+		c.own[k] = h
+	}
+	return h
+}
+
+// share adds c's own histograms to the shared ones, m, and empties them;
+// winMu held.
+func (c *winCache) share(m map[int32]map[int64]*winHist) {
+	for k, h := range c.own {
+		to := windowed(m, k.svc, k.w)
+		for b, n := range h.buckets {
+			to.buckets[b] += n
+		}
+		to.n += h.n
+		*h = winHist{}
+		c.free = append(c.free, h)
+	}
+	clear(c.own)
+	clear(c.latest)
+}
+
+// flushWindows adds what a part counted in its own window histograms to
+// the shared ones.
+func (ev *Evidence) flushWindows() {
+	ev.winMu.Lock()
+	defer ev.winMu.Unlock()
+	ev.scratch.durations.share(ev.durations)
+	ev.scratch.callDurations.share(ev.callDurations)
 }
 
 // winHist is a window's durations in 208 buckets eight to an octave,
