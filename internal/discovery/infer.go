@@ -73,8 +73,7 @@ type unitKey struct {
 
 // inferrer holds one operation's units across its sampled invocations.
 type inferrer struct {
-	keys  []unitKey
-	index map[unitKey]int
+	keys []unitKey
 	// units[i][k] is unit k in invocation i
 	units     [][]unit
 	retries   []retried
@@ -100,15 +99,17 @@ type branchEstimate struct {
 // it is chosen in (sorted, invHeap.sorted), which makes the result
 // deterministic; a kind's share of it keeps that order.
 func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *inferrer {
-	in := &inferrer{index: map[unitKey]int{}, tol: tol, name: name, cut: map[int]bool{}}
+	in := &inferrer{tol: tol, name: name, cut: map[int]bool{}}
 	type pending struct {
-		key unitKey
+		key int32 // in in.keys
 		u   unit
 	}
 	// the units of every invocation in one array, ends[i] ending
 	// invocation i's; per invocation, the targets seen (few: a slice
 	// searched beats a map cleared for each) with their latest unit and
-	// how many units they have
+	// how many units they have, and the numbers of their 1st, 2nd, …
+	// units' keys (numbered as they first appear; byTarget holds them
+	// for every target, looked up once an invocation)
 	calls := 0
 	for _, inv := range sample {
 		calls += len(inv.calls)
@@ -120,8 +121,10 @@ func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *infe
 	type seen struct {
 		target    opKey
 		last, nth int
+		keys      []int32
 	}
 	var targets []seen
+	byTarget := map[opKey][]int32{}
 	for _, inv := range sample {
 		targets = targets[:0]
 	calls:
@@ -156,20 +159,20 @@ func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *infe
 				}
 			} else {
 				t = len(targets)
-				targets = append(targets, seen{target: c.target})
+				targets = append(targets, seen{target: c.target, keys: byTarget[c.target]})
 			}
-			targets[t].nth++
-			targets[t].last = len(units)
-			units = append(units, pending{unitKey{c.target, targets[t].nth}, unit{present: true, start: c.start, end: end, outcome: c.outcome, attempts: 1, async: c.async}})
+			tg := &targets[t]
+			tg.nth++
+			tg.last = len(units)
+			if tg.nth > len(tg.keys) {
+				tg.keys = append(tg.keys, int32(len(in.keys)))
+				byTarget[c.target] = tg.keys
+				in.keys = append(in.keys, unitKey{c.target, tg.nth})
+			}
+			units = append(units, pending{tg.keys[tg.nth-1], unit{present: true, start: c.start, end: end, outcome: c.outcome, attempts: 1, async: c.async}})
 		}
 		ends = append(ends, len(units))
 		in.ok = append(in.ok, inv.ok)
-	}
-	for _, p := range units {
-		if _, ok := in.index[p.key]; !ok {
-			in.index[p.key] = len(in.keys)
-			in.keys = append(in.keys, p.key)
-		}
 	}
 	// keys in the order they first start on average: stable names
 	in.units = make([][]unit, len(ends))
@@ -178,7 +181,7 @@ func newInferrer(sample []*invocation, tol int64, name func(opKey) string) *infe
 	for i, end := range ends {
 		in.units[i] = all[i*len(in.keys) : (i+1)*len(in.keys) : (i+1)*len(in.keys)]
 		for _, p := range units[from:end] {
-			in.units[i][in.index[p.key]] = p.u
+			in.units[i][p.key] = p.u
 		}
 		from = end
 	}
