@@ -489,37 +489,41 @@ func variants(sample []*invocation, tol int64, name func(opKey) string) (*model.
 	// a kind is the operations an invocation called, in the order of
 	// their first calls, and how often (a loop's length makes a kind)
 	type seen struct {
-		name string
-		n    int
+		target opKey
+		n      int
 	}
-	var order []seen
+	var (
+		order []seen
+		buf   []byte
+	)
 	keyOf := make([]string, len(sample)) // an invocation's kind, joined
 	sigOf := map[string][]string{}       // a joined kind, split
 	count := map[string]int{}
+	interned := map[string]string{}
 	for i, inv := range sample {
 		order = order[:0]
 	calls:
 		for _, c := range inv.calls {
-			k := name(c.target)
 			for j := range order {
-				if order[j].name == k {
+				if order[j].target == c.target {
 					order[j].n++
 					continue calls
 				}
 			}
-			order = append(order, seen{k, 1})
+			order = append(order, seen{c.target, 1})
 		}
-		var b strings.Builder
+		buf = buf[:0]
 		for j, o := range order {
 			if j > 0 {
-				b.WriteByte(0)
+				buf = append(buf, 0)
 			}
-			b.WriteString(o.name)
-			b.WriteString("×")
-			b.WriteString(strconv.Itoa(o.n))
+			buf = append(append(buf, name(o.target)...), "×"...)
+			buf = strconv.AppendInt(buf, int64(o.n), 10)
 		}
-		key := b.String()
-		if _, ok := sigOf[key]; !ok {
+		key, ok := interned[string(buf)] // no string made for a kind seen before
+		if !ok {
+			key = string(buf)
+			interned[key] = key
 			sigOf[key] = strings.Split(key, "\x00")
 			if key == "" {
 				sigOf[key] = []string{}
