@@ -91,6 +91,8 @@ type Assembler struct {
 	free []*otrace
 	// traces and folded count the traces closed and their spans
 	traces, folded int
+	idBytes        int64 // the folded traces' ids
+	maxIDs         int   // bounds a trace's ids bytes (maxIDs; tests lower it)
 	batch          []closed
 	batchSpans     int
 	parts          []*Evidence
@@ -123,32 +125,77 @@ const foldBatch = 1 << 12
 
 // otrace is an open trace.
 type otrace struct {
-	id         string
-	spans      []rec
+	id    string
+	spans []rec
+	// ids holds the bytes of its spans' ids and records (rec's refs),
+	// files the files they came from (rec.file): a rec holds no pointer,
+	// so the garbage collector need not scan the spans held, nor a write
+	// barrier guard each one's copy
+	ids        []byte
+	files      []string
 	prev, next *otrace
 	// touched is when a span of it last arrived (Assembler.now)
 	touched int64
 }
 
-// rec is a span held in an open trace: strings interned, placement
-// interned.
+// ref is bytes of otrace.ids: an offset and a length.
+type ref struct{ off, n uint32 }
+
+// maxIDs bounds a trace's ids bytes, for ref's offsets (the default of
+// Assembler.maxIDs).
+const maxIDs = 1<<32 - 1
+
+// put keeps v in the trace's ids.
+func (t *otrace) put(v string) ref {
+	if v == "" {
+		return ref{}
+	}
+	r := ref{uint32(len(t.ids)), uint32(len(v))}
+	t.ids = append(t.ids, v...)
+	return r
+}
+
+// bytes is r's bytes.
+func (t *otrace) bytes(r ref) []byte { return t.ids[r.off : r.off+r.n : r.off+r.n] }
+
+// str is r's bytes as a new string.
+func (t *otrace) str(r ref) string { return string(t.bytes(r)) }
+
+// file is the number of the file name in t.files.
+func (t *otrace) file(name string) int32 {
+	for i := len(t.files) - 1; i >= 0; i-- {
+		if t.files[i] == name {
+			return int32(i)
+		}
+	}
+	t.files = append(t.files, name)
+	return int32(len(t.files) - 1)
+}
+
+// pos is span i's position.
+func (t *otrace) pos(i int32) Pos {
+	r := &t.spans[i]
+	return Pos{File: t.files[r.file], Line: int(r.line), Col: int(r.col), Offset: r.offset, Record: t.str(r.record)}
+}
+
+// rec is a span held in an open trace: names and placement numbered, ids
+// and position in its trace's bytes.
 type rec struct {
-	id, parent  string
-	svc, op     int32
-	peer        int32
-	place       int32
-	kind        Kind
-	outcome     Outcome
-	followsFrom bool
-	resend      int32
-	start, end  int64
-	peerDomain  int32
-	pos         Pos
+	start, end           int64
+	id, parent           ref
+	svc, op, peer, place int32
+	peerDomain, resend   int32
+	file                 int32 // in otrace.files
+	kind                 Kind
+	outcome              Outcome
+	followsFrom          bool
+	line, col, offset    int64
+	record               ref
 }
 
 // NewAssembler returns an Assembler folding into a new Evidence.
 func NewAssembler(opts Options) *Assembler {
-	a := &Assembler{opts: opts, ev: newEvidence(opts), open: map[string]*otrace{}, closed: map[string]struct{}{}}
+	a := &Assembler{opts: opts, ev: newEvidence(opts), open: map[string]*otrace{}, closed: map[string]struct{}{}, maxIDs: maxIDs}
 	a.head.prev, a.head.next = &a.head, &a.head
 	a.closedRing = make([]string, 1<<16)
 	a.last.svc, a.last.place = -1, -1
@@ -223,11 +270,18 @@ func (a *Assembler) Span(s *Span) error {
 	if s.Service != a.last.service {
 		a.last.service, a.last.svc = s.Service, a.recentNames.id(&ev.names, s.Service)
 	}
+	if len(t.ids)+len(s.SpanID)+len(s.ParentID)+len(s.Pos.Record) > a.maxIDs && len(t.spans) > 0 {
+		// a trace of gigabytes of ids: folded in parts, the later ones
+		// counted as late
+		a.close(t)
+		return a.Span(s)
+	}
 	r := rec{
-		id: s.SpanID, parent: s.ParentID,
+		id: t.put(s.SpanID), parent: t.put(s.ParentID),
 		svc: a.last.svc, op: a.recentNames.id(&ev.names, s.Operation), peer: -1, place: -1,
 		kind: s.Kind, outcome: s.Outcome, followsFrom: s.FollowsFrom, resend: int32(s.Resend),
-		start: s.Start, end: max(s.End, s.Start), pos: s.Pos,
+		start: s.Start, end: max(s.End, s.Start),
+		file: t.file(s.Pos.File), line: int64(s.Pos.Line), col: int64(s.Pos.Col), offset: s.Pos.Offset, record: t.put(s.Pos.Record),
 	}
 	if s.Peer != "" {
 		r.peer = a.recentNames.id(&ev.names, s.Peer)
@@ -269,6 +323,7 @@ func (a *Assembler) close(t *otrace) {
 	a.spans -= len(t.spans)
 	a.traces++
 	a.folded += len(t.spans)
+	a.idBytes += int64(len(t.ids))
 	if old := a.closedRing[a.closedNext]; old != "" {
 		delete(a.closed, old)
 	}
@@ -312,7 +367,13 @@ func (a *Assembler) newTrace(id string) *otrace {
 		t.id = id
 		return t
 	}
-	return &otrace{id: id, spans: make([]rec, 0, a.typical())}
+	n := a.typical()
+	// and its ids' bytes as many as the folded traces' spans had each
+	perSpan := 32
+	if a.folded > 0 {
+		perSpan = max(perSpan, int(a.idBytes/int64(a.folded)))
+	}
+	return &otrace{id: id, spans: make([]rec, 0, n), ids: make([]byte, 0, n*perSpan)}
 }
 
 // typical is the length of a new trace's array: half as long again as the
@@ -331,7 +392,12 @@ func (a *Assembler) typical() int {
 // long, which memory would pay for in every trace held open.
 func (a *Assembler) recycle(t *otrace) {
 	if cap(t.spans) <= 2*a.typical() {
-		*t = otrace{spans: t.spans[:0]}
+		ids := t.ids[:0]
+		if cap(ids) > 128*cap(t.spans) {
+			ids = nil // long records (OTLP's paths): not kept for every trace
+		}
+		clear(t.files)
+		*t = otrace{spans: t.spans[:0], ids: ids, files: t.files[:0]}
 		a.free = append(a.free, t)
 	}
 }

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"cmp"
 	"hash/maphash"
 	"math"
@@ -151,9 +152,9 @@ func (x *spanIndex) reset(n int) {
 	x.mask = uint64(size - 1)
 }
 
-// add puts span i of sp in; false when a span of its id is in already.
-func (x *spanIndex) add(sp []rec, i int32) bool {
-	slot, j := x.probe(sp, sp[i].id)
+// add puts span i of t in; false when a span of its id is in already.
+func (x *spanIndex) add(t *otrace, i int32) bool {
+	slot, j := x.probe(t, t.bytes(t.spans[i].id))
 	if j >= 0 {
 		return false
 	}
@@ -161,20 +162,20 @@ func (x *spanIndex) add(sp []rec, i int32) bool {
 	return true
 }
 
-// find is the number of the span of the id, -1 when there is none.
-func (x *spanIndex) find(sp []rec, id string) int32 {
-	_, j := x.probe(sp, id)
+// find is the number of t's span of the id, -1 when there is none.
+func (x *spanIndex) find(t *otrace, id []byte) int32 {
+	_, j := x.probe(t, id)
 	return j
 }
 
 // probe looks for the id: the number of its span, or -1 and the empty
 // slot where it would go.
-func (x *spanIndex) probe(sp []rec, id string) (slot uint64, j int32) {
-	for h := maphash.String(x.seed, id) & x.mask; ; h = (h + 1) & x.mask {
+func (x *spanIndex) probe(t *otrace, id []byte) (slot uint64, j int32) {
+	for h := maphash.Bytes(x.seed, id) & x.mask; ; h = (h + 1) & x.mask {
 		switch j := x.slots[h]; {
 		case j == 0:
 			return h, -1
-		case sp[j-1].id == id:
+		case bytes.Equal(t.bytes(t.spans[j-1].id), id):
 			return h, j - 1
 		}
 	}
@@ -484,10 +485,10 @@ func (ev *Evidence) fold(t *otrace) {
 	idx.reset(n)
 	keep := grow(&sc.keep, n)
 	for i := range sp {
-		if !idx.add(sp, int32(i)) {
+		if !idx.add(t, int32(i)) {
 			keep[i] = false
-			ev.report(DuplicateSpan, sp[i].pos, func() string {
-				return "span " + sp[i].id + " appears twice in trace " + t.id + "; the later one is dropped"
+			ev.report(DuplicateSpan, t.pos(int32(i)), func() string {
+				return "span " + t.str(sp[i].id) + " appears twice in trace " + t.id + "; the later one is dropped"
 			})
 			continue
 		}
@@ -497,14 +498,14 @@ func (ev *Evidence) fold(t *otrace) {
 	incomplete := false
 	for i := range sp {
 		parent[i] = -1
-		if !keep[i] || sp[i].parent == "" {
+		if !keep[i] || sp[i].parent.n == 0 {
 			continue
 		}
-		p := idx.find(sp, sp[i].parent)
+		p := idx.find(t, t.bytes(sp[i].parent))
 		if p < 0 {
 			incomplete = true
-			ev.report(MissingParent, sp[i].pos, func() string {
-				return "span " + sp[i].id + "'s parent " + sp[i].parent + " is not in trace " + t.id
+			ev.report(MissingParent, t.pos(int32(i)), func() string {
+				return "span " + t.str(sp[i].id) + "'s parent " + t.str(sp[i].parent) + " is not in trace " + t.id
 			})
 			continue
 		}
@@ -512,7 +513,7 @@ func (ev *Evidence) fold(t *otrace) {
 	}
 	ev.cutCycles(t, parent, keep)
 	if incomplete {
-		ev.report(Incomplete, sp[0].pos, func() string { return "trace " + t.id + " has spans whose parents never arrived" })
+		ev.report(Incomplete, t.pos(0), func() string { return "trace " + t.id + " has spans whose parents never arrived" })
 	}
 	// children, in the order of their start: kids[i] is a window of one
 	// array (counted, then filled)
@@ -552,7 +553,7 @@ func (ev *Evidence) fold(t *otrace) {
 		}
 	}
 	sc.roots = roots
-	ev.fixSkew(sp, roots, kids)
+	ev.fixSkew(t, roots, kids)
 	run := spanRun{svc: -1}
 	for i := range sp {
 		if !keep[i] {
@@ -633,8 +634,7 @@ func (ev *Evidence) cutCycles(t *otrace, parent []int32, keep []bool) {
 		}
 		if j >= 0 && state[j] == onPath {
 			// j's parent link closes the loop
-			sp := t.spans[j]
-			ev.problem(Problem{Kind: Cycle, Pos: sp.pos, Detail: "span " + sp.id + "'s parent links loop back to it in trace " + t.id + "; the loop is cut there"})
+			ev.problem(Problem{Kind: Cycle, Pos: t.pos(j), Detail: "span " + t.str(t.spans[j].id) + "'s parent links loop back to it in trace " + t.id + "; the loop is cut there"})
 			parent[j] = -1
 		}
 		for _, k := range path {
@@ -647,7 +647,8 @@ func (ev *Evidence) cutCycles(t *otrace, parent []int32, keep []bool) {
 // fixSkew shifts a child (and its subtree) that starts before its parent
 // or ends after it by more than the tolerance back into the parent, as
 // Zipkin's UI does: clocks of different hosts disagree.
-func (ev *Evidence) fixSkew(sp []rec, roots []int32, kids [][]int32) {
+func (ev *Evidence) fixSkew(t *otrace, roots []int32, kids [][]int32) {
+	sp := t.spans
 	tol := ev.opts.skew()
 	queue := append(ev.scratch.queue[:0], roots...)
 	for next := 0; next < len(queue); next++ {
@@ -661,8 +662,8 @@ func (ev *Evidence) fixSkew(sp []rec, roots []int32, kids [][]int32) {
 				d = sp[p].end - sp[c].end
 			}
 			if d != 0 {
-				ev.report(ClockSkew, sp[c].pos, func() string {
-					return "span " + sp[c].id + " lies outside its parent " + sp[p].id + "; shifted by " + fmtNanos(d)
+				ev.report(ClockSkew, t.pos(c), func() string {
+					return "span " + t.str(sp[c].id) + " lies outside its parent " + t.str(sp[p].id) + "; shifted by " + fmtNanos(d)
 				})
 				shift(sp, kids, c, d)
 			}
@@ -811,7 +812,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	ev.scratch.seen, ev.scratch.seenSvc = seen, seenSvc
 	countPatterns(&op.patterns, calls, ev.opts.skew())
 	// the sample keeps the lowest hashes: most invocations need no record
-	h := hashOf(t.id, sp[v].id)
+	h := hashOf(t.id, t.bytes(sp[v].id))
 	k := ev.opts.sample()
 	if ev.samples != nil {
 		if op.shared == nil {
@@ -1105,7 +1106,7 @@ func (ev *Evidence) edge(trace string, from int32, c call, b int32) {
 }
 
 // hashOf is FNV-1a of the trace and span ids.
-func hashOf(trace, span string) uint64 {
+func hashOf[S string | []byte](trace string, span S) uint64 {
 	const prime = 1099511628211
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(trace); i++ {

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -79,5 +80,45 @@ func TestSample(t *testing.T) {
 		if len(got) != len(all) {
 			t.Fatalf("round %d: kept %d, want %d", round, len(got), len(all))
 		}
+	}
+}
+
+// TestLongTraceIDs: a trace whose ids and records outgrow what a rec's
+// offsets reach (lowered here from 4 GiB) is folded in parts, the later
+// spans counted as late, none lost; the positions kept in the trace's
+// bytes come back whole.
+func TestLongTraceIDs(t *testing.T) {
+	a := NewAssembler(Options{})
+	a.maxIDs = 100
+	for i := range 6 {
+		s := Span{TraceID: "t", SpanID: fmt.Sprintf("span-%02d", i), Service: "svc", Operation: "op", Start: int64(i), End: int64(i + 1),
+			Pos: Pos{File: "f.json", Line: i + 1, Col: 3, Offset: int64(10 * i), Record: fmt.Sprintf("resourceSpans[0].scopeSpans[0].spans[%d]", i)}}
+		if i > 0 {
+			s.ParentID = "span-00"
+		}
+		if err := a.Span(&s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := a.Close()
+	if got, want := ev.Spans, 6; got != want {
+		t.Errorf("spans: got %d, want %d", got, want)
+	}
+	if ev.Traces < 2 {
+		t.Errorf("traces: got %d, want the trace in parts", ev.Traces)
+	}
+	if ev.problems[Incomplete] == 0 {
+		t.Fatalf("no span counted as late: %v", ev.problems)
+	}
+	var late Problem
+	for _, p := range ev.examples {
+		if p.Kind == MissingParent {
+			late = p
+			break
+		}
+	}
+	want := Pos{File: "f.json", Line: late.Pos.Line, Col: 3, Offset: int64(10 * (late.Pos.Line - 1)), Record: fmt.Sprintf("resourceSpans[0].scopeSpans[0].spans[%d]", late.Pos.Line-1)}
+	if late.Pos.Line < 2 || late.Pos != want {
+		t.Errorf("a later part's span whose parent is in an earlier one: got %+v, want %+v", late.Pos, want)
 	}
 }
