@@ -16,6 +16,9 @@ type pipe struct {
 	free chan []event
 	buf  []event
 	done chan struct{}
+	// waited signals that the consumer handed over every batch before an
+	// empty one (wait)
+	waited chan struct{}
 	err  error
 	// failed is set when the sink returned an error: the reader stops
 	failed atomic.Bool
@@ -30,7 +33,7 @@ type event struct {
 const pipeBatch = 512
 
 func newPipe(sink discovery.Sink) *pipe {
-	p := &pipe{sink: sink, ch: make(chan []event, 8), free: make(chan []event, 10), done: make(chan struct{})}
+	p := &pipe{sink: sink, ch: make(chan []event, 8), free: make(chan []event, 10), done: make(chan struct{}), waited: make(chan struct{})}
 	go p.run()
 	return p
 }
@@ -38,6 +41,10 @@ func newPipe(sink discovery.Sink) *pipe {
 func (p *pipe) run() {
 	defer close(p.done)
 	for batch := range p.ch {
+		if len(batch) == 0 {
+			p.waited <- struct{}{}
+			continue
+		}
 		for i := range batch {
 			e := &batch[i]
 			switch {
@@ -107,6 +114,19 @@ func (p *pipe) flush() {
 		p.ch <- p.buf
 		p.buf = nil
 	}
+}
+
+// wait returns once the sink has been handed every span and problem so
+// far, with the sink's error: the caller may then call the sink itself
+// until it hands the pipe more.
+func (p *pipe) wait() error {
+	p.flush()
+	p.ch <- []event{}
+	<-p.waited
+	if p.failed.Load() {
+		return p.err
+	}
+	return nil
 }
 
 // close sends what is left and waits for the sink; it returns the sink's

@@ -30,17 +30,21 @@ type Format struct {
 	Name  string
 	Sniff func(head []byte) bool
 	Read  func(ctx context.Context, name string, r io.Reader, sink discovery.Sink) error
+	// Direct says Read decodes on goroutines of its own and calls the
+	// sink on the caller's alone: it is given the sink itself, not a pipe
+	// to another goroutine, sparing a copy of every span.
+	Direct bool
 }
 
 // Formats are the trace formats, in the order they are tried: the JSON
 // ones by their keys, the CSV tables by their header, binary OTLP last.
 func Formats() []Format {
 	return []Format{
-		{"otlp-json", otlp.SniffJSON, otlp.ReadJSON},
-		{"jaeger", jaeger.Sniff, jaeger.Read},
-		{"zipkin", zipkin.Sniff, zipkin.Read},
-		{"nezha-csv", nezha.Sniff, nezha.Read},
-		{"otlp-proto", otlp.SniffProto, otlp.ReadProto},
+		{Name: "otlp-json", Sniff: otlp.SniffJSON, Read: otlp.ReadJSON},
+		{Name: "jaeger", Sniff: jaeger.Sniff, Read: jaeger.Read},
+		{Name: "zipkin", Sniff: zipkin.Sniff, Read: zipkin.Read},
+		{Name: "nezha-csv", Sniff: nezha.Sniff, Read: nezha.Read, Direct: true},
+		{Name: "otlp-proto", Sniff: otlp.SniffProto, Read: otlp.ReadProto},
 	}
 }
 
@@ -172,7 +176,8 @@ func (c *counter) Span(s *discovery.Span) error {
 	return c.Sink.Span(s)
 }
 
-func readOne(ctx context.Context, name string, forced *Format, opts Options, sink discovery.Sink, prog *progress) (*Input, error) {
+func readOne(ctx context.Context, name string, forced *Format, opts Options, p *pipe, prog *progress) (*Input, error) {
+	var sink discovery.Sink = p
 	var raw io.Reader
 	if name == "-" {
 		raw = opts.Stdin
@@ -214,6 +219,14 @@ func readOne(ctx context.Context, name string, forced *Format, opts Options, sin
 	if format == nil {
 		sink.Problem(discovery.Problem{Kind: discovery.Unsupported, Pos: discovery.Pos{File: name}, Detail: "not a trace format emac reads (" + strings.Join(FormatNames(), ", ") + ")" + describe(head)})
 		return nil, nil
+	}
+	if format.Direct {
+		// the pipe's spans handed over first: the sink sees the input's
+		// order
+		if err := p.wait(); err != nil {
+			return nil, err
+		}
+		sink = p.sink
 	}
 	c := &counter{Sink: sink, prog: prog}
 	prog.file = name

@@ -71,11 +71,18 @@ func TestRead(t *testing.T) {
 	write(t, filepath.Join(dir, "a", ".hidden.json"), doc)
 	write(t, filepath.Join(dir, "c", "zipkin.json"), zipkin)
 	write(t, filepath.Join(dir, "c", "notes.txt"), []byte("not traces\n"))
+	// a Nezha table, read on goroutines of its own and handed to the sink
+	// directly (Format.Direct), between files handed over through the pipe
+	nezhaTable, err := os.ReadFile("../nezha/testdata/ob-03_53-head.csv.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "bb", "ob.csv.gz"), nezhaTable)
 	files, err := input.Files([]string{dir, "-"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{filepath.Join(dir, "a", "otlp.json"), filepath.Join(dir, "b", "traces.json.gz"), filepath.Join(dir, "c", "notes.txt"), filepath.Join(dir, "c", "zipkin.json"), "-"}
+	want := []string{filepath.Join(dir, "a", "otlp.json"), filepath.Join(dir, "b", "traces.json.gz"), filepath.Join(dir, "bb", "ob.csv.gz"), filepath.Join(dir, "c", "notes.txt"), filepath.Join(dir, "c", "zipkin.json"), "-"}
 	if diff := cmp.Diff(want, files); diff != "" {
 		t.Fatalf("Files (-want +got):\n%s", diff)
 	}
@@ -91,15 +98,21 @@ func TestRead(t *testing.T) {
 			t.Errorf("%s: no spans", in.Name)
 		}
 	}
-	if diff := cmp.Diff([]string{"otlp-json", "otlp-json", "zipkin", "otlp-json"}, formats); diff != "" {
+	if diff := cmp.Diff([]string{"otlp-json", "otlp-json", "nezha-csv", "zipkin", "otlp-json"}, formats); diff != "" {
 		t.Errorf("formats (-want +got):\n%s", diff)
 	}
 	if got := c.Count(discovery.Unsupported); got != 1 {
 		t.Errorf("%d unsupported inputs reported, want 1 (notes.txt): %v", got, c.Problems)
 	}
-	// the spans arrive in input order: the first file's first
-	if len(c.Spans) == 0 || c.Spans[0].Pos.File != want[0] {
-		t.Errorf("first span from %v, want %s", c.Spans[0].Pos, want[0])
+	// the spans arrive in input order, file after file
+	var order []string
+	for _, s := range c.Spans {
+		if len(order) == 0 || order[len(order)-1] != s.Pos.File {
+			order = append(order, s.Pos.File)
+		}
+	}
+	if diff := cmp.Diff([]string{want[0], want[1], want[2], want[4], want[5]}, order); diff != "" {
+		t.Errorf("the files the spans came from, in the order they came (-want +got):\n%s", diff)
 	}
 }
 

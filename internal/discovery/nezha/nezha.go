@@ -22,9 +22,13 @@
 //     nor a status column (the runs' faults are in fault_list.json).
 //
 // Read decompresses gzip input itself (the dataset ships .csv.gz), found
-// by its magic number. Memory is bounded by one row: lines without quotes
-// are split in the reader's buffer (table), and a row's ids are copied
-// into one string, its pod and operation names kept once each.
+// by its magic number. It cuts the input into chunks of whole lines
+// (256 KiB), which GOMAXPROCS goroutines (at most 4) split into spans at
+// once, and hands the spans to the sink in the input's order, on the
+// caller's goroutine: memory is bounded by a few chunks a goroutine. A
+// row's ids are copied into one string, its pod and operation names kept
+// once each. From the first chunk with a quote on, rows are read one by
+// one (table): a quoted field may hold a line break.
 // A row that does not parse (Corrupt) or lacks an id or a pod
 // (MissingField) is reported with its line (and the field's column) and
 // dropped. Positions are the row's line and byte offset in the CSV (after
@@ -41,6 +45,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,22 +70,43 @@ const (
 // r fails, ctx is done, or sink.Span returns one; everything wrong with
 // the input itself is a sink.Problem.
 func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) error {
+	return read(ctx, name, r, sink, options{})
+}
+
+// options tune read; the zero value is Read's.
+type options struct {
+	// Workers is the number of goroutines splitting rows (0: GOMAXPROCS,
+	// at most 4; 1 reads on the caller's alone); Block is the bytes of
+	// whole lines each takes at a time (0: 256 KiB).
+	Workers, Block int
+}
+
+func (o options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return min(runtime.GOMAXPROCS(0), 4)
+}
+
+func (o options) block() int {
+	if o.Block > 0 {
+		return o.Block
+	}
+	return 256 << 10
+}
+
+func read(ctx context.Context, name string, r io.Reader, sink discovery.Sink, opts options) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	problem := func(kind discovery.ProblemKind, line, col int, off int64, record, detail string) {
 		sink.Problem(discovery.Problem{Kind: kind, Pos: discovery.Pos{File: name, Line: line, Col: col, Offset: off, Record: record}, Detail: detail})
 	}
-	var tb *table
-	ioErr := func(err error) error {
-		// the reader's errors are passed through; gzip's format errors
-		// are about the input, not I/O.
+	// ioErr passes the reader's errors through; gzip's format errors are
+	// about the input, not I/O: a problem at off, where the rows stop.
+	ioErr := func(err error, off int64) error {
 		var corrupt flate.CorruptInputError
 		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &corrupt) {
-			var off int64
-			if tb != nil {
-				off = tb.offset()
-			}
 			problem(discovery.Corrupt, 0, 0, off, "", "gzip: "+err.Error()+"; the rest of "+name+" is not read")
 			return nil
 		}
@@ -102,12 +128,12 @@ func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) er
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return ioErr(err)
+			return ioErr(err, 0)
 		}
 		defer zr.Close()
 		in = zr
 	}
-	tb = newTable(in)
+	tb := newTable(in)
 
 	header, err := tb.read()
 	if err == io.EOF {
@@ -119,7 +145,7 @@ func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) er
 			problem(discovery.Corrupt, pe.Line, pe.Column, 0, "header", "CSV: "+pe.Err.Error()+"; "+name+" is not read")
 			return nil
 		}
-		return ioErr(err)
+		return ioErr(err, tb.offset())
 	}
 	header = slices.Clone(header) // the record is the table's
 	for i, h := range header {
@@ -160,125 +186,152 @@ func Read(ctx context.Context, name string, r io.Reader, sink discovery.Sink) er
 	if iEnd < 0 {
 		need = max(need, iDur+1)
 	}
+	c := columns{iTrace, iSpan, iParent, iPod, iOp, iStart, iEnd, iDur, need, len(header)}
+	if workers := opts.workers(); workers > 1 && tb.slow == nil {
+		return readChunks(ctx, name, tb, c, sink, workers, opts.block(), ioErr)
+	}
+	return readRows(ctx, tb, newRows(name, c), sink, ioErr)
+}
 
-	var (
-		// s is set field by field, never cleared: the fields Read does
-		// not set stay zero, and clearing it would cost a write barrier
-		// per pointer while the GC runs (encoding/csv keeps it busy).
-		s = discovery.Span{Pos: discovery.Pos{File: name}}
-		// the row's fields are the table's buffer: what the span keeps is
-		// copied, the ids of a row in one string (the trace's shared with
-		// the row before when it is the same), the pods and operations
-		// once each, for the few there are
-		ids       []byte
-		lastTrace string
-		pods      = map[string]pod{}
-		ops       = map[string]string{}
-		lastPod   pod // and the last, as rows of a pod come in runs
-		rows      int
-		off       = tb.offset() // where the row starts
-	)
-	for {
+// columns are where a table's fields are, and how many a row needs.
+type columns struct {
+	trace, span, parent, pod, op, start, end, dur int
+	need, header                                  int
+}
+
+// readRows reads tb's rows one by one into sink.
+func readRows(ctx context.Context, tb *table, rw *rows, sink discovery.Sink, ioErr func(error, int64) error) error {
+	for n := 1; ; n++ {
 		rec, err := tb.read()
-		start := off
-		off = tb.offset()
+		start := tb.begin
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				problem(discovery.Corrupt, pe.Line, pe.Column, start, "", "CSV: "+pe.Err.Error())
+				sink.Problem(rw.problem(discovery.Corrupt, pe.Line, pe.Column, start, "CSV: "+pe.Err.Error()))
 				continue
 			}
-			return ioErr(err)
+			return ioErr(err, tb.offset())
 		}
-		if rows++; rows%1024 == 0 {
+		if n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		line := tb.line
-		fieldProblem := func(kind discovery.ProblemKind, i int, detail string) {
-			l, c := tb.fieldPos(i)
-			problem(kind, l, c, start, "", detail)
-		}
-		if len(rec) < need {
-			problem(discovery.Corrupt, line, 0, start, "", "a row of "+strconv.Itoa(len(rec))+" fields; the header has "+strconv.Itoa(len(header)))
+		if p, ok := rw.row(rec, tb.line, start, tb.fieldPos); !ok {
+			sink.Problem(p)
 			continue
 		}
-		s.Pos.Line, s.Pos.Offset = line, start
-		trace, span, parent, op, podName := rec[iTrace], rec[iSpan], rec[iParent], rec[iOp], rec[iPod]
-		if parent == "root" {
-			parent = ""
-		}
-		switch {
-		case trace == "":
-			fieldProblem(discovery.MissingField, iTrace, "no "+colTrace)
-			continue
-		case span == "":
-			fieldProblem(discovery.MissingField, iSpan, "no "+colSpan)
-			continue
-		case podName == "":
-			fieldProblem(discovery.MissingField, iPod, "no "+colPod+": no service")
-			continue
-		}
-		if trace == lastTrace {
-			ids = append(append(ids[:0], span...), parent...)
-			kept := string(ids)
-			s.TraceID, s.SpanID, s.ParentID = lastTrace, kept[:len(span)], kept[len(span):]
-		} else {
-			ids = append(append(append(ids[:0], trace...), span...), parent...)
-			kept := string(ids)
-			s.TraceID, s.SpanID, s.ParentID = kept[:len(trace)], kept[len(trace):len(trace)+len(span)], kept[len(trace)+len(span):]
-			lastTrace = s.TraceID
-		}
-		if podName != lastPod.name {
-			p, ok := pods[podName]
-			if !ok {
-				p.name = strings.Clone(podName)
-				p.service = ServiceOf(p.name)
-				if len(pods) < 1<<16 {
-					pods[p.name] = p
-				}
-			}
-			lastPod = p
-		}
-		s.Service, s.Placement.Pod = lastPod.service, lastPod.name
-		if o, ok := ops[op]; ok {
-			s.Operation = o
-		} else {
-			s.Operation = strings.Clone(op)
-			if len(ops) < 1<<16 {
-				ops[s.Operation] = s.Operation
-			}
-		}
-		var bad bool
-		if s.Start, bad = parseNano(rec[iStart]); bad {
-			fieldProblem(discovery.Corrupt, iStart, colStart+" "+strconv.Quote(rec[iStart])+" is not an integer")
-			continue
-		}
-		if iEnd >= 0 {
-			if s.End, bad = parseNano(rec[iEnd]); bad {
-				fieldProblem(discovery.Corrupt, iEnd, colEnd+" "+strconv.Quote(rec[iEnd])+" is not an integer")
-				continue
-			}
-		} else {
-			us, bad := parseNano(rec[iDur])
-			if bad || us > (1<<63-1)/1000 || us < 0 {
-				fieldProblem(discovery.Corrupt, iDur, colDuration+" "+strconv.Quote(rec[iDur])+" is not a duration in µs")
-				continue
-			}
-			s.End = s.Start + us*1000
-		}
-		if s.End < s.Start {
-			fieldProblem(discovery.Corrupt, iEnd, "the span ends before it starts")
-			continue
-		}
-		if err := sink.Span(&s); err != nil {
+		if err := sink.Span(&rw.s); err != nil {
 			return err
 		}
 	}
+}
+
+// rows makes spans of rows: what a reader keeps from row to row.
+type rows struct {
+	name string
+	c    columns
+	// s is set field by field, never cleared: the fields Read does not
+	// set stay zero, and clearing it would cost a write barrier per
+	// pointer while the GC runs.
+	s discovery.Span
+	// the row's fields are the table's buffer: what the span keeps is
+	// copied, the ids of a row in one string (the trace's shared with the
+	// row before when it is the same), the pods and operations once
+	// each, for the few there are
+	ids       []byte
+	lastTrace string
+	pods      map[string]pod
+	ops       map[string]string
+	lastPod   pod // and the last, as rows of a pod come in runs
+}
+
+func newRows(name string, c columns) *rows {
+	return &rows{name: name, c: c, s: discovery.Span{Pos: discovery.Pos{File: name}}, pods: map[string]pod{}, ops: map[string]string{}}
+}
+
+func (rw *rows) problem(kind discovery.ProblemKind, line, col int, off int64, detail string) discovery.Problem {
+	return discovery.Problem{Kind: kind, Pos: discovery.Pos{File: rw.name, Line: line, Col: col, Offset: off}, Detail: detail}
+}
+
+// row makes rw.s the span of rec, the row of the line starting at byte
+// start; fieldPos is where a field of it is. It returns false, and the
+// problem, when the row is not a span.
+func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int, int)) (discovery.Problem, bool) {
+	c := &rw.c
+	fieldProblem := func(kind discovery.ProblemKind, i int, detail string) (discovery.Problem, bool) {
+		l, col := fieldPos(i)
+		return rw.problem(kind, l, col, start, detail), false
+	}
+	if len(rec) < c.need {
+		return rw.problem(discovery.Corrupt, line, 0, start, "a row of "+strconv.Itoa(len(rec))+" fields; the header has "+strconv.Itoa(c.header)), false
+	}
+	s := &rw.s
+	s.Pos.Line, s.Pos.Offset = line, start
+	trace, span, parent, op, podName := rec[c.trace], rec[c.span], rec[c.parent], rec[c.op], rec[c.pod]
+	if parent == "root" {
+		parent = ""
+	}
+	switch {
+	case trace == "":
+		return fieldProblem(discovery.MissingField, c.trace, "no "+colTrace)
+	case span == "":
+		return fieldProblem(discovery.MissingField, c.span, "no "+colSpan)
+	case podName == "":
+		return fieldProblem(discovery.MissingField, c.pod, "no "+colPod+": no service")
+	}
+	if trace == rw.lastTrace {
+		rw.ids = append(append(rw.ids[:0], span...), parent...)
+		kept := string(rw.ids)
+		s.TraceID, s.SpanID, s.ParentID = rw.lastTrace, kept[:len(span)], kept[len(span):]
+	} else {
+		rw.ids = append(append(append(rw.ids[:0], trace...), span...), parent...)
+		kept := string(rw.ids)
+		s.TraceID, s.SpanID, s.ParentID = kept[:len(trace)], kept[len(trace):len(trace)+len(span)], kept[len(trace)+len(span):]
+		rw.lastTrace = s.TraceID
+	}
+	if podName != rw.lastPod.name {
+		p, ok := rw.pods[podName]
+		if !ok {
+			p.name = strings.Clone(podName)
+			p.service = ServiceOf(p.name)
+			if len(rw.pods) < 1<<16 {
+				rw.pods[p.name] = p
+			}
+		}
+		rw.lastPod = p
+	}
+	s.Service, s.Placement.Pod = rw.lastPod.service, rw.lastPod.name
+	if o, ok := rw.ops[op]; ok {
+		s.Operation = o
+	} else {
+		s.Operation = strings.Clone(op)
+		if len(rw.ops) < 1<<16 {
+			rw.ops[s.Operation] = s.Operation
+		}
+	}
+	var bad bool
+	if s.Start, bad = parseNano(rec[c.start]); bad {
+		return fieldProblem(discovery.Corrupt, c.start, colStart+" "+strconv.Quote(rec[c.start])+" is not an integer")
+	}
+	if c.end >= 0 {
+		if s.End, bad = parseNano(rec[c.end]); bad {
+			return fieldProblem(discovery.Corrupt, c.end, colEnd+" "+strconv.Quote(rec[c.end])+" is not an integer")
+		}
+	} else {
+		us, bad := parseNano(rec[c.dur])
+		if bad || us > (1<<63-1)/1000 || us < 0 {
+			return fieldProblem(discovery.Corrupt, c.dur, colDuration+" "+strconv.Quote(rec[c.dur])+" is not a duration in µs")
+		}
+		s.End = s.Start + us*1000
+	}
+	if s.End < s.Start {
+		return fieldProblem(discovery.Corrupt, c.end, "the span ends before it starts")
+	}
+	return discovery.Problem{}, true
 }
 
 // pod is a pod's name and its service.

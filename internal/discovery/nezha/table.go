@@ -36,6 +36,10 @@ type table struct {
 	// off is the offset after the current record
 	lines, line int
 	off         int64
+	// begin is where the current record starts: its line's first byte
+	// (after the lines without a record), or for encoding/csv's, the
+	// offset after the record before
+	begin int64
 	// slow, once set, reads the rest; its lines and offsets count from
 	// baseLine and baseOff
 	slow     *csv.Reader
@@ -56,6 +60,7 @@ func newTable(r io.Reader) *table {
 // record encoding/csv rejects, and the reader's own errors as they are.
 func (t *table) read() ([]string, error) {
 	if t.slow != nil {
+		t.begin = t.off
 		rec, err := t.slow.Read()
 		t.off = t.baseOff + t.slow.InputOffset()
 		if err != nil {
@@ -118,6 +123,7 @@ func (t *table) read() ([]string, error) {
 			return t.read()
 		}
 		t.lines++
+		t.begin = t.off
 		t.off += int64(len(raw))
 		t.line = t.lines
 		t.text = unsafe.String(&line[0], len(line))

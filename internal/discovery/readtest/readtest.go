@@ -159,13 +159,20 @@ func (e *endless) Read(p []byte) (int, error) {
 // prefix.
 func Streams(t *testing.T, read ReadFunc, head, unit, what string) {
 	t.Helper()
+	StreamsAhead(t, read, head, unit, what, 256<<10)
+}
+
+// StreamsAhead is Streams for a reader that reads up to ahead bytes
+// before it hands over their spans (one that splits chunks at once).
+func StreamsAhead(t *testing.T, read ReadFunc, head, unit, what string, ahead int) {
+	t.Helper()
 	in := &endless{head: []byte(head), unit: []byte(unit)}
 	errEnough := errors.New("enough")
 	s := &FailSink{After: 1000, Err: errEnough}
 	if err := read(context.Background(), "endless", in, s); !errors.Is(err, errEnough) {
 		t.Fatalf("got %v, want %v", err, errEnough)
 	}
-	if in.read > 1000*len(in.unit)+256<<10 {
+	if in.read > 1000*len(in.unit)+ahead {
 		t.Errorf("read %d bytes for 1000 %s of %d", in.read, what, len(in.unit))
 	}
 }
