@@ -19,7 +19,7 @@ type pipe struct {
 	// waited signals that the consumer handed over every batch before an
 	// empty one (wait)
 	waited chan struct{}
-	err  error
+	err    error
 	// failed is set when the sink returned an error: the reader stops
 	failed atomic.Bool
 }

@@ -102,7 +102,9 @@ func TestChunksErrors(t *testing.T) {
 	row := "t1,s1,root,frontend-579b9bff58-t2dbm,GET /,10,20,0\n"
 	data := []byte(header + strings.Repeat(row, 200))
 	boom := errors.New("boom")
-	failing := func() io.Reader { return io.MultiReader(bytes.NewReader(data[:len(data)-len(row)/2]), iotest.ErrReader(boom)) }
+	failing := func() io.Reader {
+		return io.MultiReader(bytes.NewReader(data[:len(data)-len(row)/2]), iotest.ErrReader(boom))
+	}
 	want, wantErr := readWith(t, nil, failing(), options{Workers: 1})
 	got, err := readWith(t, nil, failing(), options{Workers: 2, Block: 256})
 	if err != wantErr || wantErr != "boom" {
