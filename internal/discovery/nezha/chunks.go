@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -82,11 +83,12 @@ func readChunks(ctx context.Context, name string, tb *table, c columns, sink dis
 				}
 				carry = append(carry[:0], data[cut+1:]...)
 				data = data[:cut+1]
-			case err != io.EOF:
+			default:
 				// what came before the error: its whole lines
 				ch.err = err
-				carry = append(carry[:0], data[bytes.LastIndexByte(data, '\n')+1:]...)
-				data = data[:bytes.LastIndexByte(data, '\n')+1]
+				cut := bytes.LastIndexByte(data, '\n') + 1
+				carry = append(carry[:0], data[cut:]...)
+				data = data[:cut]
 			}
 			ch.data = data
 			if bytes.IndexByte(data, '"') >= 0 {
@@ -236,7 +238,7 @@ func (rw *rows) split(ch *chunk, fields []string) []string {
 func column(line string, i int) int {
 	col := 1
 	for ; i > 0; i-- {
-		j := bytes.IndexByte(unsafe.Slice(unsafe.StringData(line), len(line)), ',')
+		j := strings.IndexByte(line, ',')
 		col += j + 1
 		line = line[j+1:]
 	}

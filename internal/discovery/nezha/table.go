@@ -7,7 +7,6 @@ import (
 	"encoding/csv"
 	"io"
 	"math/bits"
-	"strings"
 	"unsafe"
 )
 
@@ -177,14 +176,7 @@ func (t *table) fieldPos(i int) (line, col int) {
 		line, col = t.slow.FieldPos(i)
 		return line + t.baseLine, col
 	}
-	col = 1
-	s := t.text
-	for ; i > 0; i-- {
-		j := strings.IndexByte(s, ',')
-		col += j + 1
-		s = s[j+1:]
-	}
-	return t.line, col
+	return t.line, column(t.text, i)
 }
 
 // offset is the input offset after the current record, as
