@@ -942,12 +942,15 @@ func windowed(m map[int32]map[int64]*winHist, svc int32, w int64) *winHist {
 // (flushWindows): one lock for many durations, and no cache line that
 // workers write by turns.
 type winCache struct {
-	latest []struct {
-		w int64
-		h *winHist
-	}
-	own  map[winKey]*winHist
-	free []*winHist
+	latest []winLatest // by service
+	own    map[winKey]*winHist
+	free   []*winHist
+}
+
+// winLatest is a service's latest window and its histogram.
+type winLatest struct {
+	w int64
+	h *winHist
 }
 
 type winKey struct {
@@ -959,10 +962,7 @@ type winKey struct {
 // cache c.
 func (ev *Evidence) windowAdd(c *winCache, m map[int32]map[int64]*winHist, svc int32, w, d int64) {
 	if int(svc) >= len(c.latest) {
-		c.latest = append(c.latest, make([]struct {
-			w int64
-			h *winHist
-		}, int(svc)+1-len(c.latest))...)
+		c.latest = append(c.latest, make([]winLatest, int(svc)+1-len(c.latest))...)
 	}
 	e := &c.latest[svc]
 	if e.h == nil || e.w != w {
@@ -1033,17 +1033,12 @@ func (h *winHist) add(d int64) { h.addN(float64(d), 1) }
 
 // addN counts n observations of d ns.
 func (h *winHist) addN(d float64, n uint32) {
-	h.buckets[winBucket(d)] += n
-	h.n += n
-}
-
-// winBucket is the bucket of a duration of d ns.
-func winBucket(d float64) int {
 	b := 0
 	if d > 0 {
 		b = int(8*math.Log2(d)) - winLow
 	}
-	return min(max(b, 0), len(winHist{}.buckets)-1)
+	h.buckets[min(max(b, 0), len(h.buckets)-1)] += n
+	h.n += n
 }
 
 // quantile is the q-quantile in nanoseconds, interpolated within its
