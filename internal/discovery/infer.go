@@ -512,8 +512,9 @@ func (in *inferrer) seq(blocks [][]int) *model.Node {
 	var all []int
 	var nodes []*model.Node
 	// a run of blocks under one deadline is one step
+	timed := in.timedOut(blocks)
 	for i := 0; i < len(blocks); i++ {
-		j, d, n := in.run(blocks, i)
+		j, d, n := in.run(blocks, timed, i)
 		if j == i {
 			nodes = append(nodes, in.infer(blocks[i]))
 			all = append(all, blocks[i]...)
@@ -794,11 +795,28 @@ func (in *inferrer) overlapping(parts [][]int) bool {
 	return false
 }
 
+// timedOut says of each block whether some call of it timed out: where a
+// run under a deadline may end.
+func (in *inferrer) timedOut(blocks [][]int) []bool {
+	timed := make([]bool, len(blocks))
+	for _, row := range in.units {
+		for b, blk := range blocks {
+			for _, k := range blk {
+				if u := row[k]; u.present && !u.async && u.outcome == Timeout {
+					timed[b] = true
+				}
+			}
+		}
+	}
+	return timed
+}
+
 // run finds the longest run of blocks from i whose timed-out calls were
 // all cut at one offset from the run's start, some of them after its
 // first block and some in its last: a deadline over the run. It returns the run's last block
 // (i when there is none), the deadline and the invocations that showed it.
-func (in *inferrer) run(blocks [][]int, i int) (int, time.Duration, int) {
+// timed[j] says whether some call of block j timed out (timedOut).
+func (in *inferrer) run(blocks [][]int, timed []bool, i int) (int, time.Duration, int) {
 	if i == 0 {
 		// a deadline over the first steps that fits the whole series as
 		// well is the whole series' (deadline finds it): nothing tells
@@ -814,16 +832,6 @@ func (in *inferrer) run(blocks [][]int, i int) (int, time.Duration, int) {
 	// a run ends at a block where some call timed out (last below): the
 	// blocks where none did are passed over without a look at every
 	// invocation
-	timed := make([]bool, len(blocks))
-	for _, row := range in.units {
-		for b, blk := range blocks[i+1:] {
-			for _, k := range blk {
-				if u := row[k]; u.present && !u.async && u.outcome == Timeout {
-					timed[i+1+b] = true
-				}
-			}
-		}
-	}
 	for j := len(blocks) - 1; j > i; j-- {
 		if !timed[j] {
 			continue
