@@ -209,15 +209,7 @@ func (rw *rows) split(ch *chunk, fields []string) []string {
 		start := at
 		at += len(raw)
 		ch.lines++
-		line := raw
-		switch n := len(line); {
-		case line[n-1] != '\n' && line[n-1] == '\r':
-			line = line[:n-1] // at the end of the input
-		case n >= 2 && line[n-2] == '\r' && line[n-1] == '\n':
-			line = line[:n-2]
-		case line[n-1] == '\n':
-			line = line[:n-1]
-		}
+		line := content(raw)
 		if len(line) == 0 {
 			continue
 		}

@@ -94,15 +94,7 @@ func (t *table) read() ([]string, error) {
 		if err != nil && err != io.EOF {
 			return nil, err // a partial line, as encoding/csv drops it
 		}
-		line := raw
-		switch n := len(line); {
-		case err == io.EOF && line[n-1] == '\r':
-			line = line[:n-1]
-		case n >= 2 && line[n-2] == '\r' && line[n-1] == '\n':
-			line = line[:n-2]
-		case line[n-1] == '\n':
-			line = line[:n-1]
-		}
+		line := content(raw)
 		if len(line) == 0 {
 			t.lines++
 			t.off += int64(len(raw))
@@ -129,6 +121,21 @@ func (t *table) read() ([]string, error) {
 		t.fields = fields
 		return fields, nil
 	}
+}
+
+// content is a line without its line break, as encoding/csv reads it:
+// "\r\n" is a break as "\n" is, and a "\r" ending the input (a last line
+// without "\n") is dropped.
+func content(line []byte) []byte {
+	switch n := len(line); {
+	case line[n-1] != '\n' && line[n-1] == '\r':
+		return line[:n-1]
+	case n >= 2 && line[n-2] == '\r' && line[n-1] == '\n':
+		return line[:n-2]
+	case line[n-1] == '\n':
+		return line[:n-1]
+	}
+	return line
 }
 
 // split appends the comma-separated fields of line, which holds no line
