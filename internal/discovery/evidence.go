@@ -93,6 +93,9 @@ type scratch struct {
 	spares []*invocation
 	// trace is the folded trace's id, copied for its sampled invocations
 	trace string
+	// traceHash is its traceHash: the sample's order is FNV-1a of an
+	// invocation's trace and span ids
+	traceHash uint64
 	// invs and callArena are where sampled invocations and their calls
 	// are carved from: a few allocations for thousands
 	invs      []invocation
@@ -480,6 +483,7 @@ func (ev *Evidence) fold(t *otrace) {
 	n := len(sp)
 	sc := &ev.scratch
 	sc.trace = ""
+	sc.traceHash = traceHash(t.id)
 	// ids: the first of a duplicate wins
 	idx := &sc.idx
 	idx.reset(n)
@@ -812,7 +816,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	ev.scratch.seen, ev.scratch.seenSvc = seen, seenSvc
 	countPatterns(&op.patterns, calls, ev.opts.skew())
 	// the sample keeps the lowest hashes: most invocations need no record
-	h := hashOf(t.id, t.bytes(sp[v].id))
+	h := spanHash(ev.scratch.traceHash, t.bytes(sp[v].id))
 	k := ev.opts.sample()
 	if ev.samples != nil {
 		if op.shared == nil {
@@ -1100,16 +1104,23 @@ func (ev *Evidence) edge(trace string, from int32, c call, b int32) {
 	e.examples.add(trace, ev.opts.examples())
 }
 
-// hashOf is FNV-1a of the trace and span ids.
-func hashOf[S string | []byte](trace string, span S) uint64 {
-	const prime = 1099511628211
+// fnvPrime is FNV-1a's 64-bit prime.
+const fnvPrime = 1099511628211
+
+// traceHash is FNV-1a of the trace id and a zero byte: where spanHash
+// starts for each of the trace's spans, so a fold hashes the id once.
+func traceHash(trace string) uint64 {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(trace); i++ {
-		h = (h ^ uint64(trace[i])) * prime
+		h = (h ^ uint64(trace[i])) * fnvPrime
 	}
-	h = (h ^ 0) * prime
+	return (h ^ 0) * fnvPrime
+}
+
+// spanHash goes on from traceHash's h with the span id: FNV-1a of both.
+func spanHash(h uint64, span []byte) uint64 {
 	for i := 0; i < len(span); i++ {
-		h = (h ^ uint64(span[i])) * prime
+		h = (h ^ uint64(span[i])) * fnvPrime
 	}
 	return h
 }
