@@ -31,7 +31,7 @@ type chunk struct {
 
 // event is a span of a chunk, or a problem.
 type event struct {
-	span    discovery.Span
+	span    spanRow
 	problem *discovery.Problem
 }
 
@@ -133,6 +133,7 @@ func readChunks(ctx context.Context, name string, tb *table, c columns, sink dis
 
 	// deliver, in order
 	line, off := tb.lines, tb.off
+	s := discovery.Span{Pos: discovery.Pos{File: name}}
 	for ch := range ordered {
 		<-ch.done
 		if err := ctx.Err(); err != nil {
@@ -154,9 +155,10 @@ func readChunks(ctx context.Context, name string, tb *table, c columns, sink dis
 				sink.Problem(p)
 				continue
 			}
-			e.span.Pos.Line += line
-			e.span.Pos.Offset += off
-			if err := sink.Span(&e.span); err != nil {
+			e.span.into(&s)
+			s.Pos.Line += line
+			s.Pos.Offset += off
+			if err := sink.Span(&s); err != nil {
 				return err
 			}
 		}
@@ -220,7 +222,7 @@ func (rw *rows) split(ch *chunk, fields []string) []string {
 			ch.events = append(ch.events, event{problem: new(p)}) // p itself would be on the heap for every row
 			continue
 		}
-		ch.events = append(ch.events, event{span: rw.s})
+		ch.events = append(ch.events, event{span: rw.r})
 	}
 	return fields
 }

@@ -224,6 +224,7 @@ func readRows(ctx context.Context, tb *table, rw *rows, sink discovery.Sink, ioE
 			sink.Problem(p)
 			continue
 		}
+		rw.r.into(&rw.s)
 		if err := sink.Span(&rw.s); err != nil {
 			return err
 		}
@@ -234,9 +235,12 @@ func readRows(ctx context.Context, tb *table, rw *rows, sink discovery.Sink, ioE
 type rows struct {
 	name string
 	c    columns
-	// s is set field by field, never cleared: the fields Read does not
-	// set stay zero, and clearing it would cost a write barrier per
-	// pointer while the GC runs.
+	// r is the last row's span
+	r spanRow
+	// s is the span readRows hands over, set from r field by field and
+	// never cleared: the fields a row does not set stay zero, and
+	// clearing it would cost a write barrier per pointer while the GC
+	// runs.
 	s discovery.Span
 	// the row's fields are the table's buffer: what the span keeps is
 	// copied, the ids of a row in one string (the trace's shared with the
@@ -244,20 +248,41 @@ type rows struct {
 	// each, for the few there are
 	ids       []byte
 	lastTrace string
-	pods      map[string]pod
+	pods      map[string]*pod
 	ops       map[string]string
-	lastPod   pod // and the last, as rows of a pod come in runs
+	lastPod   *pod // and the last, as rows of a pod come in runs
+}
+
+// A spanRow is what a row makes of a span: the fields a span of the
+// tables can have, in a third of a discovery.Span's bytes, as chunks
+// keep thousands of them.
+type spanRow struct {
+	trace, span, parent, op string
+	pod                     *pod
+	start, end              int64
+	line                    int
+	off                     int64
+}
+
+// into sets s's fields from r's. The fields r has not are left as they
+// are: a reader's span has them zero.
+func (r *spanRow) into(s *discovery.Span) {
+	s.TraceID, s.SpanID, s.ParentID = r.trace, r.span, r.parent
+	s.Service, s.Placement.Pod = r.pod.service, r.pod.name
+	s.Operation = r.op
+	s.Start, s.End = r.start, r.end
+	s.Pos.Line, s.Pos.Offset = r.line, r.off
 }
 
 func newRows(name string, c columns) *rows {
-	return &rows{name: name, c: c, s: discovery.Span{Pos: discovery.Pos{File: name}}, pods: map[string]pod{}, ops: map[string]string{}}
+	return &rows{name: name, c: c, s: discovery.Span{Pos: discovery.Pos{File: name}}, pods: map[string]*pod{}, ops: map[string]string{}, lastPod: &pod{}}
 }
 
 func (rw *rows) problem(kind discovery.ProblemKind, line, col int, off int64, detail string) discovery.Problem {
 	return discovery.Problem{Kind: kind, Pos: discovery.Pos{File: rw.name, Line: line, Col: col, Offset: off}, Detail: detail}
 }
 
-// row makes rw.s the span of rec, the row of the line starting at byte
+// row makes rw.r the span of rec, the row of the line starting at byte
 // start; fieldPos is where a field of it is. It returns false, and the
 // problem, when the row is not a span.
 func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int, int)) (discovery.Problem, bool) {
@@ -269,8 +294,8 @@ func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int
 	if len(rec) < c.need {
 		return rw.problem(discovery.Corrupt, line, 0, start, "a row of "+strconv.Itoa(len(rec))+" fields; the header has "+strconv.Itoa(c.header)), false
 	}
-	s := &rw.s
-	s.Pos.Line, s.Pos.Offset = line, start
+	r := &rw.r
+	r.line, r.off = line, start
 	trace, span, parent, op, podName := rec[c.trace], rec[c.span], rec[c.parent], rec[c.op], rec[c.pod]
 	if parent == "root" {
 		parent = ""
@@ -286,17 +311,17 @@ func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int
 	if trace == rw.lastTrace {
 		rw.ids = append(append(rw.ids[:0], span...), parent...)
 		kept := string(rw.ids)
-		s.TraceID, s.SpanID, s.ParentID = rw.lastTrace, kept[:len(span)], kept[len(span):]
+		r.trace, r.span, r.parent = rw.lastTrace, kept[:len(span)], kept[len(span):]
 	} else {
 		rw.ids = append(append(append(rw.ids[:0], trace...), span...), parent...)
 		kept := string(rw.ids)
-		s.TraceID, s.SpanID, s.ParentID = kept[:len(trace)], kept[len(trace):len(trace)+len(span)], kept[len(trace)+len(span):]
-		rw.lastTrace = s.TraceID
+		r.trace, r.span, r.parent = kept[:len(trace)], kept[len(trace):len(trace)+len(span)], kept[len(trace)+len(span):]
+		rw.lastTrace = r.trace
 	}
 	if podName != rw.lastPod.name {
 		p, ok := rw.pods[podName]
 		if !ok {
-			p.name = strings.Clone(podName)
+			p = &pod{name: strings.Clone(podName)}
 			p.service = ServiceOf(p.name)
 			if len(rw.pods) < 1<<16 {
 				rw.pods[p.name] = p
@@ -304,21 +329,21 @@ func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int
 		}
 		rw.lastPod = p
 	}
-	s.Service, s.Placement.Pod = rw.lastPod.service, rw.lastPod.name
+	r.pod = rw.lastPod
 	if o, ok := rw.ops[op]; ok {
-		s.Operation = o
+		r.op = o
 	} else {
-		s.Operation = strings.Clone(op)
+		r.op = strings.Clone(op)
 		if len(rw.ops) < 1<<16 {
-			rw.ops[s.Operation] = s.Operation
+			rw.ops[r.op] = r.op
 		}
 	}
 	var bad bool
-	if s.Start, bad = parseNano(rec[c.start]); bad {
+	if r.start, bad = parseNano(rec[c.start]); bad {
 		return fieldProblem(discovery.Corrupt, c.start, colStart+" "+strconv.Quote(rec[c.start])+" is not an integer")
 	}
 	if c.end >= 0 {
-		if s.End, bad = parseNano(rec[c.end]); bad {
+		if r.end, bad = parseNano(rec[c.end]); bad {
 			return fieldProblem(discovery.Corrupt, c.end, colEnd+" "+strconv.Quote(rec[c.end])+" is not an integer")
 		}
 	} else {
@@ -326,9 +351,9 @@ func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int
 		if bad || us > (1<<63-1)/1000 || us < 0 {
 			return fieldProblem(discovery.Corrupt, c.dur, colDuration+" "+strconv.Quote(rec[c.dur])+" is not a duration in µs")
 		}
-		s.End = s.Start + us*1000
+		r.end = r.start + us*1000
 	}
-	if s.End < s.Start {
+	if r.end < r.start {
 		return fieldProblem(discovery.Corrupt, c.end, "the span ends before it starts")
 	}
 	return discovery.Problem{}, true
