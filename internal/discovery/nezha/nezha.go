@@ -41,6 +41,7 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"io"
@@ -49,6 +50,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/emac-dev/emac/internal/discovery"
 )
@@ -250,6 +252,7 @@ type rows struct {
 	lastTrace string
 	pods      map[string]*pod
 	ops       map[string]string
+	recentOps [256]string
 	lastPod   *pod // and the last, as rows of a pod come in runs
 }
 
@@ -330,14 +333,7 @@ func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int
 		rw.lastPod = p
 	}
 	r.pod = rw.lastPod
-	if o, ok := rw.ops[op]; ok {
-		r.op = o
-	} else {
-		r.op = strings.Clone(op)
-		if len(rw.ops) < 1<<16 {
-			rw.ops[r.op] = r.op
-		}
-	}
+	r.op = rw.op(op)
 	var bad bool
 	if r.start, bad = parseNano(rec[c.start]); bad {
 		return fieldProblem(discovery.Corrupt, c.start, colStart+" "+strconv.Quote(rec[c.start])+" is not an integer")
@@ -357,6 +353,35 @@ func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int
 		return fieldProblem(discovery.Corrupt, c.end, "the span ends before it starts")
 	}
 	return discovery.Problem{}, true
+}
+
+// op is the kept copy of the operation name op.
+func (rw *rows) op(op string) string {
+	// a glance at a slot of recent names before the map: a table has a
+	// few dozen, and a map's hash of each row's cost it more than all
+	// its other lookups. The slot is a multiplicative hash of the last 8
+	// bytes, where names of one service's methods differ.
+	var w uint64
+	if n := len(op); n >= 8 {
+		w = binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(op[n-8:]), 8))
+	} else {
+		for i := range n {
+			w = w<<8 | uint64(op[i])
+		}
+	}
+	slot := &rw.recentOps[((w^uint64(len(op)))*0x9e3779b97f4a7c15)>>(64-8)]
+	if *slot == op {
+		return *slot
+	}
+	o, ok := rw.ops[op]
+	if !ok {
+		o = strings.Clone(op)
+		if len(rw.ops) < 1<<16 {
+			rw.ops[o] = o
+		}
+	}
+	*slot = o
+	return o
 }
 
 // pod is a pod's name and its service.

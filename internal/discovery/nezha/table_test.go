@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -159,6 +160,31 @@ func TestParseNano(t *testing.T) {
 		got, bad := parseNano(c)
 		if bad != (err != nil) || !bad && got != want {
 			t.Fatalf("parseNano(%q) = %d, %v; strconv says %d, %v", c, got, bad, want, err)
+		}
+	}
+}
+
+// TestOps holds rows.op to the names it is given, whichever share a slot
+// of the recent ones: short and long, empty, and more than the slots.
+func TestOps(t *testing.T) {
+	rw := newRows("t", columns{})
+	var names []string
+	for i := range 600 {
+		names = append(names, fmt.Sprintf("svc%d/Method%d", i%7, i))
+	}
+	names = append(names, "", "a", "ab", "abcdefg", "abcdefgh", "xabcdefgh", "hipstershop.CartService/AddItem", "hipstershop.CartService/GetCart")
+	for round := range 3 {
+		for _, n := range names {
+			if got := rw.op(n); got != n {
+				t.Fatalf("round %d: op(%q) = %q", round, n, got)
+			}
+		}
+	}
+	// a name is kept once: the same string whichever row it came from
+	for _, n := range names[:50] {
+		a, b := rw.op(n), rw.op(strings.Clone(n))
+		if len(n) > 0 && unsafe.StringData(a) != unsafe.StringData(b) {
+			t.Errorf("op(%q) kept twice", n)
 		}
 	}
 }
