@@ -256,7 +256,7 @@ func (a *Assembler) Span(s *Span) error {
 				a.report(Problem{Kind: Incomplete, Pos: s.Pos, Detail: "span " + s.SpanID + " arrived after its trace " + s.TraceID + " was closed (raise the window)"})
 			}
 			t = a.newTrace(s.TraceID)
-			a.open[s.TraceID] = t
+			a.open[t.id] = t
 		} else {
 			t.prev.next, t.next.prev = t.next, t.prev // unlink: it goes last
 		}
@@ -308,6 +308,10 @@ func (a *Assembler) Span(s *Span) error {
 // Problem implements Sink.
 func (a *Assembler) Problem(p Problem) { a.report(p) }
 
+// CopiesIDs implements IDCopier: a span's ids go into its trace's bytes
+// (otrace.put), and the trace's id is copied by newTrace.
+func (a *Assembler) CopiesIDs() bool { return true }
+
 // expire folds in the traces no span of which arrived since before: the
 // open traces are in the order they were touched.
 func (a *Assembler) expire(before int64) {
@@ -327,9 +331,7 @@ func (a *Assembler) close(t *otrace) {
 	if old := a.closedRing[a.closedNext]; old != "" {
 		delete(a.closed, old)
 	}
-	// the id copied: a reader's may be a slice of its record's string,
-	// which 2^16 remembered ids would otherwise hold
-	id := strings.Clone(t.id)
+	id := t.id // newTrace's copy
 	a.closedRing[a.closedNext] = id
 	a.closed[id] = struct{}{}
 	a.closedNext = (a.closedNext + 1) % len(a.closedRing)
@@ -347,7 +349,9 @@ func (a *Assembler) close(t *otrace) {
 }
 
 // newTrace is an open trace of the id, a folded one's reused when there
-// is one.
+// is one. The id is copied: a reader's may be bytes of its buffer
+// (IDCopier), or a slice of a record's string that the trace's open and
+// remembered id (Assembler.closed) would hold.
 func (a *Assembler) newTrace(id string) *otrace {
 	if len(a.free) == 0 && a.done != nil {
 		select {
@@ -364,7 +368,7 @@ func (a *Assembler) newTrace(id string) *otrace {
 	if n := len(a.free); n > 0 {
 		t := a.free[n-1]
 		a.free = a.free[:n-1]
-		t.id = id
+		t.id = strings.Clone(id)
 		return t
 	}
 	n := a.typical()
@@ -373,7 +377,7 @@ func (a *Assembler) newTrace(id string) *otrace {
 	if a.folded > 0 {
 		perSpan = max(perSpan, int(a.idBytes/int64(a.folded)))
 	}
-	return &otrace{id: id, spans: make([]rec, 0, n), ids: make([]byte, 0, n*perSpan)}
+	return &otrace{id: strings.Clone(id), spans: make([]rec, 0, n), ids: make([]byte, 0, n*perSpan)}
 }
 
 // typical is the length of a new trace's array: half as long again as the

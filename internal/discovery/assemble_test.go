@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -65,11 +66,8 @@ func TestAssemblerProblems(t *testing.T) {
 	}
 }
 
-// TestWorkers: folding on workers gives the evidence folding in place
-// does — the model, the problems' counts and examples in their order,
-// the exported families — on random traces with every kind of problem,
-// in a window small enough to close traces early and in parts.
-func TestWorkers(t *testing.T) {
+// randomSpans are spans of random traces with every kind of problem.
+func randomSpans() []discovery.Span {
 	const ms = int64(1e6)
 	rng := rand.New(rand.NewPCG(1, 2))
 	services := []string{"front", "cart", "stock", "pay", "ship", ""}
@@ -95,6 +93,16 @@ func TestWorkers(t *testing.T) {
 		s.Placement.Node = fmt.Sprintf("n%d", rng.IntN(3))
 		spans = append(spans, s)
 	}
+	return spans
+}
+
+// TestWorkers: folding on workers gives the evidence folding in place
+// does — the model, the problems' counts and examples in their order,
+// the exported families — on random traces with every kind of problem
+// (randomSpans),
+// in a window small enough to close traces early and in parts.
+func TestWorkers(t *testing.T) {
+	spans := randomSpans()
 	evidence := func(workers int) (*v1alpha1.DiscoveredModel, []discovery.Family) {
 		a := discovery.NewAssembler(discovery.Options{MaxSpans: 64, Workers: workers, Sample: 50})
 		for i := range spans {
@@ -117,6 +125,48 @@ func TestWorkers(t *testing.T) {
 		}
 		if diff := cmp.Diff(wantFams, fams); diff != "" {
 			t.Errorf("%d workers: the families differ from folding in place (-in place +workers):\n%s", w, diff)
+		}
+	}
+}
+
+// TestAssemblerCopiesIDs: the Assembler is an IDCopier. Spans whose ids
+// are bytes of a buffer overwritten once Span returns give the evidence
+// that spans of ids of their own do, folding in place or on workers, in
+// a window that closes traces early and reuses them.
+func TestAssemblerCopiesIDs(t *testing.T) {
+	spans := randomSpans()
+	evidence := func(workers int, borrowed bool) (*v1alpha1.DiscoveredModel, []discovery.Family) {
+		a := discovery.NewAssembler(discovery.Options{MaxSpans: 64, Workers: workers, Sample: 50})
+		if !discovery.CopiesIDs(a) {
+			t.Fatal("the Assembler does not copy ids")
+		}
+		buf := make([]byte, 0, 64)
+		for i := range spans {
+			s := spans[i]
+			if borrowed {
+				buf = append(append(append(buf[:0], s.TraceID...), s.SpanID...), s.ParentID...)
+				s.TraceID = unsafe.String(unsafe.SliceData(buf), len(s.TraceID))
+				s.SpanID = unsafe.String(unsafe.SliceData(buf[len(s.TraceID):]), len(s.SpanID))
+				s.ParentID = unsafe.String(unsafe.SliceData(buf[len(s.TraceID)+len(s.SpanID):]), len(s.ParentID))
+			}
+			if err := a.Span(&s); err != nil {
+				t.Fatal(err)
+			}
+			for j := range buf {
+				buf[j] = '#' // the reader's next record
+			}
+		}
+		ev := a.Close()
+		return ev.Model(nil), ev.Families()
+	}
+	for _, w := range []int{0, 2} {
+		want, wantFams := evidence(w, false)
+		got, fams := evidence(w, true)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%d workers: the model differs with borrowed ids (-own +borrowed):\n%s", w, diff)
+		}
+		if diff := cmp.Diff(wantFams, fams); diff != "" {
+			t.Errorf("%d workers: the families differ with borrowed ids (-own +borrowed):\n%s", w, diff)
 		}
 	}
 }

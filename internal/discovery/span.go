@@ -205,3 +205,22 @@ type Sink interface {
 	// Problem reports a record the reader could not use as it was.
 	Problem(p Problem)
 }
+
+// An IDCopier is a Sink that copies the ids of a span it keeps (TraceID,
+// SpanID, ParentID) rather than holding their strings: a reader may hand
+// it ids that are bytes of its own buffer, overwritten once Span
+// returns, and spare a copy of each. Other Sinks may keep any of a
+// span's strings. The Assembler is one.
+type IDCopier interface {
+	Sink
+	// CopiesIDs says the sink copies ids: false for a wrapper of a sink
+	// that does not.
+	CopiesIDs() bool
+}
+
+// CopiesIDs says whether s may be handed ids of a reader's buffer
+// (IDCopier).
+func CopiesIDs(s Sink) bool {
+	c, ok := s.(IDCopier)
+	return ok && c.CopiesIDs()
+}

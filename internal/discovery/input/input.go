@@ -176,6 +176,9 @@ func (c *counter) Span(s *discovery.Span) error {
 	return c.Sink.Span(s)
 }
 
+// CopiesIDs implements discovery.IDCopier: as the sink does.
+func (c *counter) CopiesIDs() bool { return discovery.CopiesIDs(c.Sink) }
+
 func readOne(ctx context.Context, name string, forced *Format, opts Options, p *pipe, prog *progress) (*Input, error) {
 	var sink discovery.Sink = p
 	var raw io.Reader

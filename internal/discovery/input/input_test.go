@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -155,6 +156,43 @@ func TestSinkError(t *testing.T) {
 	}
 	if len(f.Spans) != 3 {
 		t.Errorf("%d spans taken, want 3", len(f.Spans))
+	}
+}
+
+// idCopier is a Collector that copies the ids itself
+// (discovery.IDCopier).
+type idCopier struct{ discovery.Collector }
+
+func (c *idCopier) CopiesIDs() bool { return true }
+
+func (c *idCopier) Span(s *discovery.Span) error {
+	cp := *s
+	cp.TraceID, cp.SpanID, cp.ParentID = strings.Clone(s.TraceID), strings.Clone(s.SpanID), strings.Clone(s.ParentID)
+	return c.Collector.Span(&cp)
+}
+
+// TestCopiesIDs: a sink that copies ids (which the Nezha reader then
+// hands its own bytes) is handed what one that keeps them is, from a
+// table read directly and from files through the pipe.
+func TestCopiesIDs(t *testing.T) {
+	dir := t.TempDir()
+	nezhaTable, err := os.ReadFile("../nezha/testdata/ob-03_53-head.csv.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "a.json"), otlpJSON(t))
+	write(t, filepath.Join(dir, "b.csv.gz"), nezhaTable)
+	write(t, filepath.Join(dir, "c.json"), otlpJSON(t))
+	var want discovery.Collector
+	if _, err := input.Read(context.Background(), []string{dir}, input.Options{}, &want); err != nil {
+		t.Fatal(err)
+	}
+	var got idCopier
+	if _, err := input.Read(context.Background(), []string{dir}, input.Options{}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got.Collector); diff != "" {
+		t.Errorf("not what a sink that keeps ids is handed (-kept +copied):\n%s", diff)
 	}
 }
 

@@ -39,6 +39,7 @@ type event struct {
 // bytes, split into spans by workers at once, into sink in order. A
 // chunk with a quote, and all after it, are read row by row (readRows).
 func readChunks(ctx context.Context, name string, tb *table, c columns, sink discovery.Sink, workers, block int, ioErr func(error, int64) error) error {
+	borrow := discovery.CopiesIDs(sink) // ids of ch.data, reused once delivered
 	var (
 		ordered = make(chan *chunk, workers) // the chunks in input order
 		work    = make(chan *chunk)
@@ -120,7 +121,7 @@ func readChunks(ctx context.Context, name string, tb *table, c columns, sink dis
 	})
 	for range workers {
 		wg.Go(func() {
-			rw := newRows(name, c)
+			rw := newRows(name, c, borrow)
 			var fields []string
 			for ch := range work {
 				fields = rw.split(ch, fields)
@@ -142,7 +143,7 @@ func readChunks(ctx context.Context, name string, tb *table, c columns, sink dis
 		if ch.rest != nil {
 			rest := newTable(ch.rest)
 			rest.lines, rest.off = line, off
-			return readRows(ctx, rest, newRows(name, c), sink, ioErr)
+			return readRows(ctx, rest, newRows(name, c, borrow), sink, ioErr)
 		}
 		for i := range ch.events {
 			e := &ch.events[i]

@@ -136,3 +136,41 @@ func FuzzChunks(f *testing.F) {
 	f.Add([]byte(header + "t1,\"s1\",root,p-1,op,1,2,0\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { agree(t, data) })
 }
+
+// idCopier is a Collector that copies the ids itself: a
+// discovery.IDCopier, handed the reader's own bytes.
+type idCopier struct{ discovery.Collector }
+
+func (c *idCopier) CopiesIDs() bool { return true }
+
+func (c *idCopier) Span(s *discovery.Span) error {
+	cp := *s
+	cp.TraceID, cp.SpanID, cp.ParentID = strings.Clone(s.TraceID), strings.Clone(s.SpanID), strings.Clone(s.ParentID)
+	return c.Collector.Span(&cp)
+}
+
+// TestBorrowedIDs: a sink that copies ids is handed the spans others
+// are, row by row and in chunks, and keeps what it does not copy as it
+// is: the other strings are the reader's to keep, not its buffer's.
+func TestBorrowedIDs(t *testing.T) {
+	gz, err := os.ReadFile("testdata/ob-03_53-head.csv.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted := header + "t1,s1,root,frontend-579b9bff58-t2dbm,GET /,10,20,0\n" + `t1,"s2",s1,cartservice-74f56fd4b-5lf6w,get,11,19,0` + "\n" + "t1,s3,s1,cartservice-74f56fd4b-5lf6w,put,12,19,0\n"
+	for name, data := range map[string]string{"table": string(gz), "a quote": quoted} {
+		want, _ := readWith(t, []byte(data), nil, options{Workers: 1})
+		if len(want.Spans) == 0 {
+			t.Fatalf("%s: no spans", name)
+		}
+		for _, o := range []options{{Workers: 1}, {Workers: 2, Block: 1 << 10}, {Workers: 2}} {
+			var got idCopier
+			if err := read(context.Background(), "f", strings.NewReader(data), &got, o); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got.Collector); diff != "" {
+				t.Errorf("%s, %+v: not what a sink that keeps ids is handed (-kept +copied):\n%s", name, o, diff)
+			}
+		}
+	}
+}

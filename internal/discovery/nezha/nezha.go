@@ -26,8 +26,9 @@
 // (256 KiB), which GOMAXPROCS goroutines (at most 4) split into spans at
 // once, and hands the spans to the sink in the input's order, on the
 // caller's goroutine: memory is bounded by a few chunks a goroutine. A
-// row's ids are copied into one string, its pod and operation names kept
-// once each. From the first chunk with a quote on, rows are read one by
+// row's ids are copied into one string, unless the sink copies them
+// itself (discovery.IDCopier, as the Assembler does); its pod and
+// operation names are kept once each. From the first chunk with a quote on, rows are read one by
 // one (table): a quoted field may hold a line break.
 // A row that does not parse (Corrupt) or lacks an id or a pod
 // (MissingField) is reported with its line (and the field's column) and
@@ -192,7 +193,7 @@ func read(ctx context.Context, name string, r io.Reader, sink discovery.Sink, op
 	if workers := opts.workers(); workers > 1 && tb.slow == nil {
 		return readChunks(ctx, name, tb, c, sink, workers, opts.block(), ioErr)
 	}
-	return readRows(ctx, tb, newRows(name, c), sink, ioErr)
+	return readRows(ctx, tb, newRows(name, c, discovery.CopiesIDs(sink)), sink, ioErr)
 }
 
 // columns are where a table's fields are, and how many a row needs.
@@ -246,14 +247,17 @@ type rows struct {
 	s discovery.Span
 	// the row's fields are the table's buffer: what the span keeps is
 	// copied, the ids of a row in one string (the trace's shared with the
-	// row before when it is the same), the pods and operations once
-	// each, for the few there are
+	// row before when it is the same) unless the sink copies them
+	// (borrow), the pods and operations once each, for the few there are
 	ids       []byte
 	lastTrace string
 	pods      map[string]*pod
 	ops       map[string]string
 	recentOps [256]string
 	lastPod   *pod // and the last, as rows of a pod come in runs
+	// borrow says the sink copies ids (discovery.IDCopier): a row's are
+	// its fields, the table's or the chunk's bytes, not copied here
+	borrow bool
 }
 
 // A spanRow is what a row makes of a span: the fields a span of the
@@ -277,8 +281,8 @@ func (r *spanRow) into(s *discovery.Span) {
 	s.Pos.Line, s.Pos.Offset = r.line, r.off
 }
 
-func newRows(name string, c columns) *rows {
-	return &rows{name: name, c: c, s: discovery.Span{Pos: discovery.Pos{File: name}}, pods: map[string]*pod{}, ops: map[string]string{}, lastPod: &pod{}}
+func newRows(name string, c columns, borrow bool) *rows {
+	return &rows{name: name, c: c, borrow: borrow, s: discovery.Span{Pos: discovery.Pos{File: name}}, pods: map[string]*pod{}, ops: map[string]string{}, lastPod: &pod{}}
 }
 
 func (rw *rows) problem(kind discovery.ProblemKind, line, col int, off int64, detail string) discovery.Problem {
@@ -311,7 +315,9 @@ func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int
 	case podName == "":
 		return fieldProblem(discovery.MissingField, c.pod, "no "+colPod+": no service")
 	}
-	if trace == rw.lastTrace {
+	if rw.borrow {
+		r.trace, r.span, r.parent = trace, span, parent
+	} else if trace == rw.lastTrace {
 		rw.ids = append(append(rw.ids[:0], span...), parent...)
 		kept := string(rw.ids)
 		r.trace, r.span, r.parent = rw.lastTrace, kept[:len(span)], kept[len(span):]

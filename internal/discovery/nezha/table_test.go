@@ -167,7 +167,7 @@ func TestParseNano(t *testing.T) {
 // TestOps holds rows.op to the names it is given, whichever share a slot
 // of the recent ones: short and long, empty, and more than the slots.
 func TestOps(t *testing.T) {
-	rw := newRows("t", columns{})
+	rw := newRows("t", columns{}, false)
 	var names []string
 	for i := range 600 {
 		names = append(names, fmt.Sprintf("svc%d/Method%d", i%7, i))
