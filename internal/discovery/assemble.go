@@ -276,17 +276,19 @@ func (a *Assembler) Span(s *Span) error {
 		a.close(t)
 		return a.Span(s)
 	}
-	r := rec{
-		id: t.put(s.SpanID), parent: t.put(s.ParentID),
-		svc: a.last.svc, op: a.recentNames.id(&ev.names, s.Operation), peer: -1, place: -1,
-		kind: s.Kind, outcome: s.Outcome, followsFrom: s.FollowsFrom, resend: int32(s.Resend),
-		start: s.Start, end: max(s.End, s.Start),
-		file: t.file(s.Pos.File), line: int64(s.Pos.Line), col: int64(s.Pos.Col), offset: s.Pos.Offset, record: t.put(s.Pos.Record),
-	}
+	// filled in place, field by field: a rec made whole and then
+	// appended is built on the stack from a template, and copied twice
+	t.spans = append(t.spans, rec{})
+	r := &t.spans[len(t.spans)-1]
+	r.id, r.parent, r.record = t.put(s.SpanID), t.put(s.ParentID), t.put(s.Pos.Record)
+	r.svc, r.op = a.last.svc, a.recentNames.id(&ev.names, s.Operation)
+	r.kind, r.outcome, r.followsFrom, r.resend = s.Kind, s.Outcome, s.FollowsFrom, int32(s.Resend)
+	r.start, r.end = s.Start, max(s.End, s.Start)
+	r.file, r.line, r.col, r.offset = t.file(s.Pos.File), int64(s.Pos.Line), int64(s.Pos.Col), s.Pos.Offset
+	r.peer, r.peerDomain, r.place = -1, -1, -1
 	if s.Peer != "" {
 		r.peer = a.recentNames.id(&ev.names, s.Peer)
 	}
-	r.peerDomain = -1
 	if s.PeerDomain != "" {
 		r.peerDomain = a.recentNames.id(&ev.names, s.PeerDomain)
 	}
@@ -296,7 +298,6 @@ func (a *Assembler) Span(s *Span) error {
 		}
 		r.place = a.last.place
 	}
-	t.spans = append(t.spans, r)
 	ev.Spans++
 	a.spans++
 	for a.spans > a.opts.maxSpans() && a.head.next != &a.head {
