@@ -252,6 +252,9 @@ type opStats struct {
 type targetStats struct {
 	present, calls, errors, cancelled int
 	ok, failed                        hist
+	// edge is the edge's statistics (Evidence.edge) from the operation's
+	// service to the target's, found once
+	edge *edgeStats
 }
 
 // invocation is one sampled execution of an operation: its calls, in the
@@ -776,11 +779,16 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		c := &calls[i]
 		d := c.end - c.start
 		b := histBucket(d) // one logarithm for the edge's and the target's
-		ev.edge(t.id, sp[v].svc, *c, b)
 		ts := op.targets[c.target]
 		if ts == nil {
 			ts = &targetStats{}
 			op.targets[c.target] = ts
+		}
+		if ts.edge == nil {
+			ts.edge = ev.edge(sp[v].svc, c.target.svc)
+		}
+		if ts.edge != nil {
+			ts.edge.add(t.id, c, b, ev.opts.examples())
 		}
 		ts.calls++
 		switch c.outcome {
@@ -1078,17 +1086,24 @@ func (ev *Evidence) leafCall(sp []rec, kids [][]int32, c int32) (call, bool) {
 	return call{target: opKey{sp[c].peer, sp[c].op}, start: sp[c].start, end: sp[c].end, outcome: sp[c].outcome, resend: sp[c].resend, async: sp[c].kind == KindProducer}, true
 }
 
-func (ev *Evidence) edge(trace string, from int32, c call, b int32) {
-	k := edgeKey{from, c.target.svc}
+// edge is the statistics of the edge from → to, nil when the limits
+// drop it (counted).
+func (ev *Evidence) edge(from, to int32) *edgeStats {
+	k := edgeKey{from, to}
 	e := ev.edges[k]
 	if e == nil {
 		if ev.lim != nil && len(ev.edges) >= ev.lim.maxEdges() {
 			ev.dropped[dropEdges]++
-			return
+			return nil
 		}
 		e = &edgeStats{}
 		ev.edges[k] = e
 	}
+	return e
+}
+
+// add counts the call c of the trace, of duration bucket b.
+func (e *edgeStats) add(trace string, c *call, b int32, examples int) {
 	e.calls++
 	if c.async {
 		e.async++
@@ -1101,7 +1116,7 @@ func (ev *Evidence) edge(trace string, from int32, c call, b int32) {
 	default:
 		e.errors++
 	}
-	e.examples.add(trace, ev.opts.examples())
+	e.examples.add(trace, examples)
 }
 
 // fnvPrime is FNV-1a's 64-bit prime.

@@ -87,14 +87,10 @@ func (ev *Evidence) targetOf(s Series) *targetStats {
 	return ts
 }
 
+// edgeOf is the statistics of s's edge (rebuilt evidence has no limits:
+// never nil).
 func (ev *Evidence) edgeOf(s Series) *edgeStats {
-	k := edgeKey{ev.names.id(label(s, LClient)), ev.names.id(label(s, LServer))}
-	e := ev.edges[k]
-	if e == nil {
-		e = &edgeStats{}
-		ev.edges[k] = e
-	}
-	return e
+	return ev.edge(ev.names.id(label(s, LClient)), ev.names.id(label(s, LServer)))
 }
 
 // sampleKey names a sampled invocation.
