@@ -91,10 +91,8 @@ type scratch struct {
 	path              []int32
 	// spares are invocations the samples let go, for the next ones
 	spares []*invocation
-	// trace is the folded trace's id, copied for its sampled invocations
-	trace string
-	// traceHash is its traceHash: the sample's order is FNV-1a of an
-	// invocation's trace and span ids
+	// traceHash is the folded trace's traceHash: the sample's order is
+	// FNV-1a of an invocation's trace and span ids
 	traceHash uint64
 	// invs and callArena are where sampled invocations and their calls
 	// are carved from: a few allocations for thousands
@@ -485,7 +483,6 @@ func (ev *Evidence) fold(t *otrace) {
 	sp := t.spans
 	n := len(sp)
 	sc := &ev.scratch
-	sc.trace = ""
 	sc.traceHash = traceHash(t.id)
 	// ids: the first of a duplicate wins
 	idx := &sc.idx
@@ -863,11 +860,6 @@ func (ev *Evidence) record(t *otrace, v *rec, h uint64, calls []call, filling bo
 	} else {
 		inv = sc.newInvocation()
 	}
-	if sc.trace == "" {
-		// the trace id copied, as the Assembler's remembered ones: once
-		// for all the trace's invocations
-		sc.trace = strings.Clone(t.id)
-	}
 	cs := inv.calls[:0]
 	switch {
 	case cap(cs) >= len(calls):
@@ -876,7 +868,14 @@ func (ev *Evidence) record(t *otrace, v *rec, h uint64, calls []call, filling bo
 	default:
 		cs = make([]call, 0, len(calls))
 	}
-	*inv = invocation{trace: sc.trace, hash: h, ok: !v.outcome.Failed(), dur: v.end - v.start, calls: append(cs, calls...)}
+	// field by field: the whole struct would be copied from a template,
+	// with a write barrier for each of its pointers
+	inv.trace = t.id // the Assembler's own copy (newTrace)
+	inv.hash, inv.ok, inv.dur = h, !v.outcome.Failed(), v.end-v.start
+	inv.calls = append(cs, calls...)
+	if inv.targets != "" || inv.encoded != "" {
+		inv.targets, inv.encoded = "", ""
+	}
 	return inv
 }
 
