@@ -293,7 +293,7 @@ func (a *Assembler) Span(s *Span) error {
 		r.peerDomain = a.recentNames.id(&ev.names, s.PeerDomain)
 	}
 	if s.Placement != (Placement{}) {
-		if s.Placement != a.last.placement || a.last.place < 0 {
+		if a.last.place < 0 || !s.Placement.same(&a.last.placement) {
 			a.last.placement, a.last.place = s.Placement, a.recentPlaces.id(&ev.places, s.Placement)
 		}
 		r.place = a.last.place

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -120,5 +121,29 @@ func TestLongTraceIDs(t *testing.T) {
 	want := Pos{File: "f.json", Line: late.Pos.Line, Col: 3, Offset: int64(10 * (late.Pos.Line - 1)), Record: fmt.Sprintf("resourceSpans[0].scopeSpans[0].spans[%d]", late.Pos.Line-1)}
 	if late.Pos.Line < 2 || late.Pos != want {
 		t.Errorf("a later part's span whose parent is in an earlier one: got %+v, want %+v", late.Pos, want)
+	}
+}
+
+// TestPlacementSame: same is equality, whether the strings are the same
+// ones or copies.
+func TestPlacementSame(t *testing.T) {
+	p := Placement{Pod: "cart-1", Node: "n1", Zone: "z1"}
+	cp := Placement{Pod: strings.Clone(p.Pod), Node: strings.Clone(p.Node), Zone: strings.Clone(p.Zone)}
+	for _, tc := range []struct {
+		name string
+		a, b Placement
+		want bool
+	}{
+		{"itself", p, p, true},
+		{"a copy", p, cp, true},
+		{"empty", Placement{}, Placement{}, true},
+		{"another pod", p, Placement{Pod: "cart-2", Node: "n1", Zone: "z1"}, false},
+		{"a shorter pod", p, Placement{Pod: "cart-", Node: "n1", Zone: "z1"}, false},
+		{"the same pod, another domain", p, Placement{Pod: p.Pod, Node: p.Node, Zone: p.Zone, Domain: "d"}, false},
+		{"a prefix of the same string", Placement{Pod: p.Pod[:4]}, Placement{Pod: p.Pod}, false},
+	} {
+		if got := tc.a.same(&tc.b); got != tc.want {
+			t.Errorf("%s: same = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
