@@ -409,36 +409,41 @@ func pairs(sample []*invocation, tol int64, names map[opKey]string) []v1alpha1.C
 	}
 	n := len(byRank)
 	together, overlapped := make([]int, n*n), make([]int, n*n)
-	type ranked struct {
-		r int
-		c call
-	}
-	var cs []ranked
+	// a call is its rank and its number in the invocation, sorted as one
+	// integer: by target, then in the order of the calls
+	var cs []uint64
+	last, lastRank := opKey{-1, -1}, 0 // looked up again when the target changes
 	for _, inv := range sample {
 		cs = cs[:0]
-		for _, c := range inv.calls {
+		for i, c := range inv.calls {
 			if !c.async {
-				cs = append(cs, ranked{rank[c.target], c})
+				if c.target != last {
+					last, lastRank = c.target, rank[c.target]
+				}
+				cs = append(cs, uint64(lastRank)<<32|uint64(i))
 			}
 		}
-		// by target, in the order of the calls
-		slices.SortStableFunc(cs, func(x, y ranked) int { return cmp.Compare(x.r, y.r) })
+		slices.Sort(cs)
+		r := func(x uint64) int { return int(x >> 32) }
+		c := func(x uint64) *call { return &inv.calls[uint32(x)] }
 		for i := 0; i < len(cs); {
 			j := i + 1
-			for j < len(cs) && cs[j].r == cs[i].r {
+			for j < len(cs) && r(cs[j]) == r(cs[i]) {
 				j++
 			}
 			for k := j; k < len(cs); {
 				l := k + 1
-				for l < len(cs) && cs[l].r == cs[k].r {
+				for l < len(cs) && r(cs[l]) == r(cs[k]) {
 					l++
 				}
-				at := cs[i].r*n + cs[k].r
+				at := r(cs[i])*n + r(cs[k])
 				together[at]++
 			over:
-				for _, ca := range cs[i:j] {
-					for _, cb := range cs[k:l] {
-						if min(ca.c.end, cb.c.end)-max(ca.c.start, cb.c.start) > tol {
+				for _, xa := range cs[i:j] {
+					ca := c(xa)
+					for _, xb := range cs[k:l] {
+						cb := c(xb)
+						if min(ca.end, cb.end)-max(ca.start, cb.start) > tol {
 							overlapped[at]++
 							break over
 						}
