@@ -89,6 +89,14 @@ type scratch struct {
 	queue             []int32
 	state             []uint8 // cutCycles'
 	path              []int32
+	// svcs and ops are Evidence.services by number and a few of
+	// Evidence.ops, looked up in a fold for each invocation: a slot
+	// costs less than a map's hash and probe (entries are never removed)
+	svcs []*svcStats
+	ops  [256]struct {
+		k opKey
+		s *opStats
+	}
 	// spares are invocations the samples let go, for the next ones
 	spares []*invocation
 	// traceHash is the folded trace's traceHash: the sample's order is
@@ -686,12 +694,36 @@ func shift(sp []rec, kids [][]int32, i int32, d int64) {
 }
 
 func (ev *Evidence) service(svc int32) *svcStats {
+	svcs := ev.scratch.svcs
+	if int(svc) < len(svcs) && svcs[svc] != nil {
+		return svcs[svc]
+	}
 	s := ev.services[svc]
 	if s == nil {
 		s = &svcStats{}
 		ev.services[svc] = s
 	}
+	if svc >= 0 {
+		if int(svc) >= len(svcs) {
+			svcs = append(svcs, make([]*svcStats, int(svc)+1-len(svcs))...)
+			ev.scratch.svcs = svcs
+		}
+		svcs[svc] = s
+	}
 	return s
+}
+
+// op is the operation's statistics, nil when there are none yet.
+func (ev *Evidence) op(k opKey) *opStats {
+	e := &ev.scratch.ops[(uint32(k.svc)*0x9e3779b1^uint32(k.op))%uint32(len(ev.scratch.ops))]
+	if e.s != nil && e.k == k {
+		return e.s
+	}
+	op := ev.ops[k]
+	if op != nil {
+		e.k, e.s = k, op
+	}
+	return op
 }
 
 // invocation folds in the execution of an operation that span v is (a
@@ -699,7 +731,7 @@ func (ev *Evidence) service(svc int32) *svcStats {
 // spans of other services under it, through its own service's spans.
 func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, root bool) {
 	key := opKey{sp[v].svc, sp[v].op}
-	op := ev.ops[key]
+	op := ev.op(key)
 	if op == nil {
 		if ev.lim != nil && len(ev.ops) >= ev.lim.maxOperations() {
 			ev.dropped[dropOperations]++
