@@ -147,3 +147,29 @@ func TestPlacementSame(t *testing.T) {
 		}
 	}
 }
+
+// TestSpanIndexSpread: span ids of common shapes (counters in hex, ids
+// alike but in one byte, 8-byte binary ids) spread over the index's
+// slots as random ones would: some 79% of 2¹⁵ ids in 2¹⁶ slots have a
+// slot of their own.
+func TestSpanIndexSpread(t *testing.T) {
+	var x spanIndex
+	x.reset(1 << 15)
+	const n = 1 << 15
+	for name, id := range map[string]func(i int) []byte{
+		"hex counter":     func(i int) []byte { return fmt.Appendf(nil, "%016x", i) },
+		"hex, high bytes": func(i int) []byte { return fmt.Appendf(nil, "%04x000000000000", i) },
+		"one byte apart":  func(i int) []byte { return []byte{byte(i), byte(i >> 8), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10} },
+		"8-byte binary":   func(i int) []byte { return []byte{0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)} },
+		"16-byte binary":  func(i int) []byte { return []byte{15: byte(i), 14: byte(i >> 8)} },
+		"short":           func(i int) []byte { return fmt.Appendf(nil, "%x", i) },
+	} {
+		slots := map[uint64]bool{}
+		for i := range n {
+			slots[x.hash(id(i))&x.mask] = true
+		}
+		if got := float64(len(slots)) / n; got < 0.75 {
+			t.Errorf("%s: %.0f%% of the ids have a slot of their own, want some 79%%", name, 100*got)
+		}
+	}
+}
