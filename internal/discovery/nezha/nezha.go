@@ -251,9 +251,8 @@ type rows struct {
 	// (borrow), the pods and operations once each, for the few there are
 	ids       []byte
 	lastTrace string
-	pods      map[string]*pod
-	ops       map[string]string
-	recentOps [256]string
+	pods      kept[*pod]
+	ops       kept[string]
 	lastPod   *pod // and the last, as rows of a pod come in runs
 	// borrow says the sink copies ids (discovery.IDCopier): a row's are
 	// its fields, the table's or the chunk's bytes, not copied here
@@ -282,7 +281,7 @@ func (r *spanRow) into(s *discovery.Span) {
 }
 
 func newRows(name string, c columns, borrow bool) *rows {
-	return &rows{name: name, c: c, borrow: borrow, s: discovery.Span{Pos: discovery.Pos{File: name}}, pods: map[string]*pod{}, ops: map[string]string{}, lastPod: &pod{}}
+	return &rows{name: name, c: c, borrow: borrow, s: discovery.Span{Pos: discovery.Pos{File: name}}, lastPod: &pod{}}
 }
 
 func (rw *rows) problem(kind discovery.ProblemKind, line, col int, off int64, detail string) discovery.Problem {
@@ -328,18 +327,10 @@ func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int
 		rw.lastTrace = r.trace
 	}
 	if podName != rw.lastPod.name {
-		p, ok := rw.pods[podName]
-		if !ok {
-			p = &pod{name: strings.Clone(podName)}
-			p.service = ServiceOf(p.name)
-			if len(rw.pods) < 1<<16 {
-				rw.pods[p.name] = p
-			}
-		}
-		rw.lastPod = p
+		rw.lastPod = rw.pods.get(podName, newPod)
 	}
 	r.pod = rw.lastPod
-	r.op = rw.op(op)
+	r.op = rw.ops.get(op, keepOp)
 	var bad bool
 	if r.start, bad = parseNano(rec[c.start]); bad {
 		return fieldProblem(discovery.Corrupt, c.start, colStart+" "+strconv.Quote(rec[c.start])+" is not an integer")
@@ -361,34 +352,56 @@ func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int
 	return discovery.Problem{}, true
 }
 
-// op is the kept copy of the operation name op.
-func (rw *rows) op(op string) string {
-	// a glance at a slot of recent names before the map: a table has a
-	// few dozen, and a map's hash of each row's cost it more than all
-	// its other lookups. The slot is a multiplicative hash of the last 8
-	// bytes, where names of one service's methods differ.
+// kept holds one copy of each of a table's names (pods, operations) and
+// what is made of it, at most 2^16. A name is looked for in a slot of
+// recent ones before the map: a table has a few dozen, and a map's hash
+// of each row's names cost more than all its other lookups.
+type kept[V any] struct {
+	m     map[string]V
+	slots [256]struct {
+		name string
+		v    V
+		ok   bool
+	}
+}
+
+// get is what was made of name, made by mk (from a copy of it) the first
+// time.
+func (k *kept[V]) get(name string, mk func(string) V) V {
+	// the slot is a multiplicative hash of the last 8 bytes, where names
+	// of one service's methods and of one controller's pods differ
 	var w uint64
-	if n := len(op); n >= 8 {
-		w = binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(op[n-8:]), 8))
+	if n := len(name); n >= 8 {
+		w = binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(name[n-8:]), 8))
 	} else {
 		for i := range n {
-			w = w<<8 | uint64(op[i])
+			w = w<<8 | uint64(name[i])
 		}
 	}
-	slot := &rw.recentOps[((w^uint64(len(op)))*0x9e3779b97f4a7c15)>>(64-8)]
-	if *slot == op {
-		return *slot
+	slot := &k.slots[((w^uint64(len(name)))*0x9e3779b97f4a7c15)>>(64-8)]
+	if slot.ok && slot.name == name {
+		return slot.v
 	}
-	o, ok := rw.ops[op]
+	v, ok := k.m[name]
 	if !ok {
-		o = strings.Clone(op)
-		if len(rw.ops) < 1<<16 {
-			rw.ops[o] = o
+		name = strings.Clone(name)
+		v = mk(name)
+		if k.m == nil {
+			k.m = map[string]V{}
+		}
+		if len(k.m) < 1<<16 {
+			k.m[name] = v
 		}
 	}
-	*slot = o
-	return o
+	slot.name, slot.v, slot.ok = name, v, true
+	return v
 }
+
+// keepOp is the kept copy of an operation name.
+func keepOp(op string) string { return op }
+
+// newPod is the pod of a kept name.
+func newPod(name string) *pod { return &pod{name: name, service: ServiceOf(name)} }
 
 // pod is a pod's name and its service.
 type pod struct{ name, service string }

@@ -164,27 +164,40 @@ func TestParseNano(t *testing.T) {
 	}
 }
 
-// TestOps holds rows.op to the names it is given, whichever share a slot
-// of the recent ones: short and long, empty, and more than the slots.
-func TestOps(t *testing.T) {
-	rw := newRows("t", columns{}, false)
+// TestKept holds kept to the names it is given, whichever share a slot
+// of the recent ones: short and long, empty, and more than the slots;
+// each made once, from a copy.
+func TestKept(t *testing.T) {
+	var ops kept[string]
+	var pods kept[*pod]
 	var names []string
 	for i := range 600 {
 		names = append(names, fmt.Sprintf("svc%d/Method%d", i%7, i))
 	}
-	names = append(names, "", "a", "ab", "abcdefg", "abcdefgh", "xabcdefgh", "hipstershop.CartService/AddItem", "hipstershop.CartService/GetCart")
+	names = append(names, "", "a", "ab", "abcdefg", "abcdefgh", "xabcdefgh", "hipstershop.CartService/AddItem", "hipstershop.CartService/GetCart",
+		"frontend-579b9bff58-t2dbm", "frontend-579b9bff58-x2dbm")
+	made := map[string]int{}
 	for round := range 3 {
 		for _, n := range names {
-			if got := rw.op(n); got != n {
-				t.Fatalf("round %d: op(%q) = %q", round, n, got)
+			if got := ops.get(n, keepOp); got != n {
+				t.Fatalf("round %d: op %q kept as %q", round, n, got)
 			}
+			p := pods.get(strings.Clone(n), func(name string) *pod { made[name]++; return newPod(name) })
+			if p.name != n || p.service != ServiceOf(n) {
+				t.Fatalf("round %d: pod %q kept as %+v", round, n, *p)
+			}
+		}
+	}
+	for n, times := range made {
+		if times != 1 {
+			t.Errorf("pod %q made %d times", n, times)
 		}
 	}
 	// a name is kept once: the same string whichever row it came from
 	for _, n := range names[:50] {
-		a, b := rw.op(n), rw.op(strings.Clone(n))
-		if len(n) > 0 && unsafe.StringData(a) != unsafe.StringData(b) {
-			t.Errorf("op(%q) kept twice", n)
+		a, b := ops.get(n, keepOp), ops.get(strings.Clone(n), keepOp)
+		if unsafe.StringData(a) != unsafe.StringData(b) {
+			t.Errorf("op %q kept twice", n)
 		}
 	}
 }
