@@ -448,8 +448,9 @@ func (a *Assembler) Close() *Evidence {
 // they see again (interned), and its address finds its number without
 // hashing it. An entry is compared in full (at once when its strings are
 // the same memory), so a value at an address another's had is a miss,
-// never a wrong number.
-type recent[K string | Placement] [64]struct {
+// never a wrong number. It has room for a few hundred: a reader on
+// several goroutines may intern a name once on each.
+type recent[K string | Placement] [256]struct {
 	k  K
 	id int32 // + 1: 0 is empty
 }
