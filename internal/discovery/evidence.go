@@ -110,8 +110,9 @@ type scratch struct {
 	callArena []call
 	kids      [][]int32
 	calls     []call
-	seen      []opKey
 	seenSvc   []int32
+	// serial numbers the invocations folded (targetStats.counted)
+	serial uint64
 	// durations and callDurations cache Evidence's
 	durations, callDurations winCache
 }
@@ -285,6 +286,8 @@ type targetStats struct {
 	// edge is the edge's statistics (Evidence.edge) from the operation's
 	// service to the target's, found once
 	edge *edgeStats
+	// counted is the last invocation (scratch.serial) counted in present
+	counted uint64
 }
 
 // invocation is one sampled execution of an operation: its calls, in the
@@ -828,6 +831,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	if len(calls) > 1 {
 		slices.SortStableFunc(calls, func(a, b call) int { return cmp.Compare(a.start, b.start) })
 	}
+	ev.scratch.serial++
 	for i := range calls {
 		c := &calls[i]
 		d := c.end - c.start
@@ -836,6 +840,10 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		if ts == nil {
 			ts = &targetStats{}
 			op.targets[c.target] = ts
+		}
+		if ts.counted != ev.scratch.serial {
+			ts.counted = ev.scratch.serial
+			ts.present++
 		}
 		if ts.edge == nil {
 			ts.edge = ev.edge(sp[v].svc, c.target.svc)
@@ -860,12 +868,8 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		c.start -= sp[v].start
 		c.end -= sp[v].start
 	}
-	seen, seenSvc := ev.scratch.seen[:0], ev.scratch.seenSvc[:0]
+	seenSvc := ev.scratch.seenSvc[:0]
 	for _, c := range calls {
-		if !slices.Contains(seen, c.target) {
-			seen = append(seen, c.target)
-			op.targets[c.target].present++
-		}
 		if !slices.Contains(seenSvc, c.target.svc) {
 			seenSvc = append(seenSvc, c.target.svc)
 			if op.calls == nil {
@@ -874,7 +878,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 			op.calls[c.target.svc]++
 		}
 	}
-	ev.scratch.seen, ev.scratch.seenSvc = seen, seenSvc
+	ev.scratch.seenSvc = seenSvc
 	countPatterns(&op.patterns, calls, ev.opts.skew())
 	// the sample keeps the lowest hashes: most invocations need no record
 	h := spanHash(ev.scratch.traceHash, t.bytes(sp[v].id))
