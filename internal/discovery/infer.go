@@ -43,10 +43,10 @@ import (
 // unit is one unit of an invocation: a call and its retries. It holds no
 // pointer, and the failed attempts of the few units retried are apart
 // (inferrer.retries): an inferrer holds a unit for every key in every
-// invocation, most of them absent.
+// invocation, most of them absent, so it is kept to 32 bytes.
 type unit struct {
 	start, end int64
-	attempts   int
+	attempts   int32
 	// retry is 1 + the index of the unit's failed attempts in
 	// inferrer.retries, or 0 when it made one attempt
 	retry   int32
@@ -1064,9 +1064,9 @@ func (in *inferrer) leaf(k int) *model.Node {
 		}
 		present++
 		async = async || u.async
-		attempts = max(attempts, u.attempts)
+		attempts = max(attempts, int(u.attempts))
 		if u.attempts > 1 && u.outcome.Failed() {
-			exhausted = max(exhausted, u.attempts)
+			exhausted = max(exhausted, int(u.attempts))
 		}
 		if u.retry > 0 {
 			r := &in.retries[u.retry-1]
