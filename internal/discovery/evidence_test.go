@@ -173,3 +173,45 @@ func TestSpanIndexSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestInferOr: an inference told to give up stops at the first decision
+// no invocation supports, which a flow's confidence of 0 follows from,
+// and is otherwise the inference itself.
+func TestInferOr(t *testing.T) {
+	const ms = int64(1e6)
+	name := func(k opKey) string { return string(rune('A' + k.op)) }
+	sample := func(spans ...[2]int64) []*invocation {
+		var out []*invocation
+		for i := range 30 {
+			inv := &invocation{trace: fmt.Sprint(i), ok: true}
+			for k, s := range spans {
+				inv.calls = append(inv.calls, call{target: opKey{1, int32(k)}, start: s[0] * ms, end: s[1] * ms})
+			}
+			out = append(out, inv)
+		}
+		return out
+	}
+	// the N order (B before C and D, A before C, A overlapping B and D,
+	// C overlapping D) is no series-parallel one: a decision of no
+	// support
+	n := sample([2]int64{3, 12}, [2]int64{0, 5}, [2]int64{14, 25}, [2]int64{8, 20})
+	whole := newInferrer(n, ms/10, name)
+	if f := whole.infer(whole.all()); f == nil || whole.confidence() != 0 {
+		t.Fatalf("the whole inference: %v, confidence %v; want a flow of confidence 0", f, whole.confidence())
+	}
+	in := newInferrer(n, ms/10, name)
+	in.giveUp = true
+	if f, ok := in.inferOr(in.all()); ok {
+		t.Errorf("inferOr did not give up: %v", f)
+	}
+	// A then B: a flow that fits, the same either way
+	seq := sample([2]int64{0, 10}, [2]int64{12, 20})
+	want := newInferrer(seq, ms/10, name)
+	wantFlow := want.infer(want.all())
+	in = newInferrer(seq, ms/10, name)
+	in.giveUp = true
+	got, ok := in.inferOr(in.all())
+	if !ok || got.String() != wantFlow.String() || in.confidence() != want.confidence() {
+		t.Errorf("inferOr = %v (%v), confidence %v; want %v, confidence %v", got, ok, in.confidence(), wantFlow, want.confidence())
+	}
+}

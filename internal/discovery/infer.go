@@ -88,6 +88,29 @@ type inferrer struct {
 	// both[a·k+b] counts the invocations with units a and b,
 	// first[a·k+b] those where a ended before b started (relations)
 	both, first []int32
+	// giveUp says to stop at the first decision no invocation supports
+	// (decide with n = 0), which makes the flow's confidence 0 whatever
+	// follows: a caller with another flow for that case (the kinds of
+	// request, variants) needs no more of this one (inferOr)
+	giveUp bool
+}
+
+// gaveUp is the panic that unwinds an inference that gave up (giveUp).
+type gaveUp struct{}
+
+// inferOr is infer over set, or false when it gave up (giveUp).
+func (in *inferrer) inferOr(set []int) (n *model.Node, ok bool) {
+	defer func() {
+		if in.giveUp {
+			if r := recover(); r != nil {
+				if _, is := r.(gaveUp); !is {
+					panic(r)
+				}
+				n, ok = nil, false
+			}
+		}
+	}()
+	return in.infer(set), true
 }
 
 type branchEstimate struct {
@@ -220,6 +243,9 @@ type decision struct {
 
 // decide records a decision taken on n cases with none contrary.
 func (in *inferrer) decide(n int, note string) {
+	if n == 0 && in.giveUp {
+		panic(gaveUp{})
+	}
 	in.decisions = append(in.decisions, decision{n: n, note: note})
 }
 

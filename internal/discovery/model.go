@@ -285,11 +285,19 @@ func (ev *Evidence) flow(k opKey, op *opStats, names map[opKey]string) *v1alpha1
 		vok bool
 	)
 	wg.Go(func() { v, vin, vok = variants(sample, ev.opts.skew(), name) })
+	// the whole sample's flow: given up as soon as its confidence is
+	// sure to be 0, when the kinds' flow is taken if there is one
 	in := newInferrer(sample, ev.opts.skew(), name)
-	flow := in.infer(in.all())
+	in.giveUp = true
+	flow, whole := in.inferOr(in.all())
 	wg.Wait()
-	if in.confidence() == 0 && vok {
+	switch {
+	case (!whole || in.confidence() == 0) && vok:
 		flow, in = v, vin
+	case !whole:
+		// no kinds to take instead: the whole flow after all, to its end
+		in = newInferrer(sample, ev.opts.skew(), name)
+		flow = in.infer(in.all())
 	}
 	// concurrent operands in name order: the order traces cannot tell
 	flow = Normalize(flow)
@@ -586,8 +594,13 @@ func variants(sample []*invocation, tol int64, name func(opKey) string) (*model.
 	var wg sync.WaitGroup
 	for i := range found {
 		wg.Go(func() {
+			// a kind no flow fits is left out: given up as soon as that
+			// is sure (inferOr)
 			in := newInferrer(groups[sigs[i]], tol, name)
-			found[i] = inferred{in, in.infer(in.all())}
+			in.giveUp = true
+			if n, ok := in.inferOr(in.all()); ok {
+				found[i] = inferred{in, n}
+			}
 		})
 	}
 	wg.Wait()
