@@ -1,18 +1,21 @@
 // Command ratios reads `go test -bench` output and prints emac's
 // performance targets as measured figures and ratios to baselines from the
-// same run.
+// same run. A benchmark measured more than once (bench/run alternates a
+// target with its baseline, so that both see the machine's load as it
+// drifts) counts as the median of its measurements.
 package main
 
 import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 func main() {
-	ns := map[string]float64{}
+	all := map[string][]float64{}
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -25,8 +28,12 @@ func main() {
 		}
 		v, err := strconv.ParseFloat(f[2], 64)
 		if err == nil {
-			ns[name] = v
+			all[name] = append(all[name], v)
 		}
+	}
+	ns := map[string]float64{}
+	for name, vs := range all {
+		ns[name] = median(vs)
 	}
 	row := func(what, name string, target float64, baseline string) {
 		v, ok := ns[name]
@@ -80,4 +87,15 @@ func main() {
 		fmt.Printf("%-58s  %.0f× faster (target ≥ 1000×): exact %.3f ms, Monte Carlo %.1f s\n",
 			"exact engine vs Monte Carlo at ±1e-5 (checkout A-)", mc/exact, exact/1e6, mc/1e9)
 	}
+}
+
+// median is the middle of vs (the mean of the two middle ones of an even
+// number).
+func median(vs []float64) float64 {
+	vs = slices.Sorted(slices.Values(vs))
+	n := len(vs)
+	if n%2 == 1 {
+		return vs[n/2]
+	}
+	return (vs[n/2-1] + vs[n/2]) / 2
 }
