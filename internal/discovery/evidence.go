@@ -464,12 +464,13 @@ func (h *hist) put(b int32, n int) {
 	h.counts[b-h.lo] += n
 }
 
-// histBucket is the bucket of a duration of d ns.
+// histBucket is the bucket of a duration of d ns: ⌊ln d / histBase⌋,
+// through a table (histBuckets).
 func histBucket(d int64) int32 {
 	if d <= 0 {
 		return math.MinInt32
 	}
-	return int32(math.Floor(math.Log(float64(d)) / histBase))
+	return histBuckets().of(d)
 }
 
 // buckets yields the buckets with observations and their counts, in
@@ -1100,17 +1101,33 @@ type winHist struct {
 
 const winLow = 10 * 8 // log2(1024ns) × 8: the first bucket's floor
 
-func (h *winHist) add(d int64) { h.addN(float64(d), 1) }
+// add counts a duration of d ns, its bucket found in a table
+// (winBuckets).
+func (h *winHist) add(d int64) {
+	b := winLow // durations ≤ 0 in the first bucket
+	if d > 0 {
+		b = int(winBuckets().of(d))
+	}
+	h.put(b, 1)
+}
 
 // addN counts n observations of d ns.
 func (h *winHist) addN(d float64, n uint32) {
-	b := 0
+	b := winLow
 	if d > 0 {
-		b = int(8*math.Log2(d)) - winLow
+		b = winScale(d)
 	}
-	h.buckets[min(max(b, 0), len(h.buckets)-1)] += n
+	h.put(b, n)
+}
+
+// put counts n observations at b on the scale (winScale).
+func (h *winHist) put(b int, n uint32) {
+	h.buckets[min(max(b-winLow, 0), len(h.buckets)-1)] += n
 	h.n += n
 }
+
+// winScale is where d ns is on winHist's scale: eight to an octave.
+func winScale(d float64) int { return int(8 * math.Log2(d)) }
 
 // quantile is the q-quantile in nanoseconds, interpolated within its
 // bucket in log scale (observations taken as spread evenly across it).
