@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -218,12 +219,15 @@ func (rw *rows) split(ch *chunk, fields []string) []string {
 		}
 		fields, _ = split(fields[:0], line)
 		text = unsafe.String(&line[0], len(line))
-		p, ok := rw.row(fields, ch.lines, int64(start), fieldPos)
-		if !ok {
-			ch.events = append(ch.events, event{problem: new(p)}) // p itself would be on the heap for every row
-			continue
+		// the row made in its event's place: a reused chunk's is set
+		// field by field (row sets them all), not cleared and copied
+		n := len(ch.events)
+		ch.events = slices.Grow(ch.events, 1)[:n+1]
+		e := &ch.events[n]
+		e.problem = nil
+		if p, ok := rw.row(&e.span, fields, ch.lines, int64(start), fieldPos); !ok {
+			e.problem = new(p) // p itself would be on the heap for every row
 		}
-		ch.events = append(ch.events, event{span: rw.r})
 	}
 	return fields
 }

@@ -223,7 +223,7 @@ func readRows(ctx context.Context, tb *table, rw *rows, sink discovery.Sink, ioE
 				return err
 			}
 		}
-		if p, ok := rw.row(rec, tb.line, start, tb.fieldPos); !ok {
+		if p, ok := rw.row(&rw.r, rec, tb.line, start, tb.fieldPos); !ok {
 			sink.Problem(p)
 			continue
 		}
@@ -238,7 +238,7 @@ func readRows(ctx context.Context, tb *table, rw *rows, sink discovery.Sink, ioE
 type rows struct {
 	name string
 	c    columns
-	// r is the last row's span
+	// r is the last row's span, for readRows
 	r spanRow
 	// s is the span readRows hands over, set from r field by field and
 	// never cleared: the fields a row does not set stay zero, and
@@ -288,10 +288,10 @@ func (rw *rows) problem(kind discovery.ProblemKind, line, col int, off int64, de
 	return discovery.Problem{Kind: kind, Pos: discovery.Pos{File: rw.name, Line: line, Col: col, Offset: off}, Detail: detail}
 }
 
-// row makes rw.r the span of rec, the row of the line starting at byte
-// start; fieldPos is where a field of it is. It returns false, and the
-// problem, when the row is not a span.
-func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int, int)) (discovery.Problem, bool) {
+// row makes r the span of rec, the row of the line starting at byte
+// start, setting every field of r; fieldPos is where a field of it is.
+// It returns false, and the problem, when the row is not a span.
+func (rw *rows) row(r *spanRow, rec []string, line int, start int64, fieldPos func(int) (int, int)) (discovery.Problem, bool) {
 	c := &rw.c
 	fieldProblem := func(kind discovery.ProblemKind, i int, detail string) (discovery.Problem, bool) {
 		l, col := fieldPos(i)
@@ -300,7 +300,6 @@ func (rw *rows) row(rec []string, line int, start int64, fieldPos func(int) (int
 	if len(rec) < c.need {
 		return rw.problem(discovery.Corrupt, line, 0, start, "a row of "+strconv.Itoa(len(rec))+" fields; the header has "+strconv.Itoa(c.header)), false
 	}
-	r := &rw.r
 	r.line, r.off = line, start
 	trace, span, parent, op, podName := rec[c.trace], rec[c.span], rec[c.parent], rec[c.op], rec[c.pod]
 	if parent == "root" {
