@@ -7,13 +7,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/emac-dev/emac/internal/discovery"
 	"github.com/emac-dev/emac/internal/discovery/input"
+	"github.com/emac-dev/emac/internal/discovery/readtest"
 	"github.com/emac-dev/emac/internal/model"
 	"github.com/emac-dev/emac/internal/sim/trace"
 )
@@ -159,18 +159,6 @@ func TestSinkError(t *testing.T) {
 	}
 }
 
-// idCopier is a Collector that copies the ids itself
-// (discovery.IDCopier).
-type idCopier struct{ discovery.Collector }
-
-func (c *idCopier) CopiesIDs() bool { return true }
-
-func (c *idCopier) Span(s *discovery.Span) error {
-	cp := *s
-	cp.TraceID, cp.SpanID, cp.ParentID = strings.Clone(s.TraceID), strings.Clone(s.SpanID), strings.Clone(s.ParentID)
-	return c.Collector.Span(&cp)
-}
-
 // TestCopiesIDs: a sink that copies ids (which the Nezha reader then
 // hands its own bytes) is handed what one that keeps them is, from a
 // table read directly and from files through the pipe.
@@ -187,7 +175,7 @@ func TestCopiesIDs(t *testing.T) {
 	if _, err := input.Read(context.Background(), []string{dir}, input.Options{}, &want); err != nil {
 		t.Fatal(err)
 	}
-	var got idCopier
+	var got readtest.IDCopier
 	if _, err := input.Read(context.Background(), []string{dir}, input.Options{}, &got); err != nil {
 		t.Fatal(err)
 	}

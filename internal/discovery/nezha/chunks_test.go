@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/emac-dev/emac/internal/discovery"
+	"github.com/emac-dev/emac/internal/discovery/readtest"
 )
 
 // readWith is what read gives with opts: the spans and problems, and the
@@ -137,18 +138,6 @@ func FuzzChunks(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) { agree(t, data) })
 }
 
-// idCopier is a Collector that copies the ids itself: a
-// discovery.IDCopier, handed the reader's own bytes.
-type idCopier struct{ discovery.Collector }
-
-func (c *idCopier) CopiesIDs() bool { return true }
-
-func (c *idCopier) Span(s *discovery.Span) error {
-	cp := *s
-	cp.TraceID, cp.SpanID, cp.ParentID = strings.Clone(s.TraceID), strings.Clone(s.SpanID), strings.Clone(s.ParentID)
-	return c.Collector.Span(&cp)
-}
-
 // TestBorrowedIDs: a sink that copies ids is handed the spans others
 // are, row by row and in chunks, and keeps what it does not copy as it
 // is: the other strings are the reader's to keep, not its buffer's.
@@ -164,7 +153,7 @@ func TestBorrowedIDs(t *testing.T) {
 			t.Fatalf("%s: no spans", name)
 		}
 		for _, o := range []options{{Workers: 1}, {Workers: 2, Block: 1 << 10}, {Workers: 2}} {
-			var got idCopier
+			var got readtest.IDCopier
 			if err := read(context.Background(), "f", strings.NewReader(data), &got, o); err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,7 @@
-// Package readtest is what the tests of the JSON span readers (jaeger,
-// zipkin) share: the checks every reader must pass (problems at the
-// positions marked in an input, errors, streaming, byte-by-byte reading)
-// and the inputs and sinks they take. Only _test.go files import it.
+// Package readtest is what the tests of the span readers share: the
+// checks every reader must pass (problems at the positions marked in an
+// input, errors, streaming, byte-by-byte reading) and the inputs and
+// sinks they take. Only _test.go files import it.
 package readtest
 
 import (
@@ -18,6 +18,22 @@ import (
 
 	"github.com/emac-dev/emac/internal/discovery"
 )
+
+// IDCopier is a Collector that copies the ids itself: a
+// discovery.IDCopier, which a reader may hand ids of its own buffer.
+// What it keeps is what a Collector handed the same spans keeps, unless
+// the reader lent it more than the ids.
+type IDCopier struct{ discovery.Collector }
+
+// CopiesIDs implements discovery.IDCopier.
+func (c *IDCopier) CopiesIDs() bool { return true }
+
+// Span implements discovery.Sink: it keeps a copy of s, ids copied.
+func (c *IDCopier) Span(s *discovery.Span) error {
+	cp := *s
+	cp.TraceID, cp.SpanID, cp.ParentID = strings.Clone(s.TraceID), strings.Clone(s.SpanID), strings.Clone(s.ParentID)
+	return c.Collector.Span(&cp)
+}
 
 // ReadFunc is a reader's Read: it streams r (named name in positions)
 // into sink.
