@@ -836,7 +836,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 	for i := range calls {
 		c := &calls[i]
 		d := c.end - c.start
-		b := histBucket(d) // one logarithm for the edge's and the target's
+		b := histBucket(d) // one bucket for the edge's and the target's
 		ts := op.targets[c.target]
 		if ts == nil {
 			ts = &targetStats{}

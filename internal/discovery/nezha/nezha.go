@@ -28,8 +28,9 @@
 // caller's goroutine: memory is bounded by a few chunks a goroutine. A
 // row's ids are copied into one string, unless the sink copies them
 // itself (discovery.IDCopier, as the Assembler does); its pod and
-// operation names are kept once each. From the first chunk with a quote on, rows are read one by
-// one (table): a quoted field may hold a line break.
+// operation names are kept once each. From the first chunk with a quote
+// on, rows are read one by one (table): a quoted field may hold a line
+// break.
 // A row that does not parse (Corrupt) or lacks an id or a pod
 // (MissingField) is reported with its line (and the field's column) and
 // dropped. Positions are the row's line and byte offset in the CSV (after
@@ -356,19 +357,17 @@ func (rw *rows) row(r *spanRow, rec []string, line int, start int64, fieldPos fu
 // recent ones before the map: a table has a few dozen, and a map's hash
 // of each row's names cost more than all its other lookups.
 type kept[V any] struct {
-	m     map[string]V
+	m     map[string]keptName[V]
 	slots [256]struct {
-		name string
-		v    V
-		ok   bool
+		keptName[V]
+		ok bool
 	}
 }
 
-// get is what was made of name, made by mk (from a copy of it) the first
-// time.
-func (k *kept[V]) get(name string, mk func(string) V) V {
-	// the slot is a multiplicative hash of the last 8 bytes, where names
-	// of one service's methods and of one controller's pods differ
+// slotOf is name's slot in kept: a multiplicative hash of its last 8
+// bytes, where names of one service's methods and of one controller's
+// pods differ.
+func slotOf(name string) int {
 	var w uint64
 	if n := len(name); n >= 8 {
 		w = binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(name[n-8:]), 8))
@@ -377,23 +376,37 @@ func (k *kept[V]) get(name string, mk func(string) V) V {
 			w = w<<8 | uint64(name[i])
 		}
 	}
-	slot := &k.slots[((w^uint64(len(name)))*0x9e3779b97f4a7c15)>>(64-8)]
+	return int(((w ^ uint64(len(name))) * 0x9e3779b97f4a7c15) >> (64 - 8))
+}
+
+// keptName is a name, copied, and what was made of it.
+type keptName[V any] struct {
+	name string
+	v    V
+}
+
+// get is what was made of name, made by mk (from a copy of it) the first
+// time.
+func (k *kept[V]) get(name string, mk func(string) V) V {
+	slot := &k.slots[slotOf(name)]
 	if slot.ok && slot.name == name {
 		return slot.v
 	}
-	v, ok := k.m[name]
+	// the slot holds the copy, never name: a row's name is bytes of the
+	// reader's buffer
+	e, ok := k.m[name]
 	if !ok {
-		name = strings.Clone(name)
-		v = mk(name)
+		e.name = strings.Clone(name)
+		e.v = mk(e.name)
 		if k.m == nil {
-			k.m = map[string]V{}
+			k.m = map[string]keptName[V]{}
 		}
 		if len(k.m) < 1<<16 {
-			k.m[name] = v
+			k.m[e.name] = e
 		}
 	}
-	slot.name, slot.v, slot.ok = name, v, true
-	return v
+	slot.keptName, slot.ok = e, true
+	return e.v
 }
 
 // keepOp is the kept copy of an operation name.

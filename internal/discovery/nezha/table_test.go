@@ -193,6 +193,27 @@ func TestKept(t *testing.T) {
 			t.Errorf("pod %q made %d times", n, times)
 		}
 	}
+	// a slot never holds a row's own bytes: a name found in the map
+	// after its slot went to another, from a buffer overwritten later,
+	// is still the name it was
+	var a, b string
+	seen := map[int]string{}
+	for i := 0; a == ""; i++ {
+		n := fmt.Sprintf("pod-%06d", i)
+		if o, ok := seen[slotOf(n)]; ok {
+			a, b = o, n
+		}
+		seen[slotOf(n)] = n
+	}
+	var lent kept[string]
+	lent.get(a, keepOp)
+	lent.get(b, keepOp) // a's slot now b's
+	buf := []byte(a)
+	lent.get(unsafe.String(&buf[0], len(buf)), keepOp) // a, from the map
+	copy(buf, b)                                       // the reader's next row
+	if got := lent.get(b, keepOp); got != b {
+		t.Errorf("kept %q as %q: a slot held a row's bytes", b, got)
+	}
 	// a name is kept once: the same string whichever row it came from
 	for _, n := range names[:50] {
 		a, b := ops.get(n, keepOp), ops.get(strings.Clone(n), keepOp)
