@@ -99,8 +99,8 @@ func randomSpans() []discovery.Span {
 // TestWorkers: folding on workers gives the evidence folding in place
 // does — the model, the problems' counts and examples in their order,
 // the exported families — on random traces with every kind of problem
-// (randomSpans),
-// in a window small enough to close traces early and in parts.
+// (randomSpans), in a window small enough to close traces early and in
+// parts.
 func TestWorkers(t *testing.T) {
 	spans := randomSpans()
 	evidence := func(workers int) (*v1alpha1.DiscoveredModel, []discovery.Family) {
