@@ -217,7 +217,7 @@ func (rw *rows) split(ch *chunk, fields []string) []string {
 		if len(line) == 0 {
 			continue
 		}
-		fields, _ = split(fields[:0], line)
+		fields = commas(fields[:0], line)
 		text = unsafe.String(&line[0], len(line))
 		// the row made in its event's place: a reused chunk's is set
 		// field by field (row sets them all), not cleared and copied
