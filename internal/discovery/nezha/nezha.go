@@ -453,6 +453,7 @@ slow:
 // word (the first digit its lowest byte): each byte less '0', checked
 // to be 0 to 9, then pairs, quads and the halves combined by multiplying.
 func eightDigits(s string) (uint64, bool) {
+	_ = s[7] // one bounds check, not eight
 	w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 	d := w - 0x3030303030303030
