@@ -797,34 +797,7 @@ func (ev *Evidence) invocation(t *otrace, sp []rec, kids [][]int32, v int32, roo
 		op.roots++
 	}
 	op.examples.add(t.id, ev.opts.examples())
-	calls := ev.scratch.calls[:0]
-	// walk v's own service's spans
-	var walk func(p int32)
-	walk = func(p int32) {
-		for _, c := range kids[p] {
-			if sp[c].svc == sp[v].svc {
-				if cl, ok := ev.leafCall(sp, kids, c); ok {
-					calls = append(calls, cl)
-					continue
-				}
-				walk(c)
-				continue
-			}
-			// c is another service's: the call is p's when p is the
-			// caller's client span for it alone
-			u := c
-			if p != v && len(kids[p]) == 1 && (sp[p].kind == KindClient || sp[p].kind == KindProducer || sp[p].kind == KindUnspecified) {
-				u = p
-			}
-			cl := call{target: opKey{sp[c].svc, sp[c].op}, start: sp[u].start, end: sp[u].end, outcome: sp[u].outcome, resend: max(sp[u].resend, sp[c].resend),
-				async: sp[c].followsFrom || sp[u].kind == KindProducer || sp[c].kind == KindConsumer}
-			if cl.outcome == OK {
-				cl.outcome = sp[c].outcome
-			}
-			calls = append(calls, cl)
-		}
-	}
-	walk(v)
+	calls := callsUnder(ev.scratch.calls[:0], sp, kids, v, v)
 	if ev.lim != nil {
 		calls = ev.limitTargets(op, calls)
 	}
@@ -1147,10 +1120,38 @@ func (h *winHist) quantile(q float64) int64 {
 	return 0
 }
 
+// callsUnder appends to calls the calls of invocation v made under its
+// span p: it walks v's own service's spans down to another service's.
+func callsUnder(calls []call, sp []rec, kids [][]int32, v, p int32) []call {
+	for _, c := range kids[p] {
+		if sp[c].svc == sp[v].svc {
+			if cl, ok := leafCall(sp, kids, c); ok {
+				calls = append(calls, cl)
+				continue
+			}
+			calls = callsUnder(calls, sp, kids, v, c)
+			continue
+		}
+		// c is another service's: the call is p's when p is the
+		// caller's client span for it alone
+		u := c
+		if p != v && len(kids[p]) == 1 && (sp[p].kind == KindClient || sp[p].kind == KindProducer || sp[p].kind == KindUnspecified) {
+			u = p
+		}
+		cl := call{target: opKey{sp[c].svc, sp[c].op}, start: sp[u].start, end: sp[u].end, outcome: sp[u].outcome, resend: max(sp[u].resend, sp[c].resend),
+			async: sp[c].followsFrom || sp[u].kind == KindProducer || sp[c].kind == KindConsumer}
+		if cl.outcome == OK {
+			cl.outcome = sp[c].outcome
+		}
+		calls = append(calls, cl)
+	}
+	return calls
+}
+
 // leafCall is a client or producer span of the caller's with no child in
 // another service: a call to an uninstrumented peer, named by the span's
 // peer attribute.
-func (ev *Evidence) leafCall(sp []rec, kids [][]int32, c int32) (call, bool) {
+func leafCall(sp []rec, kids [][]int32, c int32) (call, bool) {
 	if (sp[c].kind != KindClient && sp[c].kind != KindProducer) || sp[c].peer < 0 {
 		return call{}, false
 	}
