@@ -128,7 +128,7 @@ func (t *table) read() ([]string, error) {
 // without "\n") is dropped.
 func content(line []byte) []byte {
 	switch n := len(line); {
-	case line[n-1] != '\n' && line[n-1] == '\r':
+	case line[n-1] == '\r': // no "\n" after it: the input's end
 		return line[:n-1]
 	case n >= 2 && line[n-2] == '\r' && line[n-1] == '\n':
 		return line[:n-2]
